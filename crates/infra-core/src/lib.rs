@@ -1,0 +1,22 @@
+//! The contract between the infra engine and everything that plugs into it.
+//!
+//! Resource providers (EKS, RDS, S3, Helm, the simulated cloud) depend on this
+//! crate alone: they describe their resource type with a [`Schema`] and carry
+//! out operations through the [`Provider`] trait. State backends implement
+//! [`StateBackend`]. Nothing here does I/O, knows AWS, or knows the terminal.
+
+mod address;
+mod backend;
+mod diagnostic;
+mod provider;
+mod schema;
+mod value;
+
+pub use address::{Address, AddressError};
+pub use backend::{BackendError, LockInfo, StateBackend};
+pub use diagnostic::{Diagnostic, Location, Severity};
+pub use provider::{
+    ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError, Registry,
+};
+pub use schema::{Attribute, Change, Output, Presence, Schema, Type, TypeMismatch};
+pub use value::{PathSeg, Secret, Value, ValuePath, display_path};

@@ -1,0 +1,264 @@
+//! The Provider trait: how the engine asks a resource type to change the cloud.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::{Address, Schema, Value};
+
+/// The operations the engine performs on resources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    /// Make a new resource.
+    Create,
+    /// Read what exists.
+    Read,
+    /// Change an existing resource in place.
+    Update,
+    /// Remove a resource.
+    Delete,
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OpKind::Create => "create",
+            OpKind::Read => "read",
+            OpKind::Update => "update",
+            OpKind::Delete => "delete",
+        })
+    }
+}
+
+/// Everything a provider call may need besides the resource's own inputs.
+#[derive(Clone)]
+pub struct OpContext {
+    /// The resource being worked on.
+    pub address: Address,
+    /// An idempotency token derived from the journal's intent record: the
+    /// same operation retried after a crash carries the same token, so a
+    /// provider can pass it to the cloud (EKS `clientRequestToken`) or find
+    /// what the first attempt made.
+    pub token: String,
+    /// The stack's settings table for this provider (e.g. `[aws]`), with
+    /// variables already substituted; `Null` when the stack has none.
+    pub settings: Value,
+    /// The project root, for settings that name paths.
+    pub root: PathBuf,
+    /// How long the operation may take before it is abandoned.
+    pub timeout: Duration,
+    progress: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl OpContext {
+    /// A context; `progress` receives the provider's progress messages.
+    pub fn new(
+        address: Address,
+        token: String,
+        settings: Value,
+        root: PathBuf,
+        timeout: Duration,
+        progress: Arc<dyn Fn(&str) + Send + Sync>,
+    ) -> Self {
+        OpContext {
+            address,
+            token,
+            settings,
+            root,
+            timeout,
+            progress,
+        }
+    }
+
+    /// Reports progress of a long operation ("waiting for ACTIVE").
+    pub fn progress(&self, message: &str) {
+        (self.progress)(message)
+    }
+}
+
+impl fmt::Debug for OpContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpContext")
+            .field("address", &self.address)
+            .field("token", &self.token)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A resource as the engine last recorded it, handed to read, update and delete.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Existing {
+    /// The cloud's identifier.
+    pub id: String,
+    /// The inputs as last applied (secrets only as digests).
+    pub inputs: Value,
+    /// The outputs as last observed.
+    pub outputs: Value,
+}
+
+/// What a provider saw in the cloud after an operation or a read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    /// The cloud's identifier.
+    pub id: String,
+    /// The inputs as they are in the cloud, for drift detection. A provider
+    /// copies those it cannot read back (e.g. a password) from what it was given.
+    pub inputs: Value,
+    /// The computed outputs, a map keyed by output name.
+    pub outputs: Value,
+}
+
+/// Why a provider call failed, which decides what the engine does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The cloud asked us to slow down: retry with backoff.
+    Throttled,
+    /// A transient failure (5xx, a conflicting operation in progress): retry.
+    Transient,
+    /// The resource does not exist.
+    NotFound,
+    /// The request is wrong; retrying will not help. The message says why.
+    Invalid,
+    /// The resource did not become ready within its timeout.
+    Timeout,
+    /// Any other permanent failure.
+    Failed,
+}
+
+impl ErrorKind {
+    /// Whether retrying the same call may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorKind::Throttled | ErrorKind::Transient)
+    }
+}
+
+/// An error from a provider call.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What happened, with the cloud's own message when there is one.
+    pub message: String,
+}
+
+impl ProviderError {
+    /// An error of a kind with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ProviderError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// One resource type's implementation.
+///
+/// Every operation must be idempotent: the engine may call it again after a
+/// crash or a retry ("reconcilers may be recalled").
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The type's schema; its `type_name` is the type in addresses.
+    fn schema(&self) -> &Schema;
+
+    /// The stack file's table holding this provider's settings (`aws`, `sim`),
+    /// if it has one. Such tables are allowed at the top of a stack file.
+    fn settings_section(&self) -> Option<&str> {
+        None
+    }
+
+    /// Checks beyond the schema's types, at plan time (e.g. S3 lifecycle
+    /// rules). Each problem is a path into the inputs and a message.
+    fn validate(&self, _inputs: &Value) -> Vec<(crate::ValuePath, String)> {
+        Vec::new()
+    }
+
+    /// How long an operation is expected to take, for the plan's estimate.
+    fn estimate(&self, _op: OpKind, _inputs: &Value) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    /// Creates the resource and waits until it is usable.
+    async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError>;
+
+    /// Reads the resource; `None` when it no longer exists.
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+    ) -> Result<Option<Observed>, ProviderError>;
+
+    /// Finds a resource an interrupted create may have made, by its
+    /// deterministic name, idempotency token (`ctx.token`) or tags.
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Value,
+    ) -> Result<Option<Observed>, ProviderError>;
+
+    /// Changes the resource in place to match `inputs`.
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError>;
+
+    /// Deletes the resource and waits until it is gone. Deleting what is
+    /// already gone succeeds.
+    async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError>;
+}
+
+/// The resource types an engine knows, by type name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    providers: BTreeMap<String, Arc<dyn Provider>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// Adds a provider under its schema's type name.
+    pub fn register(&mut self, provider: Arc<dyn Provider>) -> &mut Self {
+        let name = provider.schema().type_name.clone();
+        self.providers.insert(name, provider);
+        self
+    }
+
+    /// The provider of a type.
+    pub fn get(&self, type_name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(type_name)
+    }
+
+    /// All type names, sorted.
+    pub fn type_names(&self) -> impl Iterator<Item = &str> {
+        self.providers.keys().map(String::as_str)
+    }
+
+    /// The settings sections providers declare, sorted and deduplicated.
+    pub fn settings_sections(&self) -> Vec<&str> {
+        let mut s: Vec<&str> = self
+            .providers
+            .values()
+            .filter_map(|p| p.settings_section())
+            .collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.providers.keys()).finish()
+    }
+}
