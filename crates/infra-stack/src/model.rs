@@ -1,0 +1,280 @@
+//! The validated stack model: what the engine plans from. Built by the TOML
+//! loader, or directly in code by embedders (see [`StackBuilder`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use infra_core::{Address, Location, PathSeg, Value, ValuePath};
+
+/// A stack: named resources with their (not yet evaluated) inputs, plus the
+/// provider settings tables.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stack {
+    /// The stack's name (`prod` for `stacks/prod.toml`).
+    pub name: String,
+    /// The project root; relative paths in settings resolve against it.
+    pub root: PathBuf,
+    /// Provider settings tables by section (`sim`, `aws`), vars substituted.
+    pub settings: BTreeMap<String, Value>,
+    /// Where state lives when not the default local file (`state = "..."`).
+    pub state: Option<String>,
+    /// The resources, sorted by address.
+    pub resources: Vec<ResourceConfig>,
+}
+
+/// One resource as declared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceConfig {
+    /// `<type>.<name>`.
+    pub address: Address,
+    /// Input attributes by name, schema defaults already filled in.
+    pub inputs: BTreeMap<String, Expr>,
+    /// Explicit dependencies besides the references inside `inputs`.
+    pub depends_on: Vec<Address>,
+    /// The resource's lifecycle settings.
+    pub lifecycle: Lifecycle,
+    /// Where the resource is declared, when it came from a file.
+    pub location: Option<Location>,
+    /// Where each input value was written, for diagnostics found later
+    /// (plan-time validation): the innermost recorded path wins.
+    pub value_locations: BTreeMap<ValuePath, Location>,
+}
+
+/// An input value before evaluation: literals, references to other
+/// resources, and templates mixing both. `${var.*}` and `${env.*}` are
+/// already substituted by the loader.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// A constant.
+    Literal(Value),
+    /// A string that is exactly one reference: takes the referenced value and type.
+    Ref(Reference),
+    /// A string mixing text and references; evaluates to a string.
+    Template(Vec<Part>),
+    /// A list of expressions.
+    List(Vec<Expr>),
+    /// A table of expressions.
+    Map(BTreeMap<String, Expr>),
+    /// A sensitive value from the environment: `{ from_env = "X" }`.
+    /// `value` is `None` when the variable is unset.
+    FromEnv {
+        /// The environment variable.
+        var: String,
+        /// Its value when the stack was loaded.
+        value: Option<String>,
+    },
+}
+
+/// A piece of a template string.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Part {
+    /// Literal text.
+    Text(String),
+    /// An interpolated reference.
+    Ref(Reference),
+}
+
+/// `${type.name.attr[.key|[index]]...}`: a value of another resource.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reference {
+    /// The resource referred to.
+    pub address: Address,
+    /// The attribute (input or output name) and any steps inside it.
+    pub path: ValuePath,
+}
+
+/// Per-resource lifecycle settings: `lifecycle = { ... }`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lifecycle {
+    /// Refuse any plan that would destroy the resource.
+    pub prevent_destroy: bool,
+    /// Input paths whose changes are not planned.
+    pub ignore_changes: Vec<ValuePath>,
+    /// Replace by creating the new resource before deleting the old.
+    pub create_before_destroy: bool,
+    /// Per-operation time limits.
+    pub timeouts: Timeouts,
+}
+
+/// Time limits per operation; `None` means the engine's default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    /// For create.
+    pub create: Option<Duration>,
+    /// For update.
+    pub update: Option<Duration>,
+    /// For delete.
+    pub delete: Option<Duration>,
+}
+
+impl Expr {
+    /// Every reference inside, in order.
+    pub fn references(&self) -> Vec<&Reference> {
+        let mut out = Vec::new();
+        self.collect_refs(&mut out);
+        out
+    }
+
+    fn collect_refs<'a>(&'a self, out: &mut Vec<&'a Reference>) {
+        match self {
+            Expr::Ref(r) => out.push(r),
+            Expr::Template(parts) => out.extend(parts.iter().filter_map(|p| match p {
+                Part::Ref(r) => Some(r),
+                Part::Text(_) => None,
+            })),
+            Expr::List(items) => items.iter().for_each(|e| e.collect_refs(out)),
+            Expr::Map(m) => m.values().for_each(|e| e.collect_refs(out)),
+            Expr::Literal(_) | Expr::FromEnv { .. } => {}
+        }
+    }
+
+    /// Converts a plain value (as built in code) into an expression.
+    /// Strings are taken literally; use [`Expr::Ref`] for references.
+    pub fn from_value(value: Value) -> Expr {
+        Expr::Literal(value)
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.address)?;
+        for seg in &self.path {
+            match seg {
+                PathSeg::Key(k) => write!(f, ".{k}")?,
+                PathSeg::Index(i) => write!(f, "[{i}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Reference {
+    /// Parses `type.name.attr...` (without `${}`); `None` when malformed.
+    pub fn parse(text: &str) -> Option<Reference> {
+        let mut segs = text.split('.');
+        let ty = segs.next()?;
+        let name = segs.next()?;
+        let address = Address::new(ty, name).ok()?;
+        let mut path = Vec::new();
+        for seg in segs {
+            let (key, mut rest) = match seg.find('[') {
+                Some(i) => seg.split_at(i),
+                None => (seg, ""),
+            };
+            if key.is_empty() {
+                return None;
+            }
+            path.push(PathSeg::Key(key.to_owned()));
+            while let Some(stripped) = rest.strip_prefix('[') {
+                let end = stripped.find(']')?;
+                path.push(PathSeg::Index(stripped[..end].parse().ok()?));
+                rest = &stripped[end + 1..];
+            }
+            if !rest.is_empty() {
+                return None;
+            }
+        }
+        if path.is_empty() {
+            return None;
+        }
+        Some(Reference { address, path })
+    }
+}
+
+impl Stack {
+    /// The resource at an address.
+    pub fn resource(&self, address: &Address) -> Option<&ResourceConfig> {
+        self.resources
+            .binary_search_by(|r| r.address.cmp(address))
+            .ok()
+            .map(|i| &self.resources[i])
+    }
+}
+
+impl ResourceConfig {
+    /// The location recorded for a path into the inputs, or the closest
+    /// enclosing one, or the resource's own.
+    pub fn location_of(&self, path: &[PathSeg]) -> Option<&Location> {
+        (0..=path.len())
+            .rev()
+            .find_map(|n| self.value_locations.get(&path[..n]))
+            .or(self.location.as_ref())
+    }
+}
+
+/// Builds a stack in code, without TOML. Validation happens when the engine
+/// plans it, against the same schemas as loaded stacks.
+#[derive(Debug)]
+pub struct StackBuilder {
+    stack: Stack,
+}
+
+impl StackBuilder {
+    /// A new, empty stack rooted at `root`.
+    pub fn new(name: &str, root: impl Into<PathBuf>) -> Self {
+        StackBuilder {
+            stack: Stack {
+                name: name.to_owned(),
+                root: root.into(),
+                settings: BTreeMap::new(),
+                state: None,
+                resources: Vec::new(),
+            },
+        }
+    }
+
+    /// Sets a provider settings table (e.g. `sim` = `{ dir = ".sim" }`).
+    pub fn settings(mut self, section: &str, value: Value) -> Self {
+        self.stack.settings.insert(section.to_owned(), value);
+        self
+    }
+
+    /// Adds a resource with its inputs and explicit dependencies.
+    pub fn resource(
+        mut self,
+        address: Address,
+        inputs: BTreeMap<String, Expr>,
+        depends_on: Vec<Address>,
+    ) -> Self {
+        self.stack.resources.push(ResourceConfig {
+            address,
+            inputs,
+            depends_on,
+            lifecycle: Lifecycle::default(),
+            location: None,
+            value_locations: BTreeMap::new(),
+        });
+        self
+    }
+
+    /// The stack, resources sorted by address.
+    pub fn build(mut self) -> Stack {
+        self.stack.resources.sort_by(|a, b| a.address.cmp(&b.address));
+        self.stack
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_references() {
+        let r = Reference::parse("eks_node_group.workers.taints[0].key").unwrap();
+        assert_eq!(r.address.to_string(), "eks_node_group.workers");
+        assert_eq!(
+            r.path,
+            vec![
+                PathSeg::Key("taints".into()),
+                PathSeg::Index(0),
+                PathSeg::Key("key".into())
+            ]
+        );
+        assert_eq!(r.to_string(), "eks_node_group.workers.taints[0].key");
+        for bad in ["a.b", "a", "a.b.", "a.b.c[x]", "a.b.c[1", "a.b..c"] {
+            assert!(Reference::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
