@@ -1,0 +1,86 @@
+//! The engine's errors.
+
+use std::path::Path;
+
+use infra_core::{BackendError, Diagnostic, LockInfo};
+
+/// Why an engine call failed. Each message says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Problems in the stack or the plan, each with its place.
+    #[error("{}", render(.0))]
+    Diagnostics(Vec<Diagnostic>),
+    /// Another process holds the stack's lock.
+    #[error("{state} is locked by {} on {} (pid {}, running `{}` since {})\n  hint: wait for it to finish, retry with --lock-timeout, or if that process is gone run `infra force-unlock {}`", .holder.holder, .holder.host, .holder.pid, .holder.operation, .holder.created, .holder.id)]
+    Locked {
+        /// Where the state lives.
+        state: String,
+        /// Who holds the lock.
+        holder: LockInfo,
+    },
+    /// The state cannot be trusted; it is left exactly as it is.
+    #[error("the state in {origin} is unreadable ({reason}); it was not modified\n  hint: restore it from a backup or version history, or fix it by hand")]
+    CorruptState {
+        /// The file or object.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The state was written by a newer infra.
+    #[error("the state in {origin} has format version {found}, newer than this infra understands ({supported}); it was not modified\n  hint: upgrade infra")]
+    NewerState {
+        /// The file or object.
+        origin: String,
+        /// The version found.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// A saved plan no longer matches the state or the config.
+    #[error("the saved plan is stale: {0}\n  hint: run `infra plan --out FILE` again and apply the new plan")]
+    StalePlan(String),
+    /// A state backend failed.
+    #[error("{0}")]
+    Backend(BackendError),
+    /// A file operation failed.
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// An interrupted operation could not be resolved against the cloud.
+    #[error("cannot recover the interrupted run: {0}\n  hint: the journal is kept; run again once the cloud is reachable")]
+    Recovery(String),
+    /// The run was stopped by a second interrupt; the journal holds what
+    /// happened and the next run recovers it.
+    #[error("stopped; the next run recovers from the journal")]
+    Interrupted,
+}
+
+fn render(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl EngineError {
+    pub(crate) fn io(path: &Path, what: &'static str, source: std::io::Error) -> Self {
+        EngineError::Io {
+            what,
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+impl From<BackendError> for EngineError {
+    fn from(e: BackendError) -> Self {
+        EngineError::Backend(e)
+    }
+}

@@ -1,0 +1,116 @@
+//! Keyed hashes of sensitive values: enough to detect a change, useless to
+//! recover the value.
+//!
+//! The key comes from `INFRA_SECRET_KEY` when set (teams sharing state share
+//! it), else from `<root>/state/.secret-key`, created with 32 random bytes
+//! on first use, mode 0600.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use hmac::{Hmac, Mac};
+use infra_core::{Secret, Value};
+use sha2::Sha256;
+
+use crate::EngineError;
+
+/// The HMAC key for sensitive values.
+#[derive(Clone)]
+pub struct SecretKey(Vec<u8>);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+impl SecretKey {
+    /// A key from raw bytes (tests, embedders with their own key store).
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        SecretKey(bytes.to_vec())
+    }
+
+    /// The project's key: `INFRA_SECRET_KEY`, else the key file under
+    /// `<root>/state/`, created when missing.
+    pub fn for_project(root: &Path, env_key: Option<String>) -> Result<Self, EngineError> {
+        if let Some(k) = env_key.filter(|k| !k.is_empty()) {
+            return Ok(SecretKey(k.into_bytes()));
+        }
+        let path = root.join("state").join(".secret-key");
+        match fs::read(&path) {
+            Ok(bytes) if !bytes.is_empty() => return Ok(SecretKey(bytes)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(EngineError::io(&path, "read", e)),
+        }
+        let key: [u8; 32] = rand::random();
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        fs::create_dir_all(root.join("state")).map_err(|e| EngineError::io(&path, "create", e))?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        match &mut file {
+            Ok(f) => f
+                .write_all(hex.as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| EngineError::io(&path, "write", e))?,
+            // Another process made it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let bytes = fs::read(&path).map_err(|e| EngineError::io(&path, "read", e))?;
+                return Ok(SecretKey(bytes));
+            }
+            Err(_) => {}
+        }
+        file.map_err(|e| EngineError::io(&path, "create", e))?;
+        Ok(SecretKey(hex.into_bytes()))
+    }
+
+    /// Wraps a plaintext value as a secret with its keyed digest.
+    pub fn seal(&self, plaintext: Value) -> Value {
+        if let Value::Sensitive(_) | Value::Unknown = plaintext {
+            return plaintext;
+        }
+        let canonical = serde_json::to_vec(&plaintext).unwrap_or_default();
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .expect("hmac accepts keys of any length");
+        mac.update(&canonical);
+        let digest: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Value::Sensitive(Secret::new(format!("hmac-sha256:{digest}"), plaintext))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_value_same_digest_and_no_plaintext() {
+        let k = SecretKey::from_bytes(b"k");
+        let a = k.seal("hunter2".into());
+        assert_eq!(a, k.seal("hunter2".into()));
+        assert_ne!(a, k.seal("hunter3".into()));
+        assert_ne!(a, SecretKey::from_bytes(b"other").seal("hunter2".into()));
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(json.contains("hmac-sha256:") && !json.contains("hunter2"));
+    }
+
+    #[test]
+    fn key_file_is_created_private_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = SecretKey::for_project(dir.path(), None).unwrap();
+        let b = SecretKey::for_project(dir.path(), None).unwrap();
+        assert_eq!(a.0, b.0);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path().join("state/.secret-key")).unwrap();
+        assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+    }
+}

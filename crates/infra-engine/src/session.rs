@@ -1,0 +1,535 @@
+//! The engine's entry points: [`Engine`] (stateless: load, validate, graph)
+//! and [`Session`] (a locked stack: recover, plan, apply).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use infra_core::{
+    BackendError, Diagnostic, LockInfo, OpContext, Provider, Registry, StateBackend, Value,
+};
+use infra_stack::{Stack, load_stack};
+use tokio::task::JoinSet;
+
+use crate::apply::{ApplyOptions, ApplyReport, Executor};
+use crate::events::{Emitter, EventKind, EventSink};
+use crate::graph::{DepGraph, GraphFormat};
+use crate::journal::{self, Outcome, Step};
+use crate::local::LocalBackend;
+use crate::plan::{Drift, Plan, PlanOptions, Planner, diff};
+use crate::secrets::SecretKey;
+use crate::state::State;
+use crate::EngineError;
+
+type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The engine: resource types, the event sink, and how to read the
+/// environment. Cheap to share; every stack operation goes through it.
+#[derive(Clone)]
+pub struct Engine {
+    registry: Registry,
+    emitter: Emitter,
+    env: EnvLookup,
+    key: Option<SecretKey>,
+}
+
+/// How to take a stack's lock.
+#[derive(Clone, Debug)]
+pub struct LockOptions {
+    /// What the lock holder is doing (`plan`, `apply`, …), shown to others.
+    pub operation: String,
+    /// How long to wait for another holder (`--lock-timeout`); zero fails at once.
+    pub timeout: Duration,
+}
+
+impl LockOptions {
+    /// Fail at once if locked.
+    pub fn new(operation: &str) -> Self {
+        LockOptions {
+            operation: operation.to_owned(),
+            timeout: Duration::ZERO,
+        }
+    }
+}
+
+impl Engine {
+    /// An engine over these resource types, reading the process environment.
+    pub fn new(registry: Registry) -> Self {
+        Engine {
+            registry,
+            emitter: Emitter::new(None),
+            env: Arc::new(|k| std::env::var(k).ok()),
+            key: None,
+        }
+    }
+
+    /// Sends every event to `sink`.
+    pub fn with_events(mut self, sink: EventSink) -> Self {
+        self.emitter = Emitter::new(Some(sink));
+        self
+    }
+
+    /// Reads environment variables (`${env.X}`, `from_env`) through `lookup`.
+    pub fn with_env(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.env = Arc::new(lookup);
+        self
+    }
+
+    /// Uses this key for sensitive values instead of the project's.
+    pub fn with_secret_key(mut self, key: SecretKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The resource types.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Loads `<root>/stacks/<name>.toml` and checks it whole: syntax,
+    /// schemas, references and dependency cycles. Warnings are returned by
+    /// [`Engine::check`].
+    pub fn load(&self, root: &Path, name: &str) -> Result<Stack, Vec<Diagnostic>> {
+        let env = self.env.clone();
+        let loaded = load_stack(root, name, &self.registry, &move |k| env(k));
+        match loaded.stack {
+            Some(stack) => {
+                let problems = self.check(&stack);
+                if problems.iter().any(Diagnostic::is_error) {
+                    Err(problems)
+                } else {
+                    Ok(stack)
+                }
+            }
+            None => Err(loaded.diagnostics),
+        }
+    }
+
+    /// Every problem in a stack that can be found without state: the
+    /// graph (cycles, undeclared references) and each resource's inputs.
+    pub fn check(&self, stack: &Stack) -> Vec<Diagnostic> {
+        let graph = match DepGraph::build(stack) {
+            Ok(g) => g,
+            Err(problems) => return problems,
+        };
+        let key = SecretKey::from_bytes(b"check");
+        let state = State::new();
+        let planner = Planner {
+            stack,
+            graph: &graph,
+            state: &state,
+            registry: &self.registry,
+            key: &key,
+            strict_env: false,
+        };
+        match planner.plan(&PlanOptions::default(), Vec::new()) {
+            Ok(plan) => plan.warnings.into_iter().map(Diagnostic::warning).collect(),
+            Err(problems) => problems,
+        }
+    }
+
+    /// The dependency graph, rendered.
+    pub fn graph(&self, stack: &Stack, format: GraphFormat) -> Result<String, Vec<Diagnostic>> {
+        Ok(DepGraph::build(stack)?.render(format))
+    }
+
+    fn backend(&self, stack: &Stack) -> Result<Box<dyn StateBackend>, EngineError> {
+        match &stack.state {
+            None => Ok(Box::new(LocalBackend::new(&stack.root.join("state"), &stack.name))),
+            Some(other) => Err(EngineError::Diagnostics(vec![
+                Diagnostic::error(format!("state backend `{other}` is not supported by this build"))
+                    .hint("remove `state = ...` to use the local state file under state/"),
+            ])),
+        }
+    }
+
+    fn secret_key(&self, stack: &Stack) -> Result<SecretKey, EngineError> {
+        match &self.key {
+            Some(k) => Ok(k.clone()),
+            None => SecretKey::for_project(&stack.root, (self.env)("INFRA_SECRET_KEY")),
+        }
+    }
+
+    /// Reads the stack's state without locking (for `state list`, `output`).
+    /// `None` when the stack has never been applied.
+    pub async fn read_state(&self, stack: &Stack) -> Result<Option<State>, EngineError> {
+        let backend = self.backend(stack)?;
+        match backend.read_snapshot().await? {
+            Some(bytes) => Ok(Some(State::decode(&bytes, &backend.describe())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes a lock by id, whoever holds it.
+    pub async fn force_unlock(&self, stack: &Stack, id: &str) -> Result<(), EngineError> {
+        Ok(self.backend(stack)?.force_unlock(id).await?)
+    }
+
+    /// Locks the stack's state, reads it, and recovers whatever an
+    /// interrupted run left in the journal.
+    pub async fn open<'a>(&'a self, stack: &'a Stack, lock: &LockOptions) -> Result<Session<'a>, EngineError> {
+        let graph = DepGraph::build(stack).map_err(EngineError::Diagnostics)?;
+        let backend = self.backend(stack)?;
+        let info = LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            holder: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            host: hostname::get().map_or_else(|_| "unknown".into(), |h| h.to_string_lossy().into_owned()),
+            pid: std::process::id(),
+            operation: lock.operation.clone(),
+            created: crate::state::now(),
+        };
+        let deadline = Instant::now() + lock.timeout;
+        loop {
+            match backend.lock(&info).await {
+                Ok(()) => break,
+                Err(BackendError::Locked(holder)) if Instant::now() >= deadline => {
+                    return Err(EngineError::Locked {
+                        state: backend.describe(),
+                        holder,
+                    });
+                }
+                Err(BackendError::Locked(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut session = Session {
+            engine: self,
+            stack,
+            graph,
+            backend,
+            lock_id: info.id,
+            state: State::new(),
+            persisted: None,
+            key: SecretKey::from_bytes(b""),
+        };
+        if let Err(e) = session.load().await {
+            let _ = session.backend.unlock(&session.lock_id).await;
+            return Err(e);
+        }
+        Ok(session)
+    }
+}
+
+/// A locked stack. Plan and apply through it; `close` releases the lock
+/// (dropping it without closing releases the OS lock too, for local state).
+pub struct Session<'a> {
+    engine: &'a Engine,
+    stack: &'a Stack,
+    graph: DepGraph,
+    backend: Box<dyn StateBackend>,
+    lock_id: String,
+    /// The working state: the snapshot, recovered, and refreshed by plan.
+    state: State,
+    /// The lineage and serial of the snapshot on disk, `None` if none.
+    persisted: Option<(String, u64)>,
+    key: SecretKey,
+}
+
+impl Session<'_> {
+    /// The state as this session sees it.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    async fn load(&mut self) -> Result<(), EngineError> {
+        self.key = self.engine.secret_key(self.stack)?;
+        let origin = self.backend.describe();
+        if let Some(bytes) = self.backend.read_snapshot().await? {
+            self.state = State::decode(&bytes, &origin)?;
+            self.persisted = Some((self.state.lineage.clone(), self.state.serial));
+        }
+        self.recover().await
+    }
+
+    /// Folds a journal left by a run that did not finish, resolving each
+    /// operation that has an intent and no result by asking the cloud.
+    async fn recover(&mut self) -> Result<(), EngineError> {
+        let origin = format!("{} (journal)", self.backend.describe());
+        let bytes = self.backend.read_journal().await?;
+        let parsed = journal::parse(&bytes, &origin)?;
+        let Some((lineage, base_serial)) = parsed.begin else {
+            if !parsed.entries.is_empty() {
+                return Err(EngineError::CorruptState {
+                    origin,
+                    reason: "the journal has records but no begin record".into(),
+                });
+            }
+            if !bytes.is_empty() {
+                self.backend.clear_journal().await?;
+            }
+            return Ok(());
+        };
+        match &self.persisted {
+            Some((l, _)) if *l != lineage => {
+                return Err(EngineError::CorruptState {
+                    origin,
+                    reason: format!("the journal belongs to lineage {lineage}, the state to {l}"),
+                });
+            }
+            Some((_, serial)) if base_serial < *serial => {
+                // Already folded into the snapshot before the run ended.
+                self.backend.clear_journal().await?;
+                return Ok(());
+            }
+            Some((_, serial)) if base_serial > *serial => {
+                return Err(EngineError::CorruptState {
+                    origin,
+                    reason: format!("the journal starts at serial {base_serial}, after the state's {serial}"),
+                });
+            }
+            Some(_) => {}
+            None => {
+                self.state.lineage = lineage;
+                self.state.serial = base_serial;
+            }
+        }
+        for (intent, outcome) in &parsed.entries {
+            let outcome = match outcome {
+                Some(o) => o.clone(),
+                None => {
+                    let resolved = self.resolve(intent).await?;
+                    self.engine.emitter.emit(EventKind::Recovered {
+                        address: intent.address.clone(),
+                        step: intent.step,
+                        outcome: match &resolved {
+                            Outcome::Applied { id, .. } => format!("found {id} in the cloud and recorded it"),
+                            Outcome::Deleted => "confirmed deleted".into(),
+                            Outcome::Failed { message } => message.clone(),
+                        },
+                    });
+                    resolved
+                }
+            };
+            journal::fold(&mut self.state, intent, &outcome);
+        }
+        self.persist().await
+    }
+
+    /// Decides what an interrupted operation did by reading the cloud.
+    async fn resolve(&self, intent: &journal::Intent) -> Result<Outcome, EngineError> {
+        let address = &intent.address;
+        let provider = self.engine.registry.get(&address.ty).ok_or_else(|| {
+            EngineError::Recovery(format!("no provider for `{address}` in this build"))
+        })?;
+        let ctx = self.context(provider, address, &intent.token, crate::plan::DEFAULT_TIMEOUT);
+        let fail = |e: infra_core::ProviderError| EngineError::Recovery(format!("{address}: {e}"));
+        let existing = match intent.step {
+            Step::DeleteDeposed => self
+                .state
+                .deposed
+                .iter()
+                .find(|d| &d.address == address && Some(&d.id) == intent.target_id.as_ref())
+                .map(|d| d.existing()),
+            _ => self.state.get(address).map(|r| r.existing()),
+        };
+        Ok(match intent.step {
+            Step::Create | Step::CreateReplacement => {
+                let inputs = intent.inputs.clone().unwrap_or_else(Value::map);
+                match provider.find(&ctx, &inputs).await.map_err(fail)? {
+                    Some(found) => applied(found, inputs),
+                    None => Outcome::Failed {
+                        message: "the create never reached the cloud; nothing to record".into(),
+                    },
+                }
+            }
+            Step::Update => match existing {
+                Some(e) => match provider.read(&ctx, &e).await.map_err(fail)? {
+                    // What the cloud has now; the next plan converges the rest.
+                    Some(found) => {
+                        let inputs = found.inputs.clone();
+                        applied(found, inputs)
+                    }
+                    None => Outcome::Failed {
+                        message: "the resource is gone; the next plan recreates it".into(),
+                    },
+                },
+                None => Outcome::Failed { message: "not in state".into() },
+            },
+            Step::Delete | Step::DeleteDeposed => match existing {
+                Some(e) if Some(&e.id) == intent.target_id.as_ref() => {
+                    match provider.read(&ctx, &e).await.map_err(fail)? {
+                        None => Outcome::Deleted,
+                        Some(_) => Outcome::Failed {
+                            message: "the delete did not happen; the next plan deletes it again".into(),
+                        },
+                    }
+                }
+                _ => Outcome::Deleted,
+            },
+        })
+    }
+
+    fn context(&self, provider: &Arc<dyn Provider>, address: &infra_core::Address, token: &str, timeout: Duration) -> OpContext {
+        let settings = provider
+            .settings_section()
+            .and_then(|s| self.stack.settings.get(s))
+            .cloned()
+            .unwrap_or(Value::Null);
+        OpContext::new(
+            address.clone(),
+            token.to_owned(),
+            settings,
+            self.stack.root.clone(),
+            timeout,
+            Arc::new(|_| {}),
+        )
+    }
+
+    /// Writes the working state as a new snapshot and drops the journal.
+    async fn persist(&mut self) -> Result<(), EngineError> {
+        self.state.serial += 1;
+        self.backend.write_snapshot(&self.state.encode()).await?;
+        self.backend.clear_journal().await?;
+        self.persisted = Some((self.state.lineage.clone(), self.state.serial));
+        Ok(())
+    }
+
+    /// Plans: refreshes (unless turned off) and diffs the stack against state.
+    pub async fn plan(&mut self, opts: &PlanOptions) -> Result<Plan, EngineError> {
+        let drift = if opts.refresh { self.refresh().await? } else { Vec::new() };
+        let planner = Planner {
+            stack: self.stack,
+            graph: &self.graph,
+            state: &self.state,
+            registry: &self.engine.registry,
+            key: &self.key,
+            strict_env: false,
+        };
+        let mut plan = planner.plan(opts, drift).map_err(EngineError::Diagnostics)?;
+        plan.lineage = self.persisted.as_ref().map(|(l, _)| l.clone());
+        plan.serial = self.persisted.as_ref().map_or(0, |(_, s)| *s);
+        self.engine.emitter.emit(EventKind::PlanReady {
+            summary: plan.summary,
+            estimate_ms: plan.estimate_ms,
+        });
+        Ok(plan)
+    }
+
+    /// Reads every resource in state from the cloud, in parallel; records
+    /// what changed outside infra into the working state and returns it.
+    async fn refresh(&mut self) -> Result<Vec<Drift>, EngineError> {
+        const PARALLEL_READS: usize = 16;
+        let mut reads = JoinSet::new();
+        let mut drift = Vec::new();
+        let mut queue: Vec<crate::state::ResourceState> = self.state.resources.clone();
+        queue.reverse();
+        let mut results = Vec::new();
+        loop {
+            while reads.len() < PARALLEL_READS {
+                let Some(r) = queue.pop() else { break };
+                let Some(provider) = self.engine.registry.get(&r.address.ty).cloned() else { continue };
+                let ctx = self.context(&provider, &r.address, "refresh", crate::plan::DEFAULT_TIMEOUT);
+                reads.spawn(async move {
+                    let result = provider.read(&ctx, &r.existing()).await;
+                    (r, result)
+                });
+            }
+            match reads.join_next().await {
+                Some(Ok(pair)) => results.push(pair),
+                Some(Err(e)) => return Err(EngineError::Recovery(format!("a refresh task failed: {e}"))),
+                None => break,
+            }
+        }
+        results.sort_by(|a, b| a.0.address.cmp(&b.0.address));
+        for (r, result) in results {
+            let observed = result.map_err(|e| {
+                EngineError::Diagnostics(vec![Diagnostic::error(format!("cannot refresh `{}`: {e}", r.address))
+                    .on(r.address.clone())
+                    .hint("fix access to the cloud, or plan with --refresh=false")])
+            })?;
+            let schema = self.engine.registry.get(&r.address.ty).map(|p| p.schema().clone());
+            let Some(schema) = schema else { continue };
+            match observed {
+                None => {
+                    let d = Drift { address: r.address.clone(), deleted: true, attributes: Vec::new() };
+                    self.engine.emitter.emit(EventKind::Drifted(d.clone()));
+                    drift.push(d);
+                    self.state.remove(&r.address);
+                }
+                Some(o) => {
+                    let changes = diff(&schema, &r.inputs, &o.inputs);
+                    let entry = self.state.get_mut(&r.address).expect("refreshed resources are in state");
+                    if !changes.is_empty() {
+                        let d = Drift { address: r.address.clone(), deleted: false, attributes: changes };
+                        self.engine.emitter.emit(EventKind::Drifted(d.clone()));
+                        drift.push(d);
+                        entry.inputs = o.inputs;
+                    }
+                    let mut outputs = o.outputs;
+                    if let Value::Map(m) = &mut outputs {
+                        m.insert("id".into(), Value::String(o.id.clone()));
+                    }
+                    entry.outputs = outputs;
+                }
+            }
+        }
+        Ok(drift)
+    }
+
+    /// Applies a plan made in this session, or a saved one (checked for
+    /// staleness against the state and config first).
+    pub async fn apply(&mut self, plan: &Plan, opts: &ApplyOptions) -> Result<ApplyReport, EngineError> {
+        let current = self.persisted.as_ref().map(|(l, _)| l.clone());
+        if plan.lineage != current {
+            return Err(EngineError::StalePlan("it was made for a different state (lineage differs)".into()));
+        }
+        let serial = self.persisted.as_ref().map_or(0, |(_, s)| *s);
+        if plan.serial != serial {
+            return Err(EngineError::StalePlan(format!(
+                "the state changed since (serial {} then, {serial} now)",
+                plan.serial
+            )));
+        }
+        if plan.stack != self.stack.name {
+            return Err(EngineError::StalePlan(format!("it is for stack `{}`", plan.stack)));
+        }
+        if plan.config_hash != crate::plan::config_hash(self.stack, &self.key) {
+            return Err(EngineError::StalePlan("the stack's configuration changed since".into()));
+        }
+        // Missing sensitive inputs fail before anything starts.
+        if let Err(problems) = (Planner {
+            stack: self.stack,
+            graph: &self.graph,
+            state: &self.state,
+            registry: &self.engine.registry,
+            key: &self.key,
+            strict_env: true,
+        })
+        .plan(&PlanOptions { destroy: plan.mode == crate::plan::PlanMode::Destroy, ..Default::default() }, Vec::new())
+        {
+            return Err(EngineError::Diagnostics(problems));
+        }
+        if !plan.has_changes() {
+            return Ok(ApplyReport::default());
+        }
+        let operation = match plan.mode {
+            crate::plan::PlanMode::Apply => "apply",
+            crate::plan::PlanMode::Destroy => "destroy",
+        };
+        let report = Executor {
+            stack: self.stack,
+            registry: &self.engine.registry,
+            key: &self.key,
+            emitter: &self.engine.emitter,
+            backend: &*self.backend,
+            state: &mut self.state,
+        }
+        .run(plan, opts, operation)
+        .await?;
+        self.persist().await?;
+        Ok(report)
+    }
+
+    /// Releases the lock.
+    pub async fn close(self) -> Result<(), EngineError> {
+        Ok(self.backend.unlock(&self.lock_id).await?)
+    }
+}
+
+fn applied(found: infra_core::Observed, inputs: Value) -> Outcome {
+    let mut outputs = found.outputs;
+    if let Value::Map(m) = &mut outputs {
+        m.insert("id".into(), Value::String(found.id.clone()));
+    }
+    Outcome::Applied { id: found.id, inputs, outputs }
+}

@@ -1,0 +1,233 @@
+//! The state document: what infra believes exists, as versioned JSON.
+
+use std::collections::BTreeSet;
+
+use infra_core::{Address, Existing, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::EngineError;
+
+/// The state format this build writes and the newest it reads.
+pub const STATE_VERSION: u32 = 1;
+
+/// A stack's state: every resource infra manages, with what it applied.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Format version; a newer one is refused, never overwritten.
+    pub version: u32,
+    /// Fixed when the state is first written; binds plans and journals to it.
+    pub lineage: String,
+    /// Incremented on every write.
+    pub serial: u64,
+    /// The resources, sorted by address.
+    pub resources: Vec<ResourceState>,
+    /// Objects replaced by create-before-destroy whose deletion has not
+    /// finished yet: still in the cloud, still ours to delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<Deposed>,
+}
+
+/// One managed resource.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    /// `<type>.<name>`.
+    pub address: Address,
+    /// The cloud's identifier.
+    pub id: String,
+    /// Inputs as applied; sensitive values only as keyed hashes.
+    pub inputs: Value,
+    /// Outputs as last observed.
+    pub outputs: Value,
+    /// Resources this one depended on when applied: the order of deletion.
+    #[serde(default)]
+    pub dependencies: Vec<Address>,
+    /// Recorded from the config so that deleting the config block cannot
+    /// bypass it.
+    #[serde(default)]
+    pub prevent_destroy: bool,
+    /// RFC 3339 time of creation.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+}
+
+/// A replaced object awaiting deletion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Deposed {
+    /// The address the object was replaced at.
+    pub address: Address,
+    /// The cloud's identifier of the old object.
+    pub id: String,
+    /// Its inputs.
+    pub inputs: Value,
+    /// Its outputs.
+    pub outputs: Value,
+    /// What it depended on, for deletion order.
+    #[serde(default)]
+    pub dependencies: Vec<Address>,
+}
+
+impl State {
+    /// A new, empty state with a fresh lineage.
+    pub fn new() -> Self {
+        State {
+            version: STATE_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            resources: Vec::new(),
+            deposed: Vec::new(),
+        }
+    }
+
+    /// The resource at an address.
+    pub fn get(&self, address: &Address) -> Option<&ResourceState> {
+        self.index(address).ok().map(|i| &self.resources[i])
+    }
+
+    /// The resource at an address, mutably.
+    pub fn get_mut(&mut self, address: &Address) -> Option<&mut ResourceState> {
+        self.index(address).ok().map(|i| &mut self.resources[i])
+    }
+
+    /// Inserts or replaces the resource at its address.
+    pub fn put(&mut self, resource: ResourceState) {
+        match self.index(&resource.address) {
+            Ok(i) => self.resources[i] = resource,
+            Err(i) => self.resources.insert(i, resource),
+        }
+    }
+
+    /// Removes and returns the resource at an address.
+    pub fn remove(&mut self, address: &Address) -> Option<ResourceState> {
+        self.index(address).ok().map(|i| self.resources.remove(i))
+    }
+
+    fn index(&self, address: &Address) -> Result<usize, usize> {
+        self.resources
+            .binary_search_by(|r| r.address.cmp(address))
+    }
+
+    /// Parses a state document, refusing anything it cannot trust: invalid
+    /// JSON, a newer format, duplicate addresses. `origin` names the file
+    /// or object in messages.
+    pub fn decode(bytes: &[u8], origin: &str) -> Result<State, EngineError> {
+        #[derive(Deserialize)]
+        struct Probe {
+            version: Option<u32>,
+        }
+        let corrupt = |e: serde_json::Error| EngineError::CorruptState {
+            origin: origin.to_owned(),
+            reason: format!("line {} column {}: {e}", e.line(), e.column()),
+        };
+        let probe: Probe = serde_json::from_slice(bytes).map_err(corrupt)?;
+        match probe.version {
+            Some(v) if v > STATE_VERSION => {
+                return Err(EngineError::NewerState {
+                    origin: origin.to_owned(),
+                    found: v,
+                    supported: STATE_VERSION,
+                });
+            }
+            None => {
+                return Err(EngineError::CorruptState {
+                    origin: origin.to_owned(),
+                    reason: "it has no `version` field".into(),
+                });
+            }
+            Some(_) => {}
+        }
+        let mut state: State = serde_json::from_slice(bytes).map_err(corrupt)?;
+        let mut seen = BTreeSet::new();
+        for r in &state.resources {
+            if !seen.insert(&r.address) {
+                return Err(EngineError::CorruptState {
+                    origin: origin.to_owned(),
+                    reason: format!("the address `{}` appears twice", r.address),
+                });
+            }
+        }
+        state.resources.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok(state)
+    }
+
+    /// Serializes the state, pretty-printed so that diffs of it are readable.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::new()
+    }
+}
+
+impl ResourceState {
+    /// The view of this resource a provider gets.
+    pub fn existing(&self) -> Existing {
+        Existing {
+            id: self.id.clone(),
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+        }
+    }
+}
+
+impl Deposed {
+    /// The view of this object a provider gets.
+    pub fn existing(&self) -> Existing {
+        Existing {
+            id: self.id.clone(),
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+        }
+    }
+}
+
+/// Now, as RFC 3339 UTC with seconds.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_newer_and_corrupt_states() {
+        let newer = br#"{"version": 99, "lineage": "x", "serial": 1, "resources": []}"#;
+        let err = State::decode(newer, "state/x.json").unwrap_err().to_string();
+        assert!(err.contains("newer"), "{err}");
+        let err = State::decode(b"{\"version\": 1, \"lin", "state/x.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("state/x.json") && err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn refuses_duplicate_addresses() {
+        let r = r#"{"address": "sim_resource.a", "id": "i", "inputs": {}, "outputs": {}, "created_at": "", "updated_at": ""}"#;
+        let doc = format!(r#"{{"version": 1, "lineage": "x", "serial": 1, "resources": [{r}, {r}]}}"#);
+        let err = State::decode(doc.as_bytes(), "s").unwrap_err().to_string();
+        assert!(err.contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn round_trips() {
+        let mut s = State::new();
+        s.put(ResourceState {
+            address: "sim_resource.b".parse().unwrap(),
+            id: "1".into(),
+            inputs: Value::map(),
+            outputs: Value::map(),
+            dependencies: vec![],
+            prevent_destroy: true,
+            created_at: now(),
+            updated_at: now(),
+        });
+        let back = State::decode(&s.encode(), "s").unwrap();
+        assert_eq!(back, s);
+    }
+}
