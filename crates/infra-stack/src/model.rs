@@ -251,7 +251,9 @@ impl StackBuilder {
 
     /// The stack, resources sorted by address.
     pub fn build(mut self) -> Stack {
-        self.stack.resources.sort_by(|a, b| a.address.cmp(&b.address));
+        self.stack
+            .resources
+            .sort_by(|a, b| a.address.cmp(&b.address));
         self.stack
     }
 }

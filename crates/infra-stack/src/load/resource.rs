@@ -1,0 +1,823 @@
+//! Lowering one `[resources.<type>.<name>]` table into a [`ResourceConfig`]:
+//! inputs checked against the type's schema, references checked against the
+//! stack, `depends_on` and `lifecycle` parsed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use infra_core::{
+    Address, Attribute, Diagnostic, Location, PathSeg, Presence, Registry, Schema, Type, Value,
+    ValuePath, display_path,
+};
+
+use super::interp::Interpolated;
+use super::source::{Entry, Kind, MAX_DEPTH, Node, Pos, Table};
+use super::{Ctx, closest};
+use crate::{Expr, Lifecycle, Reference, ResourceConfig, Timeouts};
+
+/// Keys of a resource table that are not input attributes.
+const RESERVED: [&str; 2] = ["depends_on", "lifecycle"];
+
+/// What every resource is checked against: the types and the declared
+/// addresses of the whole stack.
+pub(super) struct StackIndex<'r> {
+    pub registry: &'r Registry,
+    pub declared: BTreeSet<Address>,
+}
+
+impl Ctx<'_> {
+    /// Lowers a resource; `None` when it had errors (all reported).
+    pub(super) fn lower_resource(
+        &mut self,
+        index: &StackIndex<'_>,
+        schema: &Schema,
+        address: Address,
+        entry: &Entry,
+    ) -> Option<ResourceConfig> {
+        let Kind::Table(table) = &entry.value.kind else {
+            return None;
+        };
+        // An inline table's brace says less than its key.
+        let pos = if self.sources.is_inline_table(entry.value.pos) {
+            entry.key
+        } else {
+            entry.value.pos
+        };
+        let mut lowering = Lowering {
+            cx: self,
+            index,
+            schema,
+            address: &address,
+            locations: BTreeMap::new(),
+            ok: true,
+        };
+        let mut inputs_table = table.clone();
+        let depends_on = match inputs_table.remove("depends_on") {
+            Some(e) => lowering.depends_on(&e.value),
+            None => Vec::new(),
+        };
+        let lifecycle = match inputs_table.remove("lifecycle") {
+            Some(e) => lowering.lifecycle(&e.value),
+            None => Lifecycle::default(),
+        };
+        let inputs = lowering.object(&inputs_table, &schema.attributes, pos, &mut Vec::new(), 0);
+        let Lowering { locations, ok, .. } = lowering;
+        let location = Some(self.sources.location(pos));
+        match inputs {
+            Some(inputs) if ok => Some(ResourceConfig {
+                address,
+                inputs,
+                depends_on,
+                lifecycle,
+                location,
+                value_locations: locations,
+            }),
+            _ => None,
+        }
+    }
+}
+
+struct Lowering<'c, 'a, 'r> {
+    cx: &'c mut Ctx<'a>,
+    index: &'c StackIndex<'r>,
+    schema: &'c Schema,
+    address: &'c Address,
+    locations: BTreeMap<ValuePath, Location>,
+    ok: bool,
+}
+
+impl Lowering<'_, '_, '_> {
+    fn loc(&self, pos: Pos) -> Location {
+        self.cx.sources.location(pos)
+    }
+
+    fn error(&mut self, pos: Pos, message: impl Into<String>, hint: Option<String>) {
+        let mut d = Diagnostic::error(message)
+            .at(self.loc(pos))
+            .on(self.address.clone());
+        d.hint = hint;
+        self.cx.diags.push(d);
+        self.ok = false;
+    }
+
+    fn mismatch(&mut self, pos: Pos, path: &[PathSeg], expected: &Type, found: &str) {
+        self.error(
+            pos,
+            format!(
+                "wrong type for `{}`: expected {}, found {found}",
+                display_path(path),
+                expected.describe()
+            ),
+            None,
+        );
+    }
+
+    /// Lowers the keys of a table against the attributes of an object
+    /// (the resource itself at the top), filling defaults.
+    fn object(
+        &mut self,
+        table: &Table,
+        attrs: &[Attribute],
+        pos: Pos,
+        path: &mut ValuePath,
+        depth: usize,
+    ) -> Option<BTreeMap<String, Expr>> {
+        let mut out = BTreeMap::new();
+        let mut ok = true;
+        for (key, entry) in table {
+            let Some(attr) = attrs.iter().find(|a| &a.name == key) else {
+                self.unknown_attribute(key, entry.key, attrs, path);
+                ok = false;
+                continue;
+            };
+            path.push(PathSeg::Key(key.clone()));
+            if attr.sensitive {
+                self.warn_plaintext_secret(&entry.value, path);
+            }
+            match self.lower(&entry.value, &attr.ty, path, depth + 1) {
+                Some(e) => {
+                    out.insert(key.clone(), e);
+                }
+                None => ok = false,
+            }
+            path.pop();
+        }
+        for attr in attrs {
+            if table.contains_key(&attr.name) {
+                continue;
+            }
+            match &attr.presence {
+                Presence::Required => {
+                    path.push(PathSeg::Key(attr.name.clone()));
+                    let mut hint = format!("add `{}` ({})", attr.name, attr.ty.describe());
+                    if !attr.description.is_empty() {
+                        hint.push_str(": ");
+                        hint.push_str(&attr.description);
+                    }
+                    let message = format!("missing required attribute `{}`", display_path(path));
+                    path.pop();
+                    self.error(pos, message, Some(hint));
+                    ok = false;
+                }
+                Presence::Default(v) => {
+                    out.insert(attr.name.clone(), Expr::Literal(v.clone()));
+                }
+                Presence::Optional => {}
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn unknown_attribute(&mut self, key: &str, pos: Pos, attrs: &[Attribute], path: &[PathSeg]) {
+        let mut names: Vec<&str> = attrs.iter().map(|a| a.name.as_str()).collect();
+        if path.is_empty() {
+            names.extend(RESERVED);
+        }
+        let hint = match closest(key, names.iter().copied()) {
+            Some(c) => format!("did you mean `{c}`?"),
+            None if names.is_empty() => "it takes no attributes".to_owned(),
+            None => format!("valid attributes: {}", names.join(", ")),
+        };
+        let mut full = path.to_vec();
+        full.push(PathSeg::Key(key.to_owned()));
+        let message = format!(
+            "unknown attribute `{}` for `{}`",
+            display_path(&full),
+            self.schema.type_name
+        );
+        self.error(pos, message, Some(hint));
+    }
+
+    fn warn_plaintext_secret(&mut self, node: &Node, path: &[PathSeg]) {
+        if matches!(&node.kind, Kind::String(s) if !s.contains("${")) {
+            let name = display_path(path);
+            let d = Diagnostic::warning(format!(
+                "sensitive attribute `{name}` is written in the stack file"
+            ))
+            .at(self.loc(node.pos))
+            .on(self.address.clone())
+            .hint(format!(
+                "use `{name} = {{ from_env = \"VAR\" }}` to keep the secret out of the file"
+            ));
+            self.cx.diags.push(d);
+        }
+    }
+
+    /// Lowers one value against its type; `None` after reporting errors.
+    fn lower(
+        &mut self,
+        node: &Node,
+        ty: &Type,
+        path: &mut ValuePath,
+        depth: usize,
+    ) -> Option<Expr> {
+        let loc = self.loc(node.pos);
+        self.locations.insert(path.clone(), loc);
+        if depth > MAX_DEPTH {
+            // Unreachable with trees from `source`, which are capped already.
+            self.error(node.pos, "value nested too deeply", None);
+            return None;
+        }
+        let literal = |v: Value| Some(Expr::Literal(v));
+        match &node.kind {
+            Kind::Invalid => {
+                self.ok = false;
+                None
+            }
+            Kind::String(s) => self.string(s, node.pos, ty, path, depth),
+            Kind::Int(i) => self
+                .scalar(Value::Int(*i), node.pos, ty, path)
+                .and_then(literal),
+            Kind::Float(x) => self
+                .scalar(Value::Float(*x), node.pos, ty, path)
+                .and_then(literal),
+            Kind::Bool(b) => self
+                .scalar(Value::Bool(*b), node.pos, ty, path)
+                .and_then(literal),
+            Kind::Datetime(d) => self
+                .scalar(Value::String(d.clone()), node.pos, ty, path)
+                .and_then(literal),
+            Kind::Array(items) => {
+                let item_ty = match ty {
+                    Type::List(item) => &**item,
+                    Type::Any => &Type::Any,
+                    _ => {
+                        self.mismatch(node.pos, path, ty, "list");
+                        return None;
+                    }
+                };
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    path.push(PathSeg::Index(i));
+                    match self.lower(item, item_ty, path, depth + 1) {
+                        Some(e) => out.push(e),
+                        None => ok = false,
+                    }
+                    path.pop();
+                }
+                ok.then(|| collapse_list(out))
+            }
+            Kind::Table(table) => {
+                if let Some(e) = self.env_input(table) {
+                    return e;
+                }
+                match ty {
+                    Type::Object(attrs) => self
+                        .object(table, attrs, node.pos, path, depth)
+                        .map(collapse_map),
+                    Type::Map(item) => self.map(table, item, path, depth),
+                    Type::Any => self.map(table, &Type::Any, path, depth),
+                    _ => {
+                        self.mismatch(node.pos, path, ty, "table");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    fn map(
+        &mut self,
+        table: &Table,
+        item: &Type,
+        path: &mut ValuePath,
+        depth: usize,
+    ) -> Option<Expr> {
+        let mut out = BTreeMap::new();
+        let mut ok = true;
+        for (key, entry) in table {
+            path.push(PathSeg::Key(key.clone()));
+            match self.lower(&entry.value, item, path, depth + 1) {
+                Some(e) => {
+                    out.insert(key.clone(), e);
+                }
+                None => ok = false,
+            }
+            path.pop();
+        }
+        ok.then(|| collapse_map(out))
+    }
+
+    /// `{ from_env = "X" }`: `Some(result)` when the table is one.
+    fn env_input(&mut self, table: &Table) -> Option<Option<Expr>> {
+        let entry = match table.get("from_env") {
+            Some(e) if table.len() == 1 => e,
+            _ => return None,
+        };
+        match &entry.value.kind {
+            Kind::String(var) if !var.is_empty() => Some(Some(Expr::FromEnv {
+                var: var.clone(),
+                value: (self.cx.env)(var),
+            })),
+            _ => {
+                self.error(
+                    entry.value.pos,
+                    "`from_env` must name an environment variable",
+                    Some("write `{ from_env = \"NAME\" }`".to_owned()),
+                );
+                Some(None)
+            }
+        }
+    }
+
+    fn scalar(&mut self, value: Value, pos: Pos, ty: &Type, path: &[PathSeg]) -> Option<Value> {
+        if ty.check(&value).is_empty() {
+            Some(value)
+        } else {
+            self.mismatch(pos, path, ty, value.kind());
+            None
+        }
+    }
+
+    fn string(
+        &mut self,
+        s: &str,
+        pos: Pos,
+        ty: &Type,
+        path: &[PathSeg],
+        depth: usize,
+    ) -> Option<Expr> {
+        let interp = self.cx.interpolate(s, pos, depth);
+        let Some(interp) = interp else {
+            self.ok = false;
+            return None;
+        };
+        let mut refs_ok = true;
+        for (r, at) in &interp.refs {
+            refs_ok &= self.check_ref(r, *at);
+        }
+        let expr = match interp.value {
+            Interpolated::Value(v) => {
+                let unquote = !s.contains("${") && parses_as(ty, s);
+                let mismatches = ty.check(&v);
+                for m in &mismatches {
+                    let mut full = path.to_vec();
+                    full.extend(m.path.iter().cloned());
+                    let mut d = Diagnostic::error(format!(
+                        "wrong type for `{}`: expected {}, found {}",
+                        display_path(&full),
+                        m.expected,
+                        m.found
+                    ))
+                    .at(self.loc(pos))
+                    .on(self.address.clone());
+                    if unquote {
+                        d = d.hint("write the value without quotes");
+                    }
+                    self.cx.diags.push(d);
+                    self.ok = false;
+                }
+                if !mismatches.is_empty() {
+                    return None;
+                }
+                Expr::Literal(v)
+            }
+            // The referenced value's type is known only when planning.
+            Interpolated::Ref(r) => Expr::Ref(r),
+            Interpolated::Template(parts) => {
+                if !matches!(ty, Type::String | Type::Any) {
+                    self.mismatch(pos, path, ty, "string");
+                    return None;
+                }
+                Expr::Template(parts)
+            }
+        };
+        refs_ok.then_some(expr)
+    }
+
+    /// Checks that a reference names a declared resource and one of its
+    /// type's attributes.
+    fn check_ref(&mut self, r: &Reference, at: Pos) -> bool {
+        if !self.index.declared.contains(&r.address) {
+            let declared: Vec<String> = self
+                .index
+                .declared
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let target = r.address.to_string();
+            let hint = match closest(&target, declared.iter().map(String::as_str)) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => format!(
+                    "declare it as `[resources.{}.{}]`",
+                    r.address.ty, r.address.name
+                ),
+            };
+            self.error(
+                at,
+                format!("dangling reference `${{{r}}}`: no resource `{target}` in the stack"),
+                Some(hint),
+            );
+            return false;
+        }
+        // Resources of unknown types are reported where they are declared.
+        let Some(provider) = self.index.registry.get(&r.address.ty) else {
+            return true;
+        };
+        let schema = provider.schema();
+        let Some(PathSeg::Key(attr)) = r.path.first() else {
+            return true;
+        };
+        if schema.input(attr).is_some() || schema.computed(attr).is_some() {
+            return true;
+        }
+        let names: Vec<&str> = schema
+            .attributes
+            .iter()
+            .map(|a| a.name.as_str())
+            .chain(schema.outputs.iter().map(|o| o.name.as_str()))
+            .collect();
+        let hint = match closest(attr, names.iter().copied()) {
+            Some(c) => format!("did you mean `{c}`?"),
+            None => format!("`{}` has: {}", schema.type_name, names.join(", ")),
+        };
+        self.error(
+            at,
+            format!(
+                "unknown attribute `{attr}` in reference `${{{r}}}`: `{}` has no such input or output",
+                schema.type_name
+            ),
+            Some(hint),
+        );
+        false
+    }
+
+    fn depends_on(&mut self, node: &Node) -> Vec<Address> {
+        let Kind::Array(items) = &node.kind else {
+            self.error(
+                node.pos,
+                format!(
+                    "`depends_on` must be a list of addresses, found {}",
+                    node.kind.name()
+                ),
+                Some("write `depends_on = [\"<type>.<name>\"]`".to_owned()),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let Kind::String(s) = &item.kind else {
+                self.error(
+                    item.pos,
+                    format!(
+                        "`depends_on` entries must be strings, found {}",
+                        item.kind.name()
+                    ),
+                    Some("write `depends_on = [\"<type>.<name>\"]`".to_owned()),
+                );
+                continue;
+            };
+            let address: Address = match s.parse() {
+                Ok(a) => a,
+                Err(e) => {
+                    self.error(item.pos, e.to_string(), None);
+                    continue;
+                }
+            };
+            if !self.index.declared.contains(&address) {
+                let declared: Vec<String> = self
+                    .index
+                    .declared
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                let hint = match closest(s, declared.iter().map(String::as_str)) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!(
+                        "declare it as `[resources.{}.{}]`",
+                        address.ty, address.name
+                    ),
+                };
+                self.error(
+                    item.pos,
+                    format!("dangling dependency `{address}`: no such resource in the stack"),
+                    Some(hint),
+                );
+                continue;
+            }
+            if !out.contains(&address) {
+                out.push(address);
+            }
+        }
+        out
+    }
+
+    fn lifecycle(&mut self, node: &Node) -> Lifecycle {
+        let mut lifecycle = Lifecycle::default();
+        let Kind::Table(table) = &node.kind else {
+            self.error(
+                node.pos,
+                format!("`lifecycle` must be a table, found {}", node.kind.name()),
+                Some("write `lifecycle = { prevent_destroy = true }`".to_owned()),
+            );
+            return lifecycle;
+        };
+        const KEYS: [&str; 4] = [
+            "create_before_destroy",
+            "ignore_changes",
+            "prevent_destroy",
+            "timeouts",
+        ];
+        for (key, entry) in table {
+            let value = &entry.value;
+            match key.as_str() {
+                "prevent_destroy" => {
+                    if let Some(b) = self.bool_setting(key, value) {
+                        lifecycle.prevent_destroy = b;
+                    }
+                }
+                "create_before_destroy" => {
+                    if let Some(b) = self.bool_setting(key, value) {
+                        lifecycle.create_before_destroy = b;
+                    }
+                }
+                "ignore_changes" => lifecycle.ignore_changes = self.ignore_changes(value),
+                "timeouts" => lifecycle.timeouts = self.timeouts(value),
+                _ => {
+                    let hint = match closest(key, KEYS) {
+                        Some(c) => format!("did you mean `{c}`?"),
+                        None => format!("valid settings: {}", KEYS.join(", ")),
+                    };
+                    self.error(
+                        entry.key,
+                        format!("unknown lifecycle setting `{key}`"),
+                        Some(hint),
+                    );
+                }
+            }
+        }
+        lifecycle
+    }
+
+    fn bool_setting(&mut self, key: &str, node: &Node) -> Option<bool> {
+        match node.kind {
+            Kind::Bool(b) => Some(b),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!(
+                        "wrong type for `lifecycle.{key}`: expected boolean, found {}",
+                        node.kind.name()
+                    ),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn ignore_changes(&mut self, node: &Node) -> Vec<ValuePath> {
+        let Kind::Array(items) = &node.kind else {
+            self.error(
+                node.pos,
+                format!(
+                    "wrong type for `lifecycle.ignore_changes`: expected list of string, found {}",
+                    node.kind.name()
+                ),
+                Some("write `ignore_changes = [\"tags\", \"scaling.desired\"]`".to_owned()),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let Kind::String(s) = &item.kind else {
+                self.error(
+                    item.pos,
+                    format!(
+                        "wrong type for `lifecycle.ignore_changes` entry: expected string, found {}",
+                        item.kind.name()
+                    ),
+                    None,
+                );
+                continue;
+            };
+            let Some(path) = parse_value_path(s) else {
+                self.error(
+                    item.pos,
+                    format!("malformed attribute path `{s}`"),
+                    Some(
+                        "write a path like `tags`, `scaling.desired` or `taints[0].key`".to_owned(),
+                    ),
+                );
+                continue;
+            };
+            if let Some(PathSeg::Key(first)) = path.first() {
+                if self.schema.input(first).is_none() {
+                    let names: Vec<&str> = self
+                        .schema
+                        .attributes
+                        .iter()
+                        .map(|a| a.name.as_str())
+                        .collect();
+                    let hint = match closest(first, names.iter().copied()) {
+                        Some(c) => format!("did you mean `{c}`?"),
+                        None => format!("valid attributes: {}", names.join(", ")),
+                    };
+                    self.error(
+                        item.pos,
+                        format!(
+                            "unknown attribute `{first}` for `{}` in `ignore_changes`",
+                            self.schema.type_name
+                        ),
+                        Some(hint),
+                    );
+                    continue;
+                }
+            }
+            out.push(path);
+        }
+        out
+    }
+
+    fn timeouts(&mut self, node: &Node) -> Timeouts {
+        let mut timeouts = Timeouts::default();
+        let Kind::Table(table) = &node.kind else {
+            self.error(
+                node.pos,
+                format!(
+                    "wrong type for `lifecycle.timeouts`: expected table, found {}",
+                    node.kind.name()
+                ),
+                Some("write `timeouts = { create = \"40m\", delete = \"1h\" }`".to_owned()),
+            );
+            return timeouts;
+        };
+        const OPS: [&str; 3] = ["create", "delete", "update"];
+        for (key, entry) in table {
+            let slot = match key.as_str() {
+                "create" => &mut timeouts.create,
+                "update" => &mut timeouts.update,
+                "delete" => &mut timeouts.delete,
+                _ => {
+                    let hint = match closest(key, OPS) {
+                        Some(c) => format!("did you mean `{c}`?"),
+                        None => format!("valid operations: {}", OPS.join(", ")),
+                    };
+                    self.error(entry.key, format!("unknown timeout `{key}`"), Some(hint));
+                    continue;
+                }
+            };
+            let value = &entry.value;
+            let parsed = match &value.kind {
+                Kind::String(s) => {
+                    parse_duration(s).ok_or_else(|| format!("invalid duration `{s}`"))
+                }
+                other => Err(format!(
+                    "wrong type for `lifecycle.timeouts.{key}`: expected duration string, found {}",
+                    other.name()
+                )),
+            };
+            match parsed {
+                Ok(d) => *slot = Some(d),
+                Err(message) => self.error(
+                    value.pos,
+                    message,
+                    Some(
+                        "write hours, minutes and seconds like \"40m\", \"1h30m\" or \"90s\""
+                            .to_owned(),
+                    ),
+                ),
+            }
+        }
+        timeouts
+    }
+}
+
+/// Whether a quoted string would have the right type without its quotes.
+fn parses_as(ty: &Type, s: &str) -> bool {
+    match ty {
+        Type::Int => s.parse::<i64>().is_ok(),
+        Type::Number => s.parse::<f64>().is_ok(),
+        Type::Bool => s == "true" || s == "false",
+        _ => false,
+    }
+}
+
+/// A list whose items are all literals is a literal list.
+fn collapse_list(items: Vec<Expr>) -> Expr {
+    if items.iter().all(|e| matches!(e, Expr::Literal(_))) {
+        Expr::Literal(Value::List(
+            items
+                .into_iter()
+                .filter_map(|e| match e {
+                    Expr::Literal(v) => Some(v),
+                    _ => None,
+                })
+                .collect(),
+        ))
+    } else {
+        Expr::List(items)
+    }
+}
+
+/// A table whose values are all literals is a literal table.
+fn collapse_map(entries: BTreeMap<String, Expr>) -> Expr {
+    if entries.values().all(|e| matches!(e, Expr::Literal(_))) {
+        Expr::Literal(Value::Map(
+            entries
+                .into_iter()
+                .filter_map(|(k, e)| match e {
+                    Expr::Literal(v) => Some((k, v)),
+                    _ => None,
+                })
+                .collect(),
+        ))
+    } else {
+        Expr::Map(entries)
+    }
+}
+
+/// Parses `tags`, `scaling.desired`, `taints[0].key` into a path.
+fn parse_value_path(text: &str) -> Option<ValuePath> {
+    // The same syntax as the attribute part of a reference.
+    Reference::parse(&format!("x.x.{text}")).map(|r| r.path)
+}
+
+/// Parses `40m`, `1h30m`, `90s`, `1h30m15s`: hours, minutes and seconds,
+/// each at most once and in that order; more than zero in total.
+pub(super) fn parse_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    let mut last_unit = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        let mut units = rest[digits..].chars();
+        let (rank, secs) = match units.next()? {
+            'h' => (1, 3600),
+            'm' => (2, 60),
+            's' => (3, 1),
+            _ => return None,
+        };
+        if rank <= last_unit {
+            return None;
+        }
+        last_unit = rank;
+        total = total.checked_add(n.checked_mul(secs)?)?;
+        rest = units.as_str();
+    }
+    (total > 0).then(|| Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations() {
+        let ok = [
+            ("40m", 2400),
+            ("1h30m", 5400),
+            ("90s", 90),
+            ("1h30m15s", 5415),
+            ("2h", 7200),
+        ];
+        for (text, secs) in ok {
+            assert_eq!(
+                parse_duration(text),
+                Some(Duration::from_secs(secs)),
+                "{text}"
+            );
+        }
+        for bad in [
+            "",
+            "40",
+            "m",
+            "1m1h",
+            "1h1h",
+            "0s",
+            "1.5h",
+            "1d",
+            "-1m",
+            "99999999999999999999h",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_value_paths() {
+        assert_eq!(
+            parse_value_path("scaling.desired"),
+            Some(vec![
+                PathSeg::Key("scaling".into()),
+                PathSeg::Key("desired".into())
+            ])
+        );
+        assert_eq!(
+            parse_value_path("taints[0]"),
+            Some(vec![PathSeg::Key("taints".into()), PathSeg::Index(0)])
+        );
+        assert_eq!(parse_value_path("a..b"), None);
+        assert_eq!(parse_value_path(""), None);
+    }
+}
