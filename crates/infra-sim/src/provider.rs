@@ -1,0 +1,433 @@
+//! [`SimProvider`]: the `sim_resource` type, whose cloud is a sim dir.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use infra_core::{
+    Attribute, ErrorKind, Existing, Observed, OpContext, OpKind, PathSeg, Provider, ProviderError,
+    Schema, Type, Value, ValuePath,
+};
+use tokio::sync::OnceCell;
+
+use crate::cloud::{Cloud, CloudError, Created};
+use crate::disk::{self, ResourceFile};
+
+/// The resource type the provider implements.
+pub const TYPE_NAME: &str = "sim_resource";
+
+/// The sim dir, relative to the project root, when `[sim]` sets no `dir`.
+pub const DEFAULT_DIR: &str = ".sim";
+
+/// The settings table of the provider in a stack file.
+const SECTION: &str = "sim";
+
+const CREATE_MS: &str = "create_ms";
+const UPDATE_MS: &str = "update_ms";
+const DELETE_MS: &str = "delete_ms";
+const READ_MS: &str = "read_ms";
+const FAIL_ON: &str = "fail_on";
+
+/// The `sim_resource` provider. See the crate docs for its schema, files and
+/// ledger. Cheap to create; one value can serve any number of sim dirs and
+/// concurrent operations.
+pub struct SimProvider {
+    schema: Schema,
+    /// The sim dirs this provider has opened, by path.
+    clouds: Mutex<HashMap<PathBuf, Arc<OnceCell<Arc<Cloud>>>>>,
+}
+
+impl SimProvider {
+    /// A provider of `sim_resource`.
+    pub fn new() -> Self {
+        let latency = |name: &str, op: &str| {
+            Attribute::new(name, Type::Int)
+                .default(0)
+                .describe(&format!("milliseconds a {op} takes"))
+        };
+        let schema = Schema::new(TYPE_NAME)
+            .attribute(latency(CREATE_MS, "create"))
+            .attribute(latency(UPDATE_MS, "update"))
+            .attribute(latency(DELETE_MS, "delete"))
+            .attribute(latency(READ_MS, "read"))
+            .attribute(Attribute::new("payload", Type::Any).describe("any data, updated in place"))
+            .attribute(
+                Attribute::new("replace_key", Type::Any)
+                    .forces_replacement()
+                    .describe("any data; a change replaces the resource"),
+            )
+            .attribute(
+                Attribute::new(FAIL_ON, Type::String)
+                    .describe("`create`, `update` or `delete`: that operation fails"),
+            );
+        SimProvider {
+            schema,
+            clouds: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The cloud of the sim dir the context's settings name, opened once.
+    async fn cloud(&self, ctx: &OpContext) -> Result<Arc<Cloud>, ProviderError> {
+        let dir = Settings::parse(&ctx.settings)
+            .map_err(|m| error(ErrorKind::Invalid, ctx, &m))?
+            .dir;
+        let dir = ctx.root.join(dir);
+        let cell = {
+            let mut clouds = self.clouds.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(clouds.entry(dir.clone()).or_default())
+        };
+        let cloud = cell
+            .get_or_try_init(|| async move {
+                let cloud = tokio::task::spawn_blocking(move || Cloud::open(&dir))
+                    .await
+                    .unwrap_or_else(|e| Err(io::Error::other(format!("sim task failed: {e}"))))?;
+                let cloud = Arc::new(cloud);
+                Cloud::spawn_flusher(&cloud);
+                Ok::<_, io::Error>(cloud)
+            })
+            .await
+            .map_err(|e| error(ErrorKind::Failed, ctx, &e.to_string()))?;
+        Ok(Arc::clone(cloud))
+    }
+}
+
+impl Default for SimProvider {
+    fn default() -> Self {
+        SimProvider::new()
+    }
+}
+
+impl Drop for SimProvider {
+    /// Brings `ledger.json` of every dir this provider used up to date.
+    fn drop(&mut self) {
+        let clouds = self
+            .clouds
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for cloud in clouds.values().filter_map(|cell| cell.get()) {
+            // Nobody to report to; `ledger()` rebuilds and reports.
+            let _ = cloud.flush_if_dirty();
+        }
+    }
+}
+
+impl std::fmt::Debug for SimProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimProvider").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Provider for SimProvider {
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn settings_section(&self) -> Option<&str> {
+        Some(SECTION)
+    }
+
+    fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
+        Spec::read(inputs).1
+    }
+
+    fn estimate(&self, op: OpKind, inputs: &Value) -> Duration {
+        Spec::read(inputs).0.latency(op)
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
+        let spec = Spec::strict(ctx, inputs)?;
+        let cloud = self.cloud(ctx).await?;
+        if spec.fail_on == Some(OpKind::Create) {
+            wait(ctx, spec.create).await;
+            return Err(failed_as_configured(ctx, OpKind::Create));
+        }
+        let id = disk::id_for_token(&ctx.token);
+        let (address, token, given) = (ctx.address.to_string(), ctx.token.clone(), inputs.clone());
+        let created = blocking(&cloud, move |c| c.create(&id, &address, &token, &given))
+            .await
+            .map_err(|e| cloud_error(ctx, &cloud, e))?;
+        match created {
+            Created::New(file) => {
+                // The cloud has accepted the create; now wait until usable.
+                wait(ctx, spec.create).await;
+                Ok(observed(file))
+            }
+            Created::Replayed(file) => Ok(observed(file)),
+        }
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let spec = Spec::read(&existing.inputs).0;
+        let cloud = self.cloud(ctx).await?;
+        wait(ctx, spec.read).await;
+        let id = existing.id.clone();
+        let file = blocking(&cloud, move |c| c.load(&id))
+            .await
+            .map_err(|e| cloud_error(ctx, &cloud, e))?;
+        Ok(file.filter(|f| f.live).map(observed))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        _inputs: &Value,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let cloud = self.cloud(ctx).await?;
+        let id = disk::id_for_token(&ctx.token);
+        let file = blocking(&cloud, move |c| c.load(&id))
+            .await
+            .map_err(|e| cloud_error(ctx, &cloud, e))?;
+        match file {
+            Some(file) if file.live && file.address != ctx.address.to_string() => Err(cloud_error(
+                ctx,
+                &cloud,
+                CloudError::TokenReused {
+                    id: file.id,
+                    address: file.address,
+                },
+            )),
+            Some(file) if file.live => Ok(Some(observed(file))),
+            _ => Ok(None),
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError> {
+        let spec = Spec::strict(ctx, inputs)?;
+        let cloud = self.cloud(ctx).await?;
+        if spec.fail_on == Some(OpKind::Update) {
+            wait(ctx, spec.update).await;
+            return Err(failed_as_configured(ctx, OpKind::Update));
+        }
+        let (id, given) = (existing.id.clone(), inputs.clone());
+        let file = blocking(&cloud, move |c| c.update(&id, &given))
+            .await
+            .map_err(|e| cloud_error(ctx, &cloud, e))?;
+        wait(ctx, spec.update).await;
+        Ok(observed(file))
+    }
+
+    async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
+        let cloud = self.cloud(ctx).await?;
+        let id = existing.id.clone();
+        let stored = blocking(&cloud, move |c| c.load(&id))
+            .await
+            .map_err(|e| cloud_error(ctx, &cloud, e))?;
+        let Some(stored) = stored.filter(|f| f.live) else {
+            return Ok(());
+        };
+        // The cloud's own configuration decides, as deletion protection would.
+        let spec = Spec::read(&stored.inputs).0;
+        if spec.fail_on == Some(OpKind::Delete) {
+            wait(ctx, spec.delete).await;
+            return Err(failed_as_configured(ctx, OpKind::Delete));
+        }
+        let id = existing.id.clone();
+        let deleted = blocking(&cloud, move |c| c.delete(&id))
+            .await
+            .map_err(|e| cloud_error(ctx, &cloud, e))?;
+        if deleted.is_some() {
+            wait(ctx, spec.delete).await;
+        }
+        Ok(())
+    }
+}
+
+/// The `[sim]` settings table. Seeded fault injection will add its keys here.
+struct Settings {
+    /// The sim dir, relative to the project root.
+    dir: PathBuf,
+}
+
+impl Settings {
+    fn parse(settings: &Value) -> Result<Settings, String> {
+        let mut parsed = Settings {
+            dir: PathBuf::from(DEFAULT_DIR),
+        };
+        let table = match settings {
+            Value::Null => return Ok(parsed),
+            Value::Map(table) => table,
+            other => {
+                return Err(format!(
+                    "[{SECTION}] must be a table, found {}",
+                    other.kind()
+                ));
+            }
+        };
+        for (key, value) in table {
+            match (key.as_str(), value) {
+                ("dir", Value::String(dir)) if !dir.is_empty() => parsed.dir = PathBuf::from(dir),
+                ("dir", other) => {
+                    return Err(format!(
+                        "[{SECTION}] dir must be a non-empty path, found {}",
+                        other.kind()
+                    ));
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown key `{key}` in [{SECTION}]: expected `dir`"
+                    ));
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// What the inputs say about the simulation itself.
+struct Spec {
+    create: Duration,
+    update: Duration,
+    delete: Duration,
+    read: Duration,
+    fail_on: Option<OpKind>,
+}
+
+impl Spec {
+    /// The spec, reading anything invalid as its default, and the problems.
+    fn read(inputs: &Value) -> (Spec, Vec<(ValuePath, String)>) {
+        let mut problems = Vec::new();
+        let mut latency = |key: &str| match inputs.get(key) {
+            None | Some(Value::Null | Value::Unknown) => Duration::ZERO,
+            Some(Value::Int(ms)) if *ms >= 0 => Duration::from_millis(ms.unsigned_abs()),
+            Some(other) => {
+                problems.push((
+                    vec![PathSeg::Key(key.to_owned())],
+                    format!("expected a number of milliseconds (0 or more), found {other}"),
+                ));
+                Duration::ZERO
+            }
+        };
+        let (create, update, delete, read) = (
+            latency(CREATE_MS),
+            latency(UPDATE_MS),
+            latency(DELETE_MS),
+            latency(READ_MS),
+        );
+        let fail_on = match inputs.get(FAIL_ON) {
+            None | Some(Value::Null | Value::Unknown) => None,
+            Some(Value::String(op)) if op == "create" => Some(OpKind::Create),
+            Some(Value::String(op)) if op == "update" => Some(OpKind::Update),
+            Some(Value::String(op)) if op == "delete" => Some(OpKind::Delete),
+            Some(other) => {
+                problems.push((
+                    vec![PathSeg::Key(FAIL_ON.to_owned())],
+                    format!("expected \"create\", \"update\" or \"delete\", found {other}"),
+                ));
+                None
+            }
+        };
+        let spec = Spec {
+            create,
+            update,
+            delete,
+            read,
+            fail_on,
+        };
+        (spec, problems)
+    }
+
+    /// The spec, or an error listing every problem.
+    fn strict(ctx: &OpContext, inputs: &Value) -> Result<Spec, ProviderError> {
+        let (spec, problems) = Spec::read(inputs);
+        if problems.is_empty() {
+            return Ok(spec);
+        }
+        let list: Vec<String> = problems
+            .iter()
+            .map(|(path, m)| format!("`{}`: {m}", infra_core::display_path(path)))
+            .collect();
+        Err(error(ErrorKind::Invalid, ctx, &list.join("; ")))
+    }
+
+    fn latency(&self, op: OpKind) -> Duration {
+        match op {
+            OpKind::Create => self.create,
+            OpKind::Update => self.update,
+            OpKind::Delete => self.delete,
+            OpKind::Read => self.read,
+        }
+    }
+}
+
+/// Simulates the time an operation takes.
+async fn wait(ctx: &OpContext, latency: Duration) {
+    if !latency.is_zero() {
+        ctx.progress(&format!("simulating {} ms of latency", latency.as_millis()));
+        tokio::time::sleep(latency).await;
+    }
+}
+
+/// Runs file work off the async workers.
+async fn blocking<T: Send + 'static>(
+    cloud: &Arc<Cloud>,
+    work: impl FnOnce(&Cloud) -> Result<T, CloudError> + Send + 'static,
+) -> Result<T, CloudError> {
+    let cloud = Arc::clone(cloud);
+    tokio::task::spawn_blocking(move || work(&cloud))
+        .await
+        .unwrap_or_else(|e| {
+            Err(CloudError::Io(io::Error::other(format!(
+                "sim task failed: {e}"
+            ))))
+        })
+}
+
+fn observed(file: ResourceFile) -> Observed {
+    let outputs = [("id", Value::String(file.id.clone()))]
+        .into_iter()
+        .collect();
+    Observed {
+        id: file.id,
+        inputs: file.inputs,
+        outputs,
+    }
+}
+
+fn error(kind: ErrorKind, ctx: &OpContext, message: &str) -> ProviderError {
+    ProviderError::new(kind, format!("{}: {message}", ctx.address))
+}
+
+fn failed_as_configured(ctx: &OpContext, op: OpKind) -> ProviderError {
+    error(
+        ErrorKind::Failed,
+        ctx,
+        &format!(
+            "{op} failed as configured by `fail_on = \"{op}\"`; remove `fail_on` to let it succeed"
+        ),
+    )
+}
+
+fn cloud_error(ctx: &OpContext, cloud: &Cloud, e: CloudError) -> ProviderError {
+    match e {
+        CloudError::Io(e) => error(ErrorKind::Failed, ctx, &e.to_string()),
+        CloudError::TokenReused { id, address } => error(
+            ErrorKind::Invalid,
+            ctx,
+            &format!(
+                "idempotency token already used by {address} (sim id {id} in {})",
+                cloud.dir().display()
+            ),
+        ),
+        CloudError::NotFound(id) => error(
+            ErrorKind::NotFound,
+            ctx,
+            &format!(
+                "resource {id} does not exist in the simulated cloud {}",
+                cloud.dir().display()
+            ),
+        ),
+    }
+}
