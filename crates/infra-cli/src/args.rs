@@ -1,0 +1,149 @@
+//! The command line as typed: clap definitions, no I/O. [`crate::Context`]
+//! lowers the global flags into validated settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use infra_core::Address;
+
+use crate::commands;
+
+/// Provision an Apache Airflow platform: plan and apply stacks.
+#[derive(Debug, Parser)]
+#[command(name = "infra", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The stack: `stacks/<NAME>.toml` under the project root.
+    #[arg(long, global = true, value_name = "NAME", env = "INFRA_STACK")]
+    pub stack: Option<String>,
+    /// The project root (holds stacks/ and state/).
+    #[arg(long, global = true, value_name = "PATH", default_value = ".")]
+    pub dir: PathBuf,
+    /// Machine-readable output: JSON documents, or JSON lines for events.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Never colour the output (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change.
+    Plan(commands::plan::PlanArgs),
+    /// Make the cloud match the stack (or apply a saved plan).
+    Apply(commands::apply::ApplyArgs),
+    /// Delete every resource of the stack.
+    Destroy(commands::destroy::DestroyArgs),
+    /// Check the stack files without touching state or the cloud.
+    Validate,
+    /// Print the dependency graph.
+    Graph(commands::graph::GraphArgs),
+    /// Print the outputs of the resources in state.
+    Output(commands::output::OutputArgs),
+    /// Inspect the state.
+    #[command(subcommand)]
+    State(commands::state::StateCommand),
+    /// Remove a stale lock left by a process that is gone.
+    ForceUnlock(commands::force_unlock::ForceUnlockArgs),
+}
+
+/// Flags shared by the commands that plan.
+#[derive(Debug, Args)]
+pub struct PlanFlags {
+    /// Compare against the cloud first (`--refresh=false` to skip).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub refresh: bool,
+    /// Plan only this resource and what it needs (repeatable).
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<Address>,
+    #[command(flatten)]
+    pub lock: LockFlags,
+}
+
+/// Flags of the commands that take the state lock.
+#[derive(Debug, Args)]
+pub struct LockFlags {
+    /// How long to wait for another run's lock (e.g. `30s`, `2m`).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+/// Flags of the commands that apply.
+#[derive(Debug, Args)]
+pub struct ApplyFlags {
+    /// At most this many operations at once.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallelism: u32,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+/// Output formats of `infra graph`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormatArg {
+    /// Graphviz.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. `30s` or `2m`)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn refresh_takes_an_optional_value() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Plan(p) => p.flags.refresh,
+            other => panic!("{other:?}"),
+        };
+        assert!(parse(&["infra", "plan"]));
+        assert!(parse(&["infra", "plan", "--refresh"]));
+        assert!(!parse(&["infra", "plan", "--refresh=false"]));
+    }
+
+    #[test]
+    fn addresses_and_durations_are_checked() {
+        assert!(Cli::try_parse_from(["infra", "plan", "--target", "nodot"]).is_err());
+        assert!(Cli::try_parse_from(["infra", "plan", "--lock-timeout", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["infra", "apply", "--parallelism", "0"]).is_err());
+        let cli = Cli::try_parse_from(["infra", "plan", "--lock-timeout", "1m 30s"]).unwrap();
+        match cli.command {
+            Command::Plan(p) => assert_eq!(p.flags.lock.lock_timeout, Duration::from_secs(90)),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! `infra force-unlock ID`: remove the lock of a run that is gone.
+
+use clap::Args;
+
+use crate::{Context, Exit};
+
+/// `infra force-unlock` flags.
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The lock id, from the message of the run that found the stack locked.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+/// Removes the lock after confirmation.
+pub async fn exec(ctx: &Context, args: ForceUnlockArgs) -> anyhow::Result<Exit> {
+    let engine = ctx.engine();
+    let stack = ctx.load(&engine, ctx.stack_name()?)?;
+    if !args.auto_approve {
+        let question = format!(
+            "Do you really want to remove lock {} of stack `{}`? If its holder is still running, two runs may change the same state.",
+            args.id, stack.name
+        );
+        if !ctx.confirm(&question, "force-unlock").await? {
+            anyhow::bail!("force-unlock cancelled: the answer was not `yes`");
+        }
+    }
+    engine.force_unlock(&stack, &args.id).await?;
+    ctx.shell.out(&format!(
+        "The lock of stack `{}` was removed.\n",
+        stack.name
+    ));
+    Ok(Exit::Success)
+}

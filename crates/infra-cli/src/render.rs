@@ -1,0 +1,377 @@
+//! Rendering for humans: plans, diagnostics, events, summaries, state.
+//! Pure functions from engine types to `String`s, so every one of them is
+//! snapshot-tested; nothing here writes to the terminal.
+
+use std::fmt::Write as _;
+
+use infra_core::{Diagnostic, Severity, Value};
+use infra_engine::{
+    Action, ApplyReport, AttrChange, Deposed, Drift, EngineError, Event, EventKind, Plan, PlanMode,
+    ResourceChange, ResourceState, State, Step,
+};
+
+/// Whether to colour the output (ANSI escapes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Style {
+    /// Colour on.
+    pub color: bool,
+}
+
+impl Style {
+    /// No colour, for files, pipes and snapshots.
+    pub const PLAIN: Style = Style { color: false };
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn green(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+
+    fn yellow(self, text: &str) -> String {
+        self.paint("33", text)
+    }
+
+    fn red(self, text: &str) -> String {
+        self.paint("31", text)
+    }
+
+    fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+}
+
+/// A plan as Terraform users expect to read it: drift, warnings, each
+/// change with its attributes, the summary and the estimated duration.
+pub fn plan(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        out.push_str("Objects changed outside infra:\n\n");
+        for d in &plan.drift {
+            drift(&mut out, d, style);
+        }
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(out, "{}: {w}\n", style.yellow("warning"));
+    }
+    if !plan.has_changes() {
+        out.push_str("No changes. The stack matches the cloud.\n");
+        return out;
+    }
+    if !plan.changes.is_empty() {
+        out.push_str("infra will perform the following actions:\n\n");
+    }
+    for c in &plan.changes {
+        change(&mut out, c, style);
+    }
+    for a in &plan.state_only {
+        let _ = writeln!(out, "  # {a}: lifecycle recorded in state\n");
+    }
+    let s = plan.summary;
+    let _ = writeln!(
+        out,
+        "{} {} to add, {} to change, {} to replace, {} to destroy.",
+        style.bold("Plan:"),
+        s.add,
+        s.change,
+        s.replace,
+        s.destroy
+    );
+    let _ = writeln!(
+        out,
+        "Estimated apply time: {} (critical path).",
+        duration(plan.estimate_ms)
+    );
+    out
+}
+
+fn drift(out: &mut String, d: &Drift, style: Style) {
+    if d.deleted {
+        let _ = writeln!(
+            out,
+            "  {} {} (deleted outside infra)\n",
+            style.red("-"),
+            d.address
+        );
+        return;
+    }
+    let _ = writeln!(out, "  {} {}", style.yellow("~"), d.address);
+    attributes(out, &d.attributes, false, style);
+    out.push('\n');
+}
+
+fn change(out: &mut String, c: &ResourceChange, style: Style) {
+    let symbol = match c.action {
+        Action::Create => style.green("+"),
+        Action::Update => style.yellow("~"),
+        Action::Replace if c.create_before_destroy => style.red("+/-"),
+        Action::Replace => style.red("-/+"),
+        Action::Delete | Action::DeleteDeposed => style.red("-"),
+    };
+    let suffix = match (c.action, &c.target_id) {
+        (Action::DeleteDeposed, Some(id)) => format!(" (deposed object {id})"),
+        _ => String::new(),
+    };
+    let _ = writeln!(out, "  {symbol} {}{suffix}", c.address);
+    if let Some(reason) = &c.reason {
+        let _ = writeln!(out, "      # {reason}");
+    }
+    attributes(out, &c.attributes, c.action == Action::Create, style);
+    out.push('\n');
+}
+
+/// One line per attribute, names aligned: `+ name = v`, `~ name = a -> b`,
+/// `- name = a -> null`.
+fn attributes(out: &mut String, changes: &[AttrChange], creating: bool, style: Style) {
+    let width = changes.iter().map(|a| a.path.len()).max().unwrap_or(0);
+    for a in changes {
+        let (symbol, value) = match (&a.before, &a.after) {
+            (None, Some(after)) => (style.green("+"), after.to_string()),
+            (Some(before), None) => (style.red("-"), format!("{before} -> null")),
+            (Some(before), Some(after)) => (style.yellow("~"), format!("{before} -> {after}")),
+            (None, None) => (style.yellow("~"), "null".to_owned()),
+        };
+        let forces = if a.forces_replacement && !creating {
+            format!(" {}", style.red("# forces replacement"))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "      {symbol} {:width$} = {value}{forces}",
+            a.path,
+            width = width
+        );
+    }
+}
+
+/// A duration for humans: `0s`, `250ms`, `1.2s`, `45s`, `1m 30s`, `2h 5m`.
+pub fn duration(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    // One decimal below ten seconds (that would not round up to ten).
+    if ms < 9_950 {
+        return format!("{:.1}s", ms as f64 / 1000.0);
+    }
+    let secs = (ms + 500) / 1000;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let parts: Vec<String> = [(h, "h"), (m, "m"), (s, "s")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    parts.join(" ")
+}
+
+/// Diagnostics, one per entry (each may span a hint line).
+pub fn diagnostics(diagnostics: &[Diagnostic], style: Style) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        let text = d.to_string();
+        let (label, rest) = match d.severity {
+            Severity::Error => (style.red("error"), text.strip_prefix("error")),
+            Severity::Warning => (style.yellow("warning"), text.strip_prefix("warning")),
+        };
+        match rest {
+            Some(rest) => {
+                let _ = writeln!(out, "{label}{rest}");
+            }
+            None => {
+                let _ = writeln!(out, "{text}");
+            }
+        }
+    }
+    out
+}
+
+/// An engine error as `error: ...` lines.
+pub fn engine_error(e: &EngineError, style: Style) -> String {
+    match e {
+        EngineError::Diagnostics(d) => diagnostics(d, style),
+        other => format!("{}: {other}\n", style.red("error")),
+    }
+}
+
+/// Any other error: `error: ...` with its causes.
+pub fn error(message: &str, style: Style) -> String {
+    format!("{}: {message}\n", style.red("error"))
+}
+
+fn words(step: Step) -> (&'static str, &'static str, &'static str) {
+    match step {
+        Step::Create => ("creating", "created", "create"),
+        Step::CreateReplacement => (
+            "creating replacement",
+            "created replacement",
+            "create replacement",
+        ),
+        Step::Update => ("updating", "updated", "update"),
+        Step::Delete => ("destroying", "destroyed", "destroy"),
+        Step::DeleteDeposed => (
+            "destroying deposed object",
+            "destroyed deposed object",
+            "destroy deposed object",
+        ),
+    }
+}
+
+/// What a running operation is doing, as the text of its spinner.
+pub fn running(address: &impl std::fmt::Display, step: Step) -> String {
+    format!("{address}: {}...", words(step).0)
+}
+
+/// An event as one plain progress line; `None` for events shown otherwise
+/// (drift and plan summaries are part of the rendered plan).
+pub fn event(event: &Event) -> Option<String> {
+    Some(match &event.kind {
+        EventKind::Recovered {
+            address,
+            step,
+            outcome,
+        } => format!(
+            "{address}: recovered an interrupted {}: {outcome}",
+            words(*step).2
+        ),
+        EventKind::OperationStarted { address, step } => running(address, *step),
+        EventKind::OperationProgress { address, message } => format!("{address}: {message}"),
+        EventKind::OperationFinished {
+            address,
+            step,
+            elapsed_ms,
+        } => format!("{address}: {} in {}", words(*step).1, duration(*elapsed_ms)),
+        EventKind::OperationFailed {
+            address,
+            step,
+            error,
+        } => format!(
+            "{address}: {} failed: {}",
+            words(*step).2,
+            unprefixed(address, error)
+        ),
+        EventKind::OperationSkipped { address, because } => {
+            format!("{address}: skipped because {because} failed")
+        }
+        EventKind::Drifted(_)
+        | EventKind::PlanReady { .. }
+        | EventKind::Interrupted { .. }
+        | EventKind::ApplyFinished { .. } => return None,
+    })
+}
+
+/// The closing line of an apply or destroy.
+pub fn apply_summary(report: &ApplyReport, mode: PlanMode, style: Style) -> String {
+    let s = report.summary;
+    let counts = match mode {
+        PlanMode::Apply => format!(
+            "{} created, {} updated, {} replaced, {} destroyed",
+            s.created, s.updated, s.replaced, s.deleted
+        ),
+        PlanMode::Destroy => format!("{} destroyed", s.deleted),
+    };
+    let noun = match mode {
+        PlanMode::Apply => "Apply",
+        PlanMode::Destroy => "Destroy",
+    };
+    if report.succeeded() {
+        return format!("{}\n", style.green(&format!("{noun} complete: {counts}.")));
+    }
+    let mut line = if report.interrupted {
+        format!("{noun} interrupted: {counts}")
+    } else {
+        format!("{noun} finished with errors: {counts}")
+    };
+    if s.failed > 0 {
+        let _ = write!(line, ", {} failed", s.failed);
+    }
+    if s.skipped > 0 {
+        let _ = write!(line, ", {} not started", s.skipped);
+    }
+    format!("{}\n", style.red(&format!("{line}.")))
+}
+
+/// Each failed operation of an apply as an `error:` line.
+pub fn failures(report: &ApplyReport, style: Style) -> String {
+    report
+        .failures
+        .iter()
+        .map(|(address, message)| {
+            error(
+                &format!("{address}: {}", unprefixed(address, message)),
+                style,
+            )
+        })
+        .collect()
+}
+
+/// A provider's message without the address it may already start with,
+/// so that lines which name the address do not name it twice.
+fn unprefixed<'m>(address: &impl std::fmt::Display, message: &'m str) -> &'m str {
+    message
+        .strip_prefix(&format!("{address}: "))
+        .unwrap_or(message)
+}
+
+/// The outputs of every resource in state: `address.attr = value`.
+pub fn outputs(state: &State) -> String {
+    let mut out = String::new();
+    for r in &state.resources {
+        for (name, value) in r.outputs.as_map().into_iter().flatten() {
+            let _ = writeln!(out, "{}.{name} = {value}", r.address);
+        }
+    }
+    out
+}
+
+/// The addresses in state, one per line.
+pub fn state_list(state: &State) -> String {
+    state
+        .resources
+        .iter()
+        .map(|r| format!("{}\n", r.address))
+        .collect()
+}
+
+/// One resource in state, with any deposed objects at its address.
+pub fn state_show(r: &ResourceState, deposed: &[&Deposed]) -> String {
+    let mut out = format!("# {}\n", r.address);
+    let deps: Vec<String> = r.dependencies.iter().map(ToString::to_string).collect();
+    let fields = [
+        ("id", Value::from(r.id.as_str()).to_string()),
+        ("prevent_destroy", r.prevent_destroy.to_string()),
+        ("dependencies", format!("[{}]", deps.join(", "))),
+        ("created_at", r.created_at.clone()),
+        ("updated_at", r.updated_at.clone()),
+    ];
+    for (k, v) in fields {
+        let _ = writeln!(out, "{k:15} = {v}");
+    }
+    for (title, value) in [("inputs", &r.inputs), ("outputs", &r.outputs)] {
+        let _ = writeln!(out, "\n{title}:");
+        let map = value.as_map();
+        let width = map
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.len())
+            .max()
+            .unwrap_or(0);
+        for (k, v) in map.into_iter().flatten() {
+            let _ = writeln!(out, "  {k:width$} = {v}");
+        }
+    }
+    for d in deposed {
+        let _ = writeln!(out, "\ndeposed object {} (awaiting deletion)", d.id);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

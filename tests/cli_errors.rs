@@ -1,0 +1,241 @@
+//! End-to-end tests of bad input: every kind of mistake in a stack file
+//! exits 1 naming `stacks/x.toml:LINE:COL`, and leaves `state/` exactly as
+//! it was. Run with `cargo test --features sim`.
+#![cfg(feature = "sim")]
+
+mod cli_support;
+
+use std::process::Command;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cli_support::{Project, Run};
+use expect_test::{Expect, expect};
+use infra_core::{
+    Attribute, ErrorKind, Existing, Observed, OpContext, Provider, ProviderError, Registry, Schema,
+    Type, Value,
+};
+
+const GOOD: &str = r#"[sim]
+dir = ".sim"
+
+[resources.sim_resource.a]
+payload = "a"
+
+[resources.sim_resource.b]
+payload = "${sim_resource.a.id}"
+"#;
+
+/// Runs every command that loads the stack on a fresh project and on an
+/// applied one: each must fail with the same diagnostics and touch no state.
+fn check(stack: &str, expected: Expect) {
+    let fresh = Project::new("");
+    fresh.write_raw(stack);
+    let applied = Project::new("");
+    applied.write_raw(GOOD);
+    applied.infra(&["apply", "--auto-approve"]).expect_code(0);
+    applied.write_raw(stack);
+    let before = applied.state_files();
+    let mut first: Option<String> = None;
+    for p in [&fresh, &applied] {
+        for cmd in [
+            &["validate"][..],
+            &["plan"],
+            &["apply", "--auto-approve"],
+            &["destroy", "--auto-approve"],
+            &["graph"],
+        ] {
+            let run = p.infra(cmd);
+            run.expect_code(1);
+            assert_eq!(run.stdout, "", "{cmd:?}");
+            match &first {
+                None => first = Some(run.stderr.clone()),
+                Some(f) => assert_eq!(&run.stderr, f, "{cmd:?}"),
+            }
+        }
+    }
+    assert!(fresh.state_files().is_empty(), "state/ was created");
+    assert_eq!(applied.state_files(), before, "state/ was modified");
+    assert_eq!(applied.live(), ["sim_resource.a", "sim_resource.b"]);
+    expected.assert_eq(&first.unwrap_or_default());
+}
+
+#[test]
+fn syntax_error() {
+    check(
+        "[sim]\ndir = \".sim\"\n\n[resources.sim_resource.a\npayload = 1\n",
+        expect![[r#"
+            error: stacks/x.toml:4:26: invalid toml: unclosed table, expected `]`
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_attribute() {
+    check(
+        &GOOD.replace("payload = \"a\"", "paylod = \"a\""),
+        expect![[r#"
+            error: stacks/x.toml:5:1: sim_resource.a: unknown attribute `paylod` for `sim_resource`
+              hint: did you mean `payload`?
+        "#]],
+    );
+}
+
+#[test]
+fn wrong_type() {
+    check(
+        &GOOD.replace("payload = \"a\"", "create_ms = \"slow\""),
+        expect![[r#"
+            error: stacks/x.toml:5:13: sim_resource.a: wrong type for `create_ms`: expected integer, found string
+        "#]],
+    );
+}
+
+#[test]
+fn dangling_reference() {
+    check(
+        &GOOD.replace("sim_resource.a.id", "sim_resource.nope.id"),
+        expect![[r#"
+            error: stacks/x.toml:8:12: sim_resource.b: dangling reference `${sim_resource.nope.id}`: no resource `sim_resource.nope` in the stack
+              hint: did you mean `sim_resource.a`?
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_resource_type() {
+    check(
+        &format!("{GOOD}\n[resources.sim_resorce.c]\npayload = 1\n"),
+        expect![[r#"
+            error: stacks/x.toml:10:12: unknown resource type `sim_resorce`
+              hint: did you mean `sim_resource`?
+        "#]],
+    );
+}
+
+#[test]
+fn cycle() {
+    check(
+        &GOOD.replace("payload = \"a\"", "payload = \"${sim_resource.b.id}\""),
+        expect![[r#"
+            error: stacks/x.toml:4:1: sim_resource.a: dependency cycle: sim_resource.a -> sim_resource.b -> sim_resource.a
+              hint: break the cycle by removing one of these references or depends_on entries: sim_resource.a at stacks/x.toml:4:1, sim_resource.b at stacks/x.toml:7:1
+        "#]],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let stack = GOOD
+        .replace("payload = \"a\"", "paylod = \"a\"")
+        .replace("sim_resource.a.id", "sim_resource.nope.id");
+    let p = Project::new("");
+    p.write_raw(&stack);
+    let run = p.infra(&["plan"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("stacks/x.toml:5:1") && run.stderr.contains("stacks/x.toml:8:12"),
+        "{}",
+        run.stderr
+    );
+    let json = p.infra(&["validate", "--json"]);
+    json.expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["valid"], false);
+    assert_eq!(doc["diagnostics"][0]["file"], "stacks/x.toml");
+    assert_eq!(doc["diagnostics"][0]["line"], 5);
+}
+
+// `sim_resource` has no required attribute, so the missing-required case
+// runs the command line in a child process of this test binary, over a
+// registry with a type that has one.
+
+/// A resource type with one required attribute; never reaches a cloud.
+struct Required(Schema);
+
+#[async_trait]
+impl Provider for Required {
+    fn schema(&self) -> &Schema {
+        &self.0
+    }
+
+    async fn create(&self, _: &OpContext, _: &Value) -> Result<Observed, ProviderError> {
+        Err(ProviderError::new(ErrorKind::Failed, "not a real cloud"))
+    }
+
+    async fn read(&self, _: &OpContext, _: &Existing) -> Result<Option<Observed>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn find(&self, _: &OpContext, _: &Value) -> Result<Option<Observed>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn update(
+        &self,
+        _: &OpContext,
+        _: &Existing,
+        _: &Value,
+    ) -> Result<Observed, ProviderError> {
+        Err(ProviderError::new(ErrorKind::Failed, "not a real cloud"))
+    }
+
+    async fn delete(&self, _: &OpContext, _: &Existing) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+const CHILD_ARGS: &str = "INFRA_TEST_CHILD_ARGS";
+
+/// In the child: the `infra` command line over a registry with
+/// `req_resource`. In the parent (no env var): nothing.
+#[test]
+fn child_main() {
+    let Ok(args) = std::env::var(CHILD_ARGS) else {
+        return;
+    };
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Required(
+        Schema::new("req_resource").attribute(
+            Attribute::new("name", Type::String)
+                .required()
+                .describe("the name"),
+        ),
+    )));
+    let args = std::iter::once("infra").chain(args.split('\u{1f}'));
+    let code = infra_cli::main_from(registry, args);
+    let code = [0u8, 1, 2, 130]
+        .into_iter()
+        .find(|&c| code == std::process::ExitCode::from(c))
+        .map_or(99, i32::from);
+    std::process::exit(code);
+}
+
+fn child(p: &Project, args: &[&str]) -> Run {
+    let exe = std::env::current_exe().expect("test binary");
+    Command::new(exe)
+        .args(["--exact", "child_main", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ARGS, args.join("\u{1f}"))
+        .current_dir(p.root())
+        .output()
+        .expect("run child")
+        .into()
+}
+
+#[test]
+fn missing_required_attribute() {
+    let p = Project::new("");
+    p.write_raw("[resources.req_resource.a]\n\n[resources.req_resource.b]\nname = \"b\"\n");
+    for cmd in [&["validate"][..], &["plan"], &["apply", "--auto-approve"]] {
+        let mut args = cmd.to_vec();
+        args.extend(["--stack", "x", "--no-color"]);
+        let run = child(&p, &args);
+        run.expect_code(1);
+        expect![[r#"
+            error: stacks/x.toml:1:1: req_resource.a: missing required attribute `name`
+              hint: add `name` (string): the name
+        "#]]
+        .assert_eq(&run.stderr);
+    }
+    assert!(p.state_files().is_empty(), "state/ was created");
+}

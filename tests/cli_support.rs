@@ -1,0 +1,151 @@
+//! Helpers for the end-to-end tests of the `infra` binary: a project in a
+//! temporary directory, running the binary in it, reading what it left.
+//! Included by the `cli_*` tests as a module; on its own it has no tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The stack every test uses: `stacks/x.toml`.
+pub const STACK: &str = "x";
+
+/// A project root with `stacks/x.toml`.
+pub struct Project {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+/// What a run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code (`-1` when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Project {
+    /// A project whose stack file is `stack` (with `[sim] dir = ".sim"`
+    /// prepended).
+    pub fn new(stack: &str) -> Self {
+        let p = Project {
+            dir: tempfile::tempdir().expect("tempdir"),
+            env: Vec::new(),
+        };
+        std::fs::create_dir_all(p.root().join("stacks")).expect("stacks dir");
+        p.set_stack(stack);
+        p
+    }
+
+    /// Sets an environment variable for every run.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The project root.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Rewrites the stack file.
+    pub fn set_stack(&self, stack: &str) {
+        self.write_raw(&format!("[sim]\ndir = \".sim\"\n\n{stack}"));
+    }
+
+    /// Writes the stack file exactly as given.
+    pub fn write_raw(&self, text: &str) {
+        std::fs::write(
+            self.root().join("stacks").join(format!("{STACK}.toml")),
+            text,
+        )
+        .expect("write stack");
+    }
+
+    /// The command, ready to run in the project on stack `x`.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.bare(args);
+        cmd.args(["--stack", STACK]);
+        cmd
+    }
+
+    /// The command in the project, without `--stack`.
+    pub fn bare(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_infra"));
+        cmd.args(args)
+            .current_dir(self.root())
+            .env_remove("INFRA_STACK")
+            .env_remove("INFRA_SECRET_KEY")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs `infra ARGS --stack x` to completion.
+    pub fn infra(&self, args: &[&str]) -> Run {
+        self.command(args).output().expect("run infra").into()
+    }
+
+    /// Every file under `state/` with its bytes; empty when there is none.
+    pub fn state_files(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let dir = self.root().join("state");
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                out.insert(e.path(), std::fs::read(e.path()).unwrap_or_default());
+            }
+        }
+        out
+    }
+
+    /// The state document, parsed.
+    pub fn state(&self) -> serde_json::Value {
+        let path = self.root().join("state").join(format!("{STACK}.json"));
+        serde_json::from_slice(&std::fs::read(&path).expect("state file")).expect("state json")
+    }
+
+    /// The sim's ledger, rebuilt from its resource files.
+    pub fn ledger(&self) -> BTreeMap<String, infra_sim::LedgerEntry> {
+        infra_sim::ledger(&self.root().join(".sim")).expect("ledger")
+    }
+
+    /// Addresses live in the sim cloud.
+    pub fn live(&self) -> Vec<String> {
+        let mut live: Vec<String> = infra_sim::live_resources(&self.root().join(".sim"))
+            .expect("live resources")
+            .into_iter()
+            .map(|r| r.address)
+            .collect();
+        live.sort();
+        live
+    }
+}
