@@ -176,9 +176,13 @@ impl Context {
     /// Loads and checks the stack; on problems prints every diagnostic and
     /// fails.
     fn load(&self, engine: &Engine, name: &str) -> anyhow::Result<Stack> {
-        engine
+        let (stack, warnings) = engine
             .load(&self.root, name)
-            .map_err(|d| EngineError::Diagnostics(d).into())
+            .map_err(EngineError::Diagnostics)?;
+        if !self.json {
+            self.diagnostics(&warnings);
+        }
+        Ok(stack)
     }
 
     fn diagnostics(&self, d: &[Diagnostic]) {

@@ -29,7 +29,7 @@ pub struct LockInfo {
 pub enum BackendError {
     /// Someone else holds the lock.
     #[error("the state is locked by {} on {} (pid {}, {} since {}, lock id {})", .0.holder, .0.host, .0.pid, .0.operation, .0.created, .0.id)]
-    Locked(LockInfo),
+    Locked(Box<LockInfo>),
     /// The state changed since it was read (a concurrent writer).
     #[error("the state was changed by someone else since it was read: {0}")]
     Conflict(String),

@@ -150,7 +150,12 @@ impl Executor<'_> {
         // own operation starts and its dependencies' outputs are known.
         let mut pending_outputs: BTreeSet<Address> = ops
             .iter()
-            .filter(|o| matches!(o.step, Step::Create | Step::CreateReplacement | Step::Update))
+            .filter(|o| {
+                matches!(
+                    o.step,
+                    Step::Create | Step::CreateReplacement | Step::Update
+                )
+            })
             .map(|o| o.address.clone())
             .collect();
         let mut evaluated: HashMap<Address, Value> = HashMap::new();
@@ -169,7 +174,14 @@ impl Executor<'_> {
                 };
                 let mut sink = Vec::new();
                 let mut missing = Vec::new();
-                if let Some(v) = desired_inputs(config, provider.schema(), self.key, &resolver, &mut sink, &mut missing) {
+                if let Some(v) = desired_inputs(
+                    config,
+                    &**provider,
+                    self.key,
+                    &resolver,
+                    &mut sink,
+                    &mut missing,
+                ) {
                     evaluated.insert(address.clone(), v);
                 }
             }
@@ -177,7 +189,8 @@ impl Executor<'_> {
 
         let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
         let mut tasks = JoinSet::new();
-        let mut ready: VecDeque<usize> = (0..ops.len()).filter(|&i| ops[i].waiting_on == 0).collect();
+        let mut ready: VecDeque<usize> =
+            (0..ops.len()).filter(|&i| ops[i].waiting_on == 0).collect();
         let mut running = 0usize;
         let mut done = vec![false; ops.len()];
         let mut report = ApplyReport::default();
@@ -246,7 +259,14 @@ impl Executor<'_> {
                     let step = op.step;
                     tasks.spawn(async move {
                         let t = Instant::now();
-                        let result = call_with_retry(&*p.provider, &ctx, step, p.inputs.as_ref(), p.existing.as_ref()).await;
+                        let result = call_with_retry(
+                            &*p.provider,
+                            &ctx,
+                            step,
+                            p.inputs.as_ref(),
+                            p.existing.as_ref(),
+                        )
+                        .await;
                         let _ = tx.send(Report::Done(i, result, t.elapsed()));
                     });
                 }
@@ -280,10 +300,12 @@ impl Executor<'_> {
             let mut finished = Vec::new();
             for r in reports {
                 match r {
-                    Report::Progress(i, message) => self.emitter.emit(EventKind::OperationProgress {
-                        address: ops[i].address.clone(),
-                        message,
-                    }),
+                    Report::Progress(i, message) => {
+                        self.emitter.emit(EventKind::OperationProgress {
+                            address: ops[i].address.clone(),
+                            message,
+                        })
+                    }
                     Report::Done(i, result, elapsed) => {
                         running -= 1;
                         let intent = &intents[&i];
@@ -304,7 +326,10 @@ impl Executor<'_> {
                             },
                             Err(e) => Outcome::Failed { message: e.message },
                         };
-                        records.push(Record::Result { seq: intent.seq, outcome: outcome.clone() });
+                        records.push(Record::Result {
+                            seq: intent.seq,
+                            outcome: outcome.clone(),
+                        });
                         finished.push((i, outcome, elapsed));
                     }
                 }
@@ -325,7 +350,10 @@ impl Executor<'_> {
                     continue;
                 }
                 done[i] = true;
-                if matches!(op.step, Step::Create | Step::CreateReplacement | Step::Update) {
+                if matches!(
+                    op.step,
+                    Step::Create | Step::CreateReplacement | Step::Update
+                ) {
                     pending_outputs.remove(&op.address);
                 }
                 let action = plan.changes[op.change].action;
@@ -356,12 +384,16 @@ impl Executor<'_> {
 
         // Lifecycle facts that changed without a cloud operation.
         for address in &plan.state_only {
-            if let (Some(config), Some(r)) = (self.stack.resource(address), self.state.get_mut(address)) {
+            if let (Some(config), Some(r)) =
+                (self.stack.resource(address), self.state.get_mut(address))
+            {
                 r.prevent_destroy = config.lifecycle.prevent_destroy;
                 if let Some(c) = plan.changes.iter().find(|c| &c.address == address) {
                     r.dependencies = c.dependencies.clone();
                 } else {
-                    r.dependencies = crate::graph::direct_dependencies(config).into_iter().collect();
+                    r.dependencies = crate::graph::direct_dependencies(config)
+                        .into_iter()
+                        .collect();
                 }
             }
         }
@@ -381,7 +413,14 @@ impl Executor<'_> {
     }
 
     /// Marks an operation failed and skips everything that waits on it.
-    fn fail(&self, ops: &mut [Op], done: &mut [bool], i: usize, message: String, report: &mut ApplyReport) {
+    fn fail(
+        &self,
+        ops: &mut [Op],
+        done: &mut [bool],
+        i: usize,
+        message: String,
+        report: &mut ApplyReport,
+    ) {
         report.summary.failed += 1;
         report.failures.push((ops[i].address.clone(), message));
         done[i] = false;
@@ -436,12 +475,25 @@ impl Executor<'_> {
                 };
                 let mut problems = Vec::new();
                 let mut missing = Vec::new();
-                let mut v = desired_inputs(config, provider.schema(), self.key, &resolver, &mut problems, &mut missing)
-                    .ok_or_else(|| {
-                        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-                    })?;
+                let mut v = desired_inputs(
+                    config,
+                    &*provider,
+                    self.key,
+                    &resolver,
+                    &mut problems,
+                    &mut missing,
+                )
+                .ok_or_else(|| {
+                    problems
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })?;
                 if let Some(var) = missing.first() {
-                    return Err(format!("environment variable {var} is not set; export it and apply again"));
+                    return Err(format!(
+                        "environment variable {var} is not set; export it and apply again"
+                    ));
                 }
                 // Ignored paths keep the values the plan took from state.
                 if let Some(planned) = &plan.changes[op.change].after {
@@ -450,20 +502,33 @@ impl Executor<'_> {
                     }
                 }
                 if v.has_unknown() {
-                    return Err("some inputs are still unknown after their dependencies were applied".into());
+                    return Err(
+                        "some inputs are still unknown after their dependencies were applied"
+                            .into(),
+                    );
                 }
                 Some(v)
             }
             Step::Delete | Step::DeleteDeposed => None,
         };
-        if matches!(op.step, Step::Update | Step::Delete | Step::DeleteDeposed) && existing.is_none() {
+        if matches!(op.step, Step::Update | Step::Delete | Step::DeleteDeposed)
+            && existing.is_none()
+        {
             // Already gone from state (e.g. resolved by recovery): nothing to do
             // is still a success for deletes; updates need the resource.
             if op.step == Step::Update {
-                return Err(format!("`{}` is not in state any more; plan again", op.address));
+                return Err(format!(
+                    "`{}` is not in state any more; plan again",
+                    op.address
+                ));
             }
         }
-        Ok(Prepared { provider, inputs, existing, token: String::new() })
+        Ok(Prepared {
+            provider,
+            inputs,
+            existing,
+            token: String::new(),
+        })
     }
 }
 
@@ -519,10 +584,20 @@ async fn append(backend: &dyn StateBackend, records: &[Record]) -> Result<(), En
 
 /// The idempotency token of an intent: the same intent always yields the
 /// same token, different intents different ones.
-pub(crate) fn token(lineage: &str, base_serial: u64, seq: u64, address: &Address, step: Step) -> String {
+pub(crate) fn token(
+    lineage: &str,
+    base_serial: u64,
+    seq: u64,
+    address: &Address,
+    step: Step,
+) -> String {
     let mut h = Sha256::new();
     h.update(format!("{lineage}/{base_serial}/{seq}/{address}/{step:?}"));
-    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Retries throttling and transient errors with capped exponential backoff
@@ -544,19 +619,28 @@ async fn call_with_retry(
         attempt += 1;
         let call = async {
             match (step, existing) {
-                (Step::Create | Step::CreateReplacement, _) => provider.create(ctx, inputs.unwrap_or(&empty)).await,
+                (Step::Create | Step::CreateReplacement, _) => {
+                    provider.create(ctx, inputs.unwrap_or(&empty)).await
+                }
                 (Step::Update, Some(e)) => provider.update(ctx, e, inputs.unwrap_or(&empty)).await,
-                (Step::Delete | Step::DeleteDeposed, Some(e)) => provider.delete(ctx, e).await.map(|()| infra_core::Observed {
-                    id: e.id.clone(),
-                    inputs: Value::Null,
-                    outputs: Value::Null,
-                }),
+                (Step::Delete | Step::DeleteDeposed, Some(e)) => {
+                    provider
+                        .delete(ctx, e)
+                        .await
+                        .map(|()| infra_core::Observed {
+                            id: e.id.clone(),
+                            inputs: Value::Null,
+                            outputs: Value::Null,
+                        })
+                }
                 (Step::Delete | Step::DeleteDeposed, None) => Ok(infra_core::Observed {
                     id: String::new(),
                     inputs: Value::Null,
                     outputs: Value::Null,
                 }),
-                (Step::Update, None) => Err(ProviderError::new(ErrorKind::NotFound, "nothing to update")),
+                (Step::Update, None) => {
+                    Err(ProviderError::new(ErrorKind::NotFound, "nothing to update"))
+                }
             }
         };
         let left = deadline.saturating_duration_since(Instant::now());
@@ -565,7 +649,10 @@ async fn call_with_retry(
             Err(_) => {
                 return Err(ProviderError::new(
                     ErrorKind::Timeout,
-                    format!("{step:?} did not finish within {}", humantime::format_duration(ctx.timeout)),
+                    format!(
+                        "{step:?} did not finish within {}",
+                        humantime::format_duration(ctx.timeout)
+                    ),
                 ));
             }
         };
@@ -576,7 +663,11 @@ async fn call_with_retry(
                 if Instant::now() + wait >= deadline {
                     return Err(e);
                 }
-                ctx.progress(&format!("retrying in {} after: {}", humantime::format_duration(round_ms(wait)), e.message));
+                ctx.progress(&format!(
+                    "retrying in {} after: {}",
+                    humantime::format_duration(round_ms(wait)),
+                    e.message
+                ));
                 tokio::time::sleep(wait).await;
             }
             Err(e) if e.kind.is_retryable() => {
@@ -614,20 +705,44 @@ fn build_ops(plan: &Plan, state: &State) -> Vec<Op> {
     for (ci, c) in plan.changes.iter().enumerate() {
         match c.action {
             Action::Create => {
-                forward.insert(c.address.clone(), push(&mut ops, &c.address, Step::Create, ci, None));
+                forward.insert(
+                    c.address.clone(),
+                    push(&mut ops, &c.address, Step::Create, ci, None),
+                );
             }
             Action::Update => {
-                forward.insert(c.address.clone(), push(&mut ops, &c.address, Step::Update, ci, c.target_id.clone()));
+                forward.insert(
+                    c.address.clone(),
+                    push(&mut ops, &c.address, Step::Update, ci, c.target_id.clone()),
+                );
             }
             Action::Delete => {
-                deletes.insert(c.address.clone(), push(&mut ops, &c.address, Step::Delete, ci, c.target_id.clone()));
+                deletes.insert(
+                    c.address.clone(),
+                    push(&mut ops, &c.address, Step::Delete, ci, c.target_id.clone()),
+                );
             }
             Action::DeleteDeposed => {
-                deposed.push(push(&mut ops, &c.address, Step::DeleteDeposed, ci, c.target_id.clone()));
+                deposed.push(push(
+                    &mut ops,
+                    &c.address,
+                    Step::DeleteDeposed,
+                    ci,
+                    c.target_id.clone(),
+                ));
             }
             Action::Replace if c.create_before_destroy => {
-                forward.insert(c.address.clone(), push(&mut ops, &c.address, Step::CreateReplacement, ci, None));
-                deposed.push(push(&mut ops, &c.address, Step::DeleteDeposed, ci, c.target_id.clone()));
+                forward.insert(
+                    c.address.clone(),
+                    push(&mut ops, &c.address, Step::CreateReplacement, ci, None),
+                );
+                deposed.push(push(
+                    &mut ops,
+                    &c.address,
+                    Step::DeleteDeposed,
+                    ci,
+                    c.target_id.clone(),
+                ));
             }
             Action::Replace => {
                 let d = push(&mut ops, &c.address, Step::Delete, ci, c.target_id.clone());
@@ -681,7 +796,9 @@ fn build_ops(plan: &Plan, state: &State) -> Vec<Op> {
             edges.push((f, dp));
         }
         for c in &plan.changes {
-            if c.dependencies.contains(&a) && let Some(&f) = forward.get(&c.address) {
+            if c.dependencies.contains(&a)
+                && let Some(&f) = forward.get(&c.address)
+            {
                 edges.push((f, dp));
             }
         }

@@ -16,10 +16,12 @@ pub enum EngineError {
         /// Where the state lives.
         state: String,
         /// Who holds the lock.
-        holder: LockInfo,
+        holder: Box<LockInfo>,
     },
     /// The state cannot be trusted; it is left exactly as it is.
-    #[error("the state in {origin} is unreadable ({reason}); it was not modified\n  hint: restore it from a backup or version history, or fix it by hand")]
+    #[error(
+        "the state in {origin} is unreadable ({reason}); it was not modified\n  hint: restore it from a backup or version history, or fix it by hand"
+    )]
     CorruptState {
         /// The file or object.
         origin: String,
@@ -27,7 +29,9 @@ pub enum EngineError {
         reason: String,
     },
     /// The state was written by a newer infra.
-    #[error("the state in {origin} has format version {found}, newer than this infra understands ({supported}); it was not modified\n  hint: upgrade infra")]
+    #[error(
+        "the state in {origin} has format version {found}, newer than this infra understands ({supported}); it was not modified\n  hint: upgrade infra"
+    )]
     NewerState {
         /// The file or object.
         origin: String,
@@ -37,7 +41,9 @@ pub enum EngineError {
         supported: u32,
     },
     /// A saved plan no longer matches the state or the config.
-    #[error("the saved plan is stale: {0}\n  hint: run `infra plan --out FILE` again and apply the new plan")]
+    #[error(
+        "the saved plan is stale: {0}\n  hint: run `infra plan --out FILE` again and apply the new plan"
+    )]
     StalePlan(String),
     /// A state backend failed.
     #[error("{0}")]
@@ -53,7 +59,9 @@ pub enum EngineError {
         source: std::io::Error,
     },
     /// An interrupted operation could not be resolved against the cloud.
-    #[error("cannot recover the interrupted run: {0}\n  hint: the journal is kept; run again once the cloud is reachable")]
+    #[error(
+        "cannot recover the interrupted run: {0}\n  hint: the journal is kept; run again once the cloud is reachable"
+    )]
     Recovery(String),
     /// The run was stopped by a second interrupt; the journal holds what
     /// happened and the next run recovers it.

@@ -52,9 +52,12 @@ impl Evaluator<'_> {
                     Value::String(out)
                 }
             }
-            Expr::List(items) => {
-                Value::List(items.iter().map(|e| self.eval(e)).collect::<Result<_, _>>()?)
-            }
+            Expr::List(items) => Value::List(
+                items
+                    .iter()
+                    .map(|e| self.eval(e))
+                    .collect::<Result<_, _>>()?,
+            ),
             Expr::Map(m) => Value::Map(
                 m.iter()
                     .map(|(k, e)| Ok((k.clone(), self.eval(e)?)))

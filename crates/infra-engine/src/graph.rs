@@ -48,7 +48,10 @@ impl DepGraph {
                             r.address
                         ))
                         .on(r.address.clone())
-                        .hint(format!("declare [resources.{}.{}] or remove the reference", dep.ty, dep.name));
+                        .hint(format!(
+                            "declare [resources.{}.{}] or remove the reference",
+                            dep.ty, dep.name
+                        ));
                         if let Some(l) = &r.location {
                             d = d.at(l.clone());
                         }
@@ -72,7 +75,13 @@ impl DepGraph {
             }
             let places: Vec<String> = cycle
                 .iter()
-                .filter_map(|a| stack.resource(a)?.location.as_ref().map(|l| format!("{a} at {l}")))
+                .filter_map(|a| {
+                    stack
+                        .resource(a)?
+                        .location
+                        .as_ref()
+                        .map(|l| format!("{a} at {l}"))
+                })
                 .collect();
             if !places.is_empty() {
                 d.hint = Some(format!(
@@ -82,7 +91,11 @@ impl DepGraph {
             }
             problems.push(d);
         }
-        if problems.is_empty() { Ok(g) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(g)
+        } else {
+            Err(problems)
+        }
     }
 
     /// Adds a node if missing.
@@ -161,7 +174,14 @@ impl DepGraph {
                 // Stable: Kahn's algorithm over sorted ready sets.
                 let mut indegree: HashMap<NodeIndex, usize> = nodes
                     .iter()
-                    .map(|&n| (n, self.graph.neighbors_directed(n, Direction::Incoming).count()))
+                    .map(|&n| {
+                        (
+                            n,
+                            self.graph
+                                .neighbors_directed(n, Direction::Incoming)
+                                .count(),
+                        )
+                    })
                     .collect();
                 let mut ready: BTreeSet<(&Address, NodeIndex)> = indegree
                     .iter()
@@ -216,7 +236,10 @@ impl DepGraph {
 
     fn closure(&self, roots: &[Address], dir: Direction) -> BTreeSet<Address> {
         let mut seen = BTreeSet::new();
-        let mut stack: Vec<NodeIndex> = roots.iter().filter_map(|a| self.index.get(a).copied()).collect();
+        let mut stack: Vec<NodeIndex> = roots
+            .iter()
+            .filter_map(|a| self.index.get(a).copied())
+            .collect();
         while let Some(n) = stack.pop() {
             if seen.insert(self.graph[n].clone()) {
                 stack.extend(self.graph.neighbors_directed(n, dir));
@@ -292,7 +315,9 @@ mod tests {
             let refs: Vec<Expr> = edges
                 .iter()
                 .filter(|(from, _)| *from == n)
-                .map(|(_, to)| Expr::Ref(Reference::parse(&format!("sim_resource.{to}.id")).unwrap()))
+                .map(|(_, to)| {
+                    Expr::Ref(Reference::parse(&format!("sim_resource.{to}.id")).unwrap())
+                })
                 .collect();
             inputs.insert("payload".to_owned(), Expr::List(refs));
             b = b.resource(Address::new("sim_resource", n).unwrap(), inputs, vec![]);
@@ -309,7 +334,8 @@ mod tests {
 
     #[test]
     fn reports_the_whole_cycle() {
-        let errs = DepGraph::build(&stack(&[("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")])).unwrap_err();
+        let errs =
+            DepGraph::build(&stack(&[("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")])).unwrap_err();
         assert_eq!(errs.len(), 1);
         assert_eq!(
             errs[0].message,

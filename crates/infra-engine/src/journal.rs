@@ -188,7 +188,14 @@ pub fn fold(state: &mut State, intent: &Intent, outcome: &Outcome) {
     let address = &intent.address;
     match (intent.step, outcome) {
         (_, Outcome::Failed { .. }) => {}
-        (Step::Create | Step::Update, Outcome::Applied { id, inputs, outputs }) => {
+        (
+            Step::Create | Step::Update,
+            Outcome::Applied {
+                id,
+                inputs,
+                outputs,
+            },
+        ) => {
             let created_at = state
                 .get(address)
                 .filter(|r| &r.id == id)
@@ -204,7 +211,14 @@ pub fn fold(state: &mut State, intent: &Intent, outcome: &Outcome) {
                 updated_at: now(),
             });
         }
-        (Step::CreateReplacement, Outcome::Applied { id, inputs, outputs }) => {
+        (
+            Step::CreateReplacement,
+            Outcome::Applied {
+                id,
+                inputs,
+                outputs,
+            },
+        ) => {
             if let Some(old) = state.remove(address)
                 && &old.id != id
             {
@@ -228,10 +242,10 @@ pub fn fold(state: &mut State, intent: &Intent, outcome: &Outcome) {
                 updated_at: now,
             });
         }
-        (Step::Delete, Outcome::Deleted) => {
-            if state.get(address).map(|r| &r.id) == intent.target_id.as_ref() {
-                state.remove(address);
-            }
+        (Step::Delete, Outcome::Deleted)
+            if state.get(address).map(|r| &r.id) == intent.target_id.as_ref() =>
+        {
+            state.remove(address);
         }
         (Step::DeleteDeposed, Outcome::Deleted) => {
             state

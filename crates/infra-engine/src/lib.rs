@@ -8,7 +8,7 @@
 //! let engine = Engine::new(registry).with_events(std::sync::Arc::new(|e| {
 //!     let _ = e; // render, log or forward the event
 //! }));
-//! let stack = engine.load(".".as_ref(), "dev").map_err(infra_engine::EngineError::Diagnostics)?;
+//! let (stack, _warnings) = engine.load(".".as_ref(), "dev").map_err(infra_engine::EngineError::Diagnostics)?;
 //! let mut session = engine.open(&stack, &LockOptions::new("apply")).await?;
 //! let plan = session.plan(&PlanOptions { refresh: true, ..Default::default() }).await?;
 //! let report = session.apply(&plan, &ApplyOptions::default()).await;
@@ -35,8 +35,8 @@ pub use graph::GraphFormat;
 pub use journal::Step;
 pub use local::LocalBackend;
 pub use plan::{
-    Action, AttrChange, DEFAULT_TIMEOUT, Drift, Plan, PlanMode, PlanOptions, ResourceChange,
-    Summary,
+    Action, AttrChange, DEFAULT_TIMEOUT, Drift, PLAN_VERSION, Plan, PlanMode, PlanOptions,
+    ResourceChange, Summary,
 };
 pub use secrets::SecretKey;
 pub use session::{Engine, LockOptions, Session};

@@ -99,7 +99,7 @@ impl StateBackend for LocalBackend {
                     operation: "unknown".into(),
                     created: "unknown".into(),
                 });
-                return Err(BackendError::Locked(holder));
+                return Err(BackendError::Locked(Box::new(holder)));
             }
             Err(TryLockError::Error(e)) => return Err(io_err("lock", &self.lock, e)),
         }
@@ -116,7 +116,8 @@ impl StateBackend for LocalBackend {
     async fn unlock(&self, _id: &str) -> Result<(), BackendError> {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(file) = held.take() {
-            file.set_len(0).map_err(|e| io_err("clear", &self.lock, e))?;
+            file.set_len(0)
+                .map_err(|e| io_err("clear", &self.lock, e))?;
             // Dropping the file releases the OS lock.
         }
         Ok(())
@@ -192,7 +193,9 @@ impl StateBackend for LocalBackend {
             }
             *guard = Some(file);
         }
-        let file = guard.as_mut().ok_or_else(|| BackendError::Io("journal not open".into()))?;
+        let file = guard
+            .as_mut()
+            .ok_or_else(|| BackendError::Io("journal not open".into()))?;
         file.write_all(bytes)
             .and_then(|()| file.sync_data())
             .map_err(|e| io_err("append to", &self.journal, e))

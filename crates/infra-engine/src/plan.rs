@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use infra_core::{
-    Address, Change, Diagnostic, OpKind, PathSeg, Registry, Schema, Value, ValuePath,
+    Address, Change, Diagnostic, OpKind, PathSeg, Provider, Registry, Schema, Value, ValuePath,
     display_path,
 };
 use infra_stack::{Reference, ResourceConfig, Stack};
@@ -206,16 +206,22 @@ impl Resolve for KnownResolver<'_> {
         }
         match &known.outputs {
             None => Ok(Value::Unknown),
-            Some(outputs) => outputs
-                .get(attr)
-                .cloned()
-                .ok_or_else(|| format!("`{r}` does not exist: `{}` has no attribute `{attr}`", r.address)),
+            Some(outputs) => outputs.get(attr).cloned().ok_or_else(|| {
+                format!(
+                    "`{r}` does not exist: `{}` has no attribute `{attr}`",
+                    r.address
+                )
+            }),
         }
     }
 }
 
 impl Planner<'_> {
-    pub(crate) fn plan(&self, opts: &PlanOptions, drift: Vec<Drift>) -> Result<Plan, Vec<Diagnostic>> {
+    pub(crate) fn plan(
+        &self,
+        opts: &PlanOptions,
+        drift: Vec<Drift>,
+    ) -> Result<Plan, Vec<Diagnostic>> {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
         let mut changes = Vec::new();
@@ -231,7 +237,13 @@ impl Planner<'_> {
         if opts.destroy {
             self.plan_destroy(opts, &mut changes, &mut problems);
         } else {
-            self.plan_apply(opts, &mut changes, &mut state_only, &mut problems, &mut warnings);
+            self.plan_apply(
+                opts,
+                &mut changes,
+                &mut state_only,
+                &mut problems,
+                &mut warnings,
+            );
         }
         if problems.iter().any(Diagnostic::is_error) {
             return Err(problems);
@@ -241,7 +253,11 @@ impl Planner<'_> {
         Ok(Plan {
             version: PLAN_VERSION,
             stack: self.stack.name.clone(),
-            mode: if opts.destroy { PlanMode::Destroy } else { PlanMode::Apply },
+            mode: if opts.destroy {
+                PlanMode::Destroy
+            } else {
+                PlanMode::Apply
+            },
             lineage: None,
             serial: 0,
             config_hash: config_hash(self.stack, self.key),
@@ -274,7 +290,14 @@ impl Planner<'_> {
             );
             return None;
         };
-        desired_inputs(config, provider.schema(), self.key, resolver, problems, missing_env)
+        desired_inputs(
+            config,
+            &**provider,
+            self.key,
+            resolver,
+            problems,
+            missing_env,
+        )
     }
 
     fn plan_apply(
@@ -285,20 +308,34 @@ impl Planner<'_> {
         problems: &mut Vec<Diagnostic>,
         warnings: &mut Vec<String>,
     ) {
-        let selected = (!opts.targets.is_empty()).then(|| self.graph.with_dependencies(&opts.targets));
+        let selected =
+            (!opts.targets.is_empty()).then(|| self.graph.with_dependencies(&opts.targets));
         let mut known: HashMap<Address, Known> = HashMap::new();
         let mut missing_env = Vec::new();
         for address in self.graph.order() {
-            let Some(config) = self.stack.resource(&address) else { continue };
+            let Some(config) = self.stack.resource(&address) else {
+                continue;
+            };
             let prior = self.state.get(&address);
             if selected.as_ref().is_some_and(|s| !s.contains(&address)) {
                 if let Some(p) = prior {
-                    known.insert(address, Known { inputs: p.inputs.clone(), outputs: Some(p.outputs.clone()) });
+                    known.insert(
+                        address,
+                        Known {
+                            inputs: p.inputs.clone(),
+                            outputs: Some(p.outputs.clone()),
+                        },
+                    );
                 }
                 continue;
             }
-            let resolver = KnownResolver { known: &known, registry: self.registry };
-            let Some(mut after) = self.desired_inputs(config, &resolver, problems, &mut missing_env) else {
+            let resolver = KnownResolver {
+                known: &known,
+                registry: self.registry,
+            };
+            let Some(mut after) =
+                self.desired_inputs(config, &resolver, problems, &mut missing_env)
+            else {
                 continue;
             };
             let schema = self.registry.get(&address.ty).map(|p| p.schema());
@@ -322,7 +359,13 @@ impl Planner<'_> {
                 change.timeout_ms = ms(timeouts.create);
                 change.after = Some(after.clone());
                 changes.push(change);
-                known.insert(address, Known { inputs: after, outputs: None });
+                known.insert(
+                    address,
+                    Known {
+                        inputs: after,
+                        outputs: None,
+                    },
+                );
                 continue;
             };
             for path in &config.lifecycle.ignore_changes {
@@ -354,14 +397,23 @@ impl Planner<'_> {
             {
                 state_only.push(address.clone());
             }
-            known.insert(address, Known { inputs: after, outputs });
+            known.insert(
+                address,
+                Known {
+                    inputs: after,
+                    outputs,
+                },
+            );
         }
         missing_env.sort();
         missing_env.dedup();
         for var in missing_env {
-            let message = format!("environment variable {var} is not set, so a sensitive input is unknown");
+            let message =
+                format!("environment variable {var} is not set, so a sensitive input is unknown");
             if self.strict_env {
-                problems.push(Diagnostic::error(message).hint(format!("export {var} before running apply")));
+                problems.push(
+                    Diagnostic::error(message).hint(format!("export {var} before running apply")),
+                );
             } else {
                 warnings.push(format!("{message}; apply will fail until it is set"));
             }
@@ -379,20 +431,34 @@ impl Planner<'_> {
             if r.prevent_destroy {
                 problems.push(prevented(&r.address, "destroy", None));
             }
-            changes.push(delete_change(&r.address, &r.id, &r.dependencies, r.prevent_destroy, None));
+            changes.push(delete_change(
+                &r.address,
+                &r.id,
+                &r.dependencies,
+                r.prevent_destroy,
+                None,
+            ));
         }
         for d in &self.state.deposed {
             if opts.targets.is_empty() || opts.targets.contains(&d.address) {
                 changes.push(ResourceChange {
                     action: Action::DeleteDeposed,
-                    reason: Some(format!("deposed object {} left by an earlier replacement", d.id)),
+                    reason: Some(format!(
+                        "deposed object {} left by an earlier replacement",
+                        d.id
+                    )),
                     ..delete_change(&d.address, &d.id, &d.dependencies, false, None)
                 });
             }
         }
     }
 
-    fn plan_destroy(&self, opts: &PlanOptions, changes: &mut Vec<ResourceChange>, problems: &mut Vec<Diagnostic>) {
+    fn plan_destroy(
+        &self,
+        opts: &PlanOptions,
+        changes: &mut Vec<ResourceChange>,
+        problems: &mut Vec<Diagnostic>,
+    ) {
         let selected = if opts.targets.is_empty() {
             None
         } else {
@@ -420,10 +486,20 @@ impl Planner<'_> {
             let config = self.stack.resource(&r.address);
             let prevent = r.prevent_destroy || config.is_some_and(|c| c.lifecycle.prevent_destroy);
             if prevent {
-                problems.push(prevented(&r.address, "destroy", config.and_then(|c| c.location.as_ref())));
+                problems.push(prevented(
+                    &r.address,
+                    "destroy",
+                    config.and_then(|c| c.location.as_ref()),
+                ));
             }
             let timeout = config.and_then(|c| c.lifecycle.timeouts.delete);
-            changes.push(delete_change(&r.address, &r.id, &r.dependencies, prevent, timeout));
+            changes.push(delete_change(
+                &r.address,
+                &r.id,
+                &r.dependencies,
+                prevent,
+                timeout,
+            ));
         }
         for d in &self.state.deposed {
             if selected.as_ref().is_none_or(|s| s.contains(&d.address)) {
@@ -443,16 +519,22 @@ impl Planner<'_> {
         // Creates and updates come in dependency order, deletes in reverse:
         // each starts when the slowest change it waits on ends.
         for c in changes {
-            let Some(provider) = self.registry.get(&c.address.ty) else { continue };
+            let Some(provider) = self.registry.get(&c.address.ty) else {
+                continue;
+            };
             let inputs = c.after.clone().unwrap_or_else(Value::map);
             let own = match c.action {
                 Action::Create => provider.estimate(OpKind::Create, &inputs),
                 Action::Update => provider.estimate(OpKind::Update, &inputs),
                 Action::Replace => {
-                    provider.estimate(OpKind::Create, &inputs) + provider.estimate(OpKind::Delete, &inputs)
+                    provider.estimate(OpKind::Create, &inputs)
+                        + provider.estimate(OpKind::Delete, &inputs)
                 }
                 Action::Delete | Action::DeleteDeposed => {
-                    let before = self.state.get(&c.address).map_or_else(Value::map, |r| r.inputs.clone());
+                    let before = self
+                        .state
+                        .get(&c.address)
+                        .map_or_else(Value::map, |r| r.inputs.clone());
                     provider.estimate(OpKind::Delete, &before)
                 }
             };
@@ -483,13 +565,18 @@ impl Planner<'_> {
 /// Evaluates one resource's inputs and checks them against its schema.
 pub(crate) fn desired_inputs(
     config: &ResourceConfig,
-    schema: &Schema,
+    provider: &dyn Provider,
     key: &SecretKey,
     resolver: &dyn Resolve,
     problems: &mut Vec<Diagnostic>,
     missing_env: &mut Vec<String>,
 ) -> Option<Value> {
-    let mut eval = Evaluator { key, resolver, missing_env: Vec::new() };
+    let schema = provider.schema();
+    let mut eval = Evaluator {
+        key,
+        resolver,
+        missing_env: Vec::new(),
+    };
     let mut inputs = BTreeMap::new();
     let mut ok = true;
     for (name, expr) in &config.inputs {
@@ -547,10 +634,19 @@ pub(crate) fn desired_inputs(
     for name in inputs.as_map().into_iter().flat_map(|m| m.keys()) {
         if schema.input(name).is_none() {
             problems.push(located(
-                Diagnostic::error(format!("unknown attribute `{name}` for `{}`", schema.type_name)),
+                Diagnostic::error(format!(
+                    "unknown attribute `{name}` for `{}`",
+                    schema.type_name
+                )),
                 config,
                 &[PathSeg::Key(name.clone())],
             ));
+            ok = false;
+        }
+    }
+    if ok {
+        for (path, message) in provider.validate(&inputs) {
+            problems.push(located(Diagnostic::error(message), config, &path));
             ok = false;
         }
     }
@@ -613,7 +709,12 @@ fn order_for_deletion(resources: &mut Vec<&crate::state::ResourceState>) {
             g.edge(d, &r.address);
         }
     }
-    let rank: HashMap<Address, usize> = g.order().into_iter().enumerate().map(|(i, a)| (a, i)).collect();
+    let rank: HashMap<Address, usize> = g
+        .order()
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| (a, i))
+        .collect();
     resources.sort_by_key(|r| std::cmp::Reverse(rank.get(&r.address).copied().unwrap_or(0)));
 }
 
@@ -632,7 +733,9 @@ fn summarize(changes: &[ResourceChange]) -> Summary {
 
 /// Copies the prior value at an ignored path into the desired inputs.
 pub(crate) fn keep_prior(after: &mut Value, prior: &Value, path: &[PathSeg]) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = after;
     for seg in parents {
         cur = match (cur, seg) {
@@ -726,7 +829,10 @@ fn fingerprint(expr: &infra_stack::Expr, key: &SecretKey) -> String {
     match expr {
         Expr::FromEnv { var, value } => {
             let sealed = value.as_ref().map(|v| key.seal(Value::String(v.clone())));
-            format!("env:{var}:{}", serde_json::to_string(&sealed).unwrap_or_default())
+            format!(
+                "env:{var}:{}",
+                serde_json::to_string(&sealed).unwrap_or_default()
+            )
         }
         Expr::Literal(v) => serde_json::to_string(v).unwrap_or_default(),
         Expr::List(items) => {
@@ -734,7 +840,10 @@ fn fingerprint(expr: &infra_stack::Expr, key: &SecretKey) -> String {
             format!("[{}]", inner.join(","))
         }
         Expr::Map(m) => {
-            let inner: Vec<String> = m.iter().map(|(k, e)| format!("{k:?}:{}", fingerprint(e, key))).collect();
+            let inner: Vec<String> = m
+                .iter()
+                .map(|(k, e)| format!("{k:?}:{}", fingerprint(e, key)))
+                .collect();
             format!("{{{}}}", inner.join(","))
         }
         other => format!("{other:?}"),
@@ -767,7 +876,12 @@ mod tests {
         );
         let lines: Vec<String> = d
             .iter()
-            .map(|c| format!("{} {:?} {:?} {}", c.path, c.before, c.after, c.forces_replacement))
+            .map(|c| {
+                format!(
+                    "{} {:?} {:?} {}",
+                    c.path, c.before, c.after, c.forces_replacement
+                )
+            })
             .collect();
         assert_eq!(
             lines,
@@ -781,7 +895,11 @@ mod tests {
 
     #[test]
     fn unknown_is_always_a_change() {
-        let d = diff(&schema(), &v(r#"{"size": 1}"#), &Value::Map([("size".to_owned(), Value::Unknown)].into()));
+        let d = diff(
+            &schema(),
+            &v(r#"{"size": 1}"#),
+            &Value::Map([("size".to_owned(), Value::Unknown)].into()),
+        );
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].after, Some(Value::Unknown));
     }
@@ -789,7 +907,11 @@ mod tests {
     #[test]
     fn ignore_changes_keeps_prior_values() {
         let mut after = v(r#"{"tags": {"x": "new"}, "size": 2}"#);
-        keep_prior(&mut after, &v(r#"{"tags": {"x": "old"}, "size": 1}"#), &[PathSeg::Key("tags".into()), PathSeg::Key("x".into())]);
+        keep_prior(
+            &mut after,
+            &v(r#"{"tags": {"x": "old"}, "size": 1}"#),
+            &[PathSeg::Key("tags".into()), PathSeg::Key("x".into())],
+        );
         assert_eq!(after, v(r#"{"tags": {"x": "old"}, "size": 2}"#));
     }
 }

@@ -11,6 +11,7 @@ use infra_core::{
 use infra_stack::{Stack, load_stack};
 use tokio::task::JoinSet;
 
+use crate::EngineError;
 use crate::apply::{ApplyOptions, ApplyReport, Executor};
 use crate::events::{Emitter, EventKind, EventSink};
 use crate::graph::{DepGraph, GraphFormat};
@@ -19,7 +20,6 @@ use crate::local::LocalBackend;
 use crate::plan::{Drift, Plan, PlanOptions, Planner, diff};
 use crate::secrets::SecretKey;
 use crate::state::State;
-use crate::EngineError;
 
 type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -70,7 +70,10 @@ impl Engine {
     }
 
     /// Reads environment variables (`${env.X}`, `from_env`) through `lookup`.
-    pub fn with_env(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+    pub fn with_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
         self.env = Arc::new(lookup);
         self
     }
@@ -87,18 +90,27 @@ impl Engine {
     }
 
     /// Loads `<root>/stacks/<name>.toml` and checks it whole: syntax,
-    /// schemas, references and dependency cycles. Warnings are returned by
-    /// [`Engine::check`].
-    pub fn load(&self, root: &Path, name: &str) -> Result<Stack, Vec<Diagnostic>> {
+    /// schemas, references and dependency cycles. Returns the stack with the
+    /// loader's warnings, or every problem found; [`Engine::check`] adds the
+    /// warnings that planning finds.
+    pub fn load(
+        &self,
+        root: &Path,
+        name: &str,
+    ) -> Result<(Stack, Vec<Diagnostic>), Vec<Diagnostic>> {
         let env = self.env.clone();
         let loaded = load_stack(root, name, &self.registry, &move |k| env(k));
         match loaded.stack {
             Some(stack) => {
-                let problems = self.check(&stack);
-                if problems.iter().any(Diagnostic::is_error) {
-                    Err(problems)
+                let errors: Vec<Diagnostic> = self
+                    .check(&stack)
+                    .into_iter()
+                    .filter(Diagnostic::is_error)
+                    .collect();
+                if errors.is_empty() {
+                    Ok((stack, loaded.diagnostics))
                 } else {
-                    Ok(stack)
+                    Err(errors)
                 }
             }
             None => Err(loaded.diagnostics),
@@ -135,10 +147,15 @@ impl Engine {
 
     fn backend(&self, stack: &Stack) -> Result<Box<dyn StateBackend>, EngineError> {
         match &stack.state {
-            None => Ok(Box::new(LocalBackend::new(&stack.root.join("state"), &stack.name))),
+            None => Ok(Box::new(LocalBackend::new(
+                &stack.root.join("state"),
+                &stack.name,
+            ))),
             Some(other) => Err(EngineError::Diagnostics(vec![
-                Diagnostic::error(format!("state backend `{other}` is not supported by this build"))
-                    .hint("remove `state = ...` to use the local state file under state/"),
+                Diagnostic::error(format!(
+                    "state backend `{other}` is not supported by this build"
+                ))
+                .hint("remove `state = ...` to use the local state file under state/"),
             ])),
         }
     }
@@ -150,10 +167,20 @@ impl Engine {
         }
     }
 
-    /// Reads the stack's state without locking (for `state list`, `output`).
-    /// `None` when the stack has never been applied.
-    pub async fn read_state(&self, stack: &Stack) -> Result<Option<State>, EngineError> {
-        let backend = self.backend(stack)?;
+    /// Where the state of stack `name` lives: as its stack file says when
+    /// the file loads, else the local default, so that state commands and
+    /// `force-unlock` work even while the stack file is broken.
+    fn backend_at(&self, root: &Path, name: &str) -> Result<Box<dyn StateBackend>, EngineError> {
+        match load_stack(root, name, &self.registry, &|_| None).stack {
+            Some(stack) => self.backend(&stack),
+            None => Ok(Box::new(LocalBackend::new(&root.join("state"), name))),
+        }
+    }
+
+    /// Reads the state of stack `name` without locking (for `state list`,
+    /// `output`). `None` when the stack has never been applied.
+    pub async fn read_state(&self, root: &Path, name: &str) -> Result<Option<State>, EngineError> {
+        let backend = self.backend_at(root, name)?;
         match backend.read_snapshot().await? {
             Some(bytes) => Ok(Some(State::decode(&bytes, &backend.describe())?)),
             None => Ok(None),
@@ -161,19 +188,26 @@ impl Engine {
     }
 
     /// Removes a lock by id, whoever holds it.
-    pub async fn force_unlock(&self, stack: &Stack, id: &str) -> Result<(), EngineError> {
-        Ok(self.backend(stack)?.force_unlock(id).await?)
+    pub async fn force_unlock(&self, root: &Path, name: &str, id: &str) -> Result<(), EngineError> {
+        Ok(self.backend_at(root, name)?.force_unlock(id).await?)
     }
 
     /// Locks the stack's state, reads it, and recovers whatever an
     /// interrupted run left in the journal.
-    pub async fn open<'a>(&'a self, stack: &'a Stack, lock: &LockOptions) -> Result<Session<'a>, EngineError> {
+    pub async fn open<'a>(
+        &'a self,
+        stack: &'a Stack,
+        lock: &LockOptions,
+    ) -> Result<Session<'a>, EngineError> {
         let graph = DepGraph::build(stack).map_err(EngineError::Diagnostics)?;
         let backend = self.backend(stack)?;
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
-            holder: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-            host: hostname::get().map_or_else(|_| "unknown".into(), |h| h.to_string_lossy().into_owned()),
+            holder: std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".into()),
+            host: hostname::get()
+                .map_or_else(|_| "unknown".into(), |h| h.to_string_lossy().into_owned()),
             pid: std::process::id(),
             operation: lock.operation.clone(),
             created: crate::state::now(),
@@ -188,7 +222,9 @@ impl Engine {
                         holder,
                     });
                 }
-                Err(BackendError::Locked(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(BackendError::Locked(_)) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -274,7 +310,9 @@ impl Session<'_> {
             Some((_, serial)) if base_serial > *serial => {
                 return Err(EngineError::CorruptState {
                     origin,
-                    reason: format!("the journal starts at serial {base_serial}, after the state's {serial}"),
+                    reason: format!(
+                        "the journal starts at serial {base_serial}, after the state's {serial}"
+                    ),
                 });
             }
             Some(_) => {}
@@ -292,7 +330,9 @@ impl Session<'_> {
                         address: intent.address.clone(),
                         step: intent.step,
                         outcome: match &resolved {
-                            Outcome::Applied { id, .. } => format!("found {id} in the cloud and recorded it"),
+                            Outcome::Applied { id, .. } => {
+                                format!("found {id} in the cloud and recorded it")
+                            }
                             Outcome::Deleted => "confirmed deleted".into(),
                             Outcome::Failed { message } => message.clone(),
                         },
@@ -311,7 +351,12 @@ impl Session<'_> {
         let provider = self.engine.registry.get(&address.ty).ok_or_else(|| {
             EngineError::Recovery(format!("no provider for `{address}` in this build"))
         })?;
-        let ctx = self.context(provider, address, &intent.token, crate::plan::DEFAULT_TIMEOUT);
+        let ctx = self.context(
+            provider,
+            address,
+            &intent.token,
+            crate::plan::DEFAULT_TIMEOUT,
+        );
         let fail = |e: infra_core::ProviderError| EngineError::Recovery(format!("{address}: {e}"));
         let existing = match intent.step {
             Step::DeleteDeposed => self
@@ -343,14 +388,17 @@ impl Session<'_> {
                         message: "the resource is gone; the next plan recreates it".into(),
                     },
                 },
-                None => Outcome::Failed { message: "not in state".into() },
+                None => Outcome::Failed {
+                    message: "not in state".into(),
+                },
             },
             Step::Delete | Step::DeleteDeposed => match existing {
                 Some(e) if Some(&e.id) == intent.target_id.as_ref() => {
                     match provider.read(&ctx, &e).await.map_err(fail)? {
                         None => Outcome::Deleted,
                         Some(_) => Outcome::Failed {
-                            message: "the delete did not happen; the next plan deletes it again".into(),
+                            message: "the delete did not happen; the next plan deletes it again"
+                                .into(),
                         },
                     }
                 }
@@ -359,7 +407,13 @@ impl Session<'_> {
         })
     }
 
-    fn context(&self, provider: &Arc<dyn Provider>, address: &infra_core::Address, token: &str, timeout: Duration) -> OpContext {
+    fn context(
+        &self,
+        provider: &Arc<dyn Provider>,
+        address: &infra_core::Address,
+        token: &str,
+        timeout: Duration,
+    ) -> OpContext {
         let settings = provider
             .settings_section()
             .and_then(|s| self.stack.settings.get(s))
@@ -386,7 +440,11 @@ impl Session<'_> {
 
     /// Plans: refreshes (unless turned off) and diffs the stack against state.
     pub async fn plan(&mut self, opts: &PlanOptions) -> Result<Plan, EngineError> {
-        let drift = if opts.refresh { self.refresh().await? } else { Vec::new() };
+        let drift = if opts.refresh {
+            self.refresh().await?
+        } else {
+            Vec::new()
+        };
         let planner = Planner {
             stack: self.stack,
             graph: &self.graph,
@@ -395,7 +453,9 @@ impl Session<'_> {
             key: &self.key,
             strict_env: false,
         };
-        let mut plan = planner.plan(opts, drift).map_err(EngineError::Diagnostics)?;
+        let mut plan = planner
+            .plan(opts, drift)
+            .map_err(EngineError::Diagnostics)?;
         plan.lineage = self.persisted.as_ref().map(|(l, _)| l.clone());
         plan.serial = self.persisted.as_ref().map_or(0, |(_, s)| *s);
         self.engine.emitter.emit(EventKind::PlanReady {
@@ -417,8 +477,15 @@ impl Session<'_> {
         loop {
             while reads.len() < PARALLEL_READS {
                 let Some(r) = queue.pop() else { break };
-                let Some(provider) = self.engine.registry.get(&r.address.ty).cloned() else { continue };
-                let ctx = self.context(&provider, &r.address, "refresh", crate::plan::DEFAULT_TIMEOUT);
+                let Some(provider) = self.engine.registry.get(&r.address.ty).cloned() else {
+                    continue;
+                };
+                let ctx = self.context(
+                    &provider,
+                    &r.address,
+                    "refresh",
+                    crate::plan::DEFAULT_TIMEOUT,
+                );
                 reads.spawn(async move {
                     let result = provider.read(&ctx, &r.existing()).await;
                     (r, result)
@@ -426,31 +493,50 @@ impl Session<'_> {
             }
             match reads.join_next().await {
                 Some(Ok(pair)) => results.push(pair),
-                Some(Err(e)) => return Err(EngineError::Recovery(format!("a refresh task failed: {e}"))),
+                Some(Err(e)) => {
+                    return Err(EngineError::Recovery(format!("a refresh task failed: {e}")));
+                }
                 None => break,
             }
         }
         results.sort_by(|a, b| a.0.address.cmp(&b.0.address));
         for (r, result) in results {
             let observed = result.map_err(|e| {
-                EngineError::Diagnostics(vec![Diagnostic::error(format!("cannot refresh `{}`: {e}", r.address))
-                    .on(r.address.clone())
-                    .hint("fix access to the cloud, or plan with --refresh=false")])
+                EngineError::Diagnostics(vec![
+                    Diagnostic::error(format!("cannot refresh `{}`: {e}", r.address))
+                        .on(r.address.clone())
+                        .hint("fix access to the cloud, or plan with --refresh=false"),
+                ])
             })?;
-            let schema = self.engine.registry.get(&r.address.ty).map(|p| p.schema().clone());
+            let schema = self
+                .engine
+                .registry
+                .get(&r.address.ty)
+                .map(|p| p.schema().clone());
             let Some(schema) = schema else { continue };
             match observed {
                 None => {
-                    let d = Drift { address: r.address.clone(), deleted: true, attributes: Vec::new() };
+                    let d = Drift {
+                        address: r.address.clone(),
+                        deleted: true,
+                        attributes: Vec::new(),
+                    };
                     self.engine.emitter.emit(EventKind::Drifted(d.clone()));
                     drift.push(d);
                     self.state.remove(&r.address);
                 }
                 Some(o) => {
                     let changes = diff(&schema, &r.inputs, &o.inputs);
-                    let entry = self.state.get_mut(&r.address).expect("refreshed resources are in state");
+                    let entry = self
+                        .state
+                        .get_mut(&r.address)
+                        .expect("refreshed resources are in state");
                     if !changes.is_empty() {
-                        let d = Drift { address: r.address.clone(), deleted: false, attributes: changes };
+                        let d = Drift {
+                            address: r.address.clone(),
+                            deleted: false,
+                            attributes: changes,
+                        };
                         self.engine.emitter.emit(EventKind::Drifted(d.clone()));
                         drift.push(d);
                         entry.inputs = o.inputs;
@@ -468,10 +554,23 @@ impl Session<'_> {
 
     /// Applies a plan made in this session, or a saved one (checked for
     /// staleness against the state and config first).
-    pub async fn apply(&mut self, plan: &Plan, opts: &ApplyOptions) -> Result<ApplyReport, EngineError> {
+    pub async fn apply(
+        &mut self,
+        plan: &Plan,
+        opts: &ApplyOptions,
+    ) -> Result<ApplyReport, EngineError> {
+        if plan.version != crate::plan::PLAN_VERSION {
+            return Err(EngineError::StalePlan(format!(
+                "it has format version {}, this infra reads {}",
+                plan.version,
+                crate::plan::PLAN_VERSION
+            )));
+        }
         let current = self.persisted.as_ref().map(|(l, _)| l.clone());
         if plan.lineage != current {
-            return Err(EngineError::StalePlan("it was made for a different state (lineage differs)".into()));
+            return Err(EngineError::StalePlan(
+                "it was made for a different state (lineage differs)".into(),
+            ));
         }
         let serial = self.persisted.as_ref().map_or(0, |(_, s)| *s);
         if plan.serial != serial {
@@ -481,10 +580,15 @@ impl Session<'_> {
             )));
         }
         if plan.stack != self.stack.name {
-            return Err(EngineError::StalePlan(format!("it is for stack `{}`", plan.stack)));
+            return Err(EngineError::StalePlan(format!(
+                "it is for stack `{}`",
+                plan.stack
+            )));
         }
         if plan.config_hash != crate::plan::config_hash(self.stack, &self.key) {
-            return Err(EngineError::StalePlan("the stack's configuration changed since".into()));
+            return Err(EngineError::StalePlan(
+                "the stack's configuration changed since".into(),
+            ));
         }
         // Missing sensitive inputs fail before anything starts.
         if let Err(problems) = (Planner {
@@ -495,11 +599,20 @@ impl Session<'_> {
             key: &self.key,
             strict_env: true,
         })
-        .plan(&PlanOptions { destroy: plan.mode == crate::plan::PlanMode::Destroy, ..Default::default() }, Vec::new())
-        {
+        .plan(
+            &PlanOptions {
+                destroy: plan.mode == crate::plan::PlanMode::Destroy,
+                ..Default::default()
+            },
+            Vec::new(),
+        ) {
             return Err(EngineError::Diagnostics(problems));
         }
         if !plan.has_changes() {
+            // What refresh found changed outside infra is recorded all the same.
+            if !plan.drift.is_empty() {
+                self.persist().await?;
+            }
             return Ok(ApplyReport::default());
         }
         let operation = match plan.mode {
@@ -531,5 +644,9 @@ fn applied(found: infra_core::Observed, inputs: Value) -> Outcome {
     if let Value::Map(m) = &mut outputs {
         m.insert("id".into(), Value::String(found.id.clone()));
     }
-    Outcome::Applied { id: found.id, inputs, outputs }
+    Outcome::Applied {
+        id: found.id,
+        inputs,
+        outputs,
+    }
 }

@@ -103,8 +103,7 @@ impl State {
     }
 
     fn index(&self, address: &Address) -> Result<usize, usize> {
-        self.resources
-            .binary_search_by(|r| r.address.cmp(address))
+        self.resources.binary_search_by(|r| r.address.cmp(address))
     }
 
     /// Parses a state document, refusing anything it cannot trust: invalid
@@ -198,18 +197,24 @@ mod tests {
     #[test]
     fn refuses_newer_and_corrupt_states() {
         let newer = br#"{"version": 99, "lineage": "x", "serial": 1, "resources": []}"#;
-        let err = State::decode(newer, "state/x.json").unwrap_err().to_string();
+        let err = State::decode(newer, "state/x.json")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("newer"), "{err}");
         let err = State::decode(b"{\"version\": 1, \"lin", "state/x.json")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("state/x.json") && err.contains("line 1"), "{err}");
+        assert!(
+            err.contains("state/x.json") && err.contains("line 1"),
+            "{err}"
+        );
     }
 
     #[test]
     fn refuses_duplicate_addresses() {
         let r = r#"{"address": "sim_resource.a", "id": "i", "inputs": {}, "outputs": {}, "created_at": "", "updated_at": ""}"#;
-        let doc = format!(r#"{{"version": 1, "lineage": "x", "serial": 1, "resources": [{r}, {r}]}}"#);
+        let doc =
+            format!(r#"{{"version": 1, "lineage": "x", "serial": 1, "resources": [{r}, {r}]}}"#);
         let err = State::decode(doc.as_bytes(), "s").unwrap_err().to_string();
         assert!(err.contains("appears twice"), "{err}");
     }

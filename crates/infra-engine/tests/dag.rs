@@ -45,18 +45,29 @@ fn address(i: usize) -> Address {
 }
 
 fn stack(dag: &Dag, root: &std::path::Path) -> Stack {
-    let mut b = StackBuilder::new("p", root).settings("sim", [("dir", Value::from(".sim"))].into_iter().collect());
+    let mut b = StackBuilder::new("p", root)
+        .settings("sim", [("dir", Value::from(".sim"))].into_iter().collect());
     for (i, deps) in dag.deps.iter().enumerate() {
         let refs: Vec<Expr> = deps
             .iter()
             .filter(|(_, by_ref)| *by_ref)
             .map(|(j, _)| Expr::Ref(Reference::parse(&format!("sim_resource.r{j}.id")).unwrap()))
             .collect();
-        let explicit: Vec<Address> = deps.iter().filter(|(_, r)| !*r).map(|(j, _)| address(*j)).collect();
+        let explicit: Vec<Address> = deps
+            .iter()
+            .filter(|(_, r)| !*r)
+            .map(|(j, _)| address(*j))
+            .collect();
         let mut inputs = BTreeMap::new();
         inputs.insert("payload".to_owned(), Expr::List(refs));
-        inputs.insert("create_ms".to_owned(), Expr::Literal(Value::Int(dag.latency_ms[i])));
-        inputs.insert("delete_ms".to_owned(), Expr::Literal(Value::Int(dag.latency_ms[i])));
+        inputs.insert(
+            "create_ms".to_owned(),
+            Expr::Literal(Value::Int(dag.latency_ms[i])),
+        );
+        inputs.insert(
+            "delete_ms".to_owned(),
+            Expr::Literal(Value::Int(dag.latency_ms[i])),
+        );
         b = b.resource(address(i), inputs, explicit);
     }
     b.build()
@@ -67,7 +78,9 @@ fn engine(events: Arc<Mutex<Vec<Event>>>) -> Engine {
     registry.register(Arc::new(infra_sim::SimProvider::new()));
     Engine::new(registry)
         .with_secret_key(SecretKey::from_bytes(b"k"))
-        .with_events(Arc::new(move |e: &Event| events.lock().unwrap().push(e.clone())))
+        .with_events(Arc::new(move |e: &Event| {
+            events.lock().unwrap().push(e.clone())
+        }))
 }
 
 /// Checks order and concurrency from the event stream: each operation
@@ -94,11 +107,19 @@ fn check_events(events: &[Event], dag: &Dag, destroy: bool) -> Result<(), TestCa
             _ => {}
         }
     }
-    prop_assert!(max <= dag.parallelism, "{max} ran at once, bound {}", dag.parallelism);
+    prop_assert!(
+        max <= dag.parallelism,
+        "{max} ran at once, bound {}",
+        dag.parallelism
+    );
     prop_assert_eq!(finished.len(), dag.deps.len());
     for (i, deps) in dag.deps.iter().enumerate() {
         for (j, _) in deps {
-            let (first, then) = if destroy { (address(i), address(*j)) } else { (address(*j), address(i)) };
+            let (first, then) = if destroy {
+                (address(i), address(*j))
+            } else {
+                (address(*j), address(i))
+            };
             prop_assert!(
                 finished[&first] < started[&then],
                 "{then} started before {first} finished"

@@ -5,9 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use infra_engine::{
-    Action, ApplyOptions, EventKind, Interrupt, LockOptions, PlanOptions, Stack,
-};
+use infra_engine::{Action, ApplyOptions, EventKind, Interrupt, LockOptions, PlanOptions, Stack};
 use infra_stack::Expr;
 use support::*;
 
@@ -15,13 +13,24 @@ fn chain(w: &World) -> Stack {
     // a <- b <- c, b reads a's computed arn
     w.stack()
         .resource(addr("mem.a"), inputs(vec![("value", lit("A"))]), vec![])
-        .resource(addr("mem.b"), inputs(vec![("value", reference("mem.a.arn"))]), vec![])
-        .resource(addr("mem.c"), inputs(vec![("value", reference("mem.b.value"))]), vec![])
+        .resource(
+            addr("mem.b"),
+            inputs(vec![("value", reference("mem.a.arn"))]),
+            vec![],
+        )
+        .resource(
+            addr("mem.c"),
+            inputs(vec![("value", reference("mem.b.value"))]),
+            vec![],
+        )
         .build()
 }
 
 fn refresh() -> PlanOptions {
-    PlanOptions { refresh: true, ..Default::default() }
+    PlanOptions {
+        refresh: true,
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
@@ -30,7 +39,10 @@ async fn apply_converges_and_a_second_plan_is_empty() {
     let stack = chain(&w);
     let (plan, report) = w.apply(&stack).await;
     assert_eq!(plan.summary.add, 3);
-    assert_eq!(plan.changes[1].after.as_ref().unwrap().get("value"), Some(&infra_core::Value::Unknown));
+    assert_eq!(
+        plan.changes[1].after.as_ref().unwrap().get("value"),
+        Some(&infra_core::Value::Unknown)
+    );
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(w.cloud.live(), ["mem.a", "mem.b", "mem.c"]);
     let log = w.cloud.log.lock().unwrap().clone();
@@ -49,12 +61,20 @@ async fn changes_are_classified_from_the_schema() {
     let mut stack = chain(&w);
     stack.resources[0].inputs.insert("value".into(), lit("A2"));
     let plan = w.plan(&stack, refresh()).await;
-    let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.address.to_string(), c.action)).collect();
+    let actions: Vec<(String, Action)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.address.to_string(), c.action))
+        .collect();
     assert_eq!(actions, [("mem.a".to_owned(), Action::Update)]);
 
     stack.resources[0].inputs.insert("key".into(), lit("k"));
     let plan = w.plan(&stack, refresh()).await;
-    let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.address.to_string(), c.action)).collect();
+    let actions: Vec<(String, Action)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.address.to_string(), c.action))
+        .collect();
     // a is replaced; b reads a's arn, which becomes unknown: b updates;
     // c reads b's input value, which is unknown too.
     assert_eq!(
@@ -98,9 +118,21 @@ async fn a_failure_skips_only_its_dependents() {
     let w = World::new();
     let stack = w
         .stack()
-        .resource(addr("mem.bad"), inputs(vec![("fail", lit("create"))]), vec![])
-        .resource(addr("mem.child"), inputs(vec![("value", reference("mem.bad.arn"))]), vec![])
-        .resource(addr("mem.free"), inputs(vec![("delay_ms", lit(20))]), vec![])
+        .resource(
+            addr("mem.bad"),
+            inputs(vec![("fail", lit("create"))]),
+            vec![],
+        )
+        .resource(
+            addr("mem.child"),
+            inputs(vec![("value", reference("mem.bad.arn"))]),
+            vec![],
+        )
+        .resource(
+            addr("mem.free"),
+            inputs(vec![("delay_ms", lit(20))]),
+            vec![],
+        )
         .build();
     let (_, report) = w.apply(&stack).await;
     assert!(!report.succeeded());
@@ -111,7 +143,10 @@ async fn a_failure_skips_only_its_dependents() {
     let events = w.events.lock().unwrap();
     assert!(events.iter().any(|e| matches!(&e.kind, EventKind::OperationSkipped { address, .. } if address.to_string() == "mem.child")));
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-    assert!(seqs.windows(2).all(|p| p[1] == p[0] + 1), "sequence numbers are consecutive");
+    assert!(
+        seqs.windows(2).all(|p| p[1] == p[0] + 1),
+        "sequence numbers are consecutive"
+    );
 }
 
 #[tokio::test]
@@ -124,14 +159,33 @@ async fn prevent_destroy_is_kept_in_state() {
     let without: Stack = w
         .stack()
         .resource(addr("mem.a"), inputs(vec![("value", lit("A"))]), vec![])
-        .resource(addr("mem.b"), inputs(vec![("value", reference("mem.a.arn"))]), vec![])
+        .resource(
+            addr("mem.b"),
+            inputs(vec![("value", reference("mem.a.arn"))]),
+            vec![],
+        )
         .build();
-    let mut s = w.engine.open(&without, &LockOptions::new("plan")).await.unwrap();
+    let mut s = w
+        .engine
+        .open(&without, &LockOptions::new("plan"))
+        .await
+        .unwrap();
     let err = s.plan(&refresh()).await.unwrap_err().to_string();
     s.close().await.unwrap();
     assert!(err.contains("refusing to destroy `mem.c`"), "{err}");
-    let mut s = w.engine.open(&stack, &LockOptions::new("destroy")).await.unwrap();
-    let err = s.plan(&PlanOptions { destroy: true, ..Default::default() }).await.unwrap_err().to_string();
+    let mut s = w
+        .engine
+        .open(&stack, &LockOptions::new("destroy"))
+        .await
+        .unwrap();
+    let err = s
+        .plan(&PlanOptions {
+            destroy: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err()
+        .to_string();
     s.close().await.unwrap();
     assert!(err.contains("prevent_destroy"), "{err}");
     assert_eq!(w.cloud.live().len(), 3);
@@ -146,7 +200,13 @@ async fn secrets_reach_the_provider_but_never_the_disk() {
             addr("mem.db"),
             inputs(vec![
                 ("secret", lit("hunter2-sentinel")),
-                ("value", Expr::FromEnv { var: "PW".into(), value: Some("env-sentinel".into()) }),
+                (
+                    "value",
+                    Expr::FromEnv {
+                        var: "PW".into(),
+                        value: Some("env-sentinel".into()),
+                    },
+                ),
             ]),
             vec![],
         )
@@ -160,11 +220,24 @@ async fn secrets_reach_the_provider_but_never_the_disk() {
         assert!(text.contains("hmac-sha256:"), "{text}");
     }
     // The cloud got the sealed values; revealing them gives the plaintext.
-    let objects = w.cloud.objects.lock().unwrap();
-    let (_, inputs) = objects.values().next().unwrap();
-    assert_eq!(inputs.get("secret").unwrap().reveal(), "hunter2-sentinel".into());
-    drop(objects);
-    assert!(!w.plan(&stack, refresh()).await.has_changes(), "same secret, no change");
+    let inputs = w
+        .cloud
+        .objects
+        .lock()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(
+        inputs.get("secret").unwrap().reveal(),
+        "hunter2-sentinel".into()
+    );
+    assert!(
+        !w.plan(&stack, refresh()).await.has_changes(),
+        "same secret, no change"
+    );
 }
 
 #[tokio::test]
@@ -172,13 +245,35 @@ async fn unset_sensitive_env_warns_in_plan_and_fails_apply() {
     let w = World::new();
     let stack = w
         .stack()
-        .resource(addr("mem.db"), inputs(vec![("value", Expr::FromEnv { var: "PW".into(), value: None })]), vec![])
+        .resource(
+            addr("mem.db"),
+            inputs(vec![(
+                "value",
+                Expr::FromEnv {
+                    var: "PW".into(),
+                    value: None,
+                },
+            )]),
+            vec![],
+        )
         .build();
     let plan = w.plan(&stack, refresh()).await;
-    assert!(plan.warnings[0].contains("PW is not set"), "{:?}", plan.warnings);
-    let mut s = w.engine.open(&stack, &LockOptions::new("apply")).await.unwrap();
+    assert!(
+        plan.warnings[0].contains("PW is not set"),
+        "{:?}",
+        plan.warnings
+    );
+    let mut s = w
+        .engine
+        .open(&stack, &LockOptions::new("apply"))
+        .await
+        .unwrap();
     let plan = s.plan(&refresh()).await.unwrap();
-    let err = s.apply(&plan, &ApplyOptions::default()).await.unwrap_err().to_string();
+    let err = s
+        .apply(&plan, &ApplyOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
     s.close().await.unwrap();
     assert!(err.contains("export PW"), "{err}");
     assert!(w.cloud.live().is_empty());
@@ -189,8 +284,16 @@ async fn first_interrupt_finishes_in_flight_work_and_starts_nothing_new() {
     let w = World::new();
     let stack = w
         .stack()
-        .resource(addr("mem.slow"), inputs(vec![("delay_ms", lit(300))]), vec![])
-        .resource(addr("mem.next"), inputs(vec![("value", reference("mem.slow.arn"))]), vec![])
+        .resource(
+            addr("mem.slow"),
+            inputs(vec![("delay_ms", lit(300))]),
+            vec![],
+        )
+        .resource(
+            addr("mem.next"),
+            inputs(vec![("value", reference("mem.slow.arn"))]),
+            vec![],
+        )
         .build();
     let (handle, interrupt) = Interrupt::new();
     let task = {
@@ -199,7 +302,14 @@ async fn first_interrupt_finishes_in_flight_work_and_starts_nothing_new() {
             handle.interrupt();
             handle
         };
-        let run = w.apply_with(&stack, refresh(), ApplyOptions { parallelism: 10, interrupt });
+        let run = w.apply_with(
+            &stack,
+            refresh(),
+            ApplyOptions {
+                parallelism: 10,
+                interrupt,
+            },
+        );
         tokio::join!(run, stop)
     };
     let ((_, report), _) = task;
@@ -216,14 +326,27 @@ async fn first_interrupt_finishes_in_flight_work_and_starts_nothing_new() {
 async fn the_lock_is_exclusive_and_names_its_holder() {
     let w = World::new();
     let stack = chain(&w);
-    let held = w.engine.open(&stack, &LockOptions::new("apply")).await.unwrap();
+    let held = w
+        .engine
+        .open(&stack, &LockOptions::new("apply"))
+        .await
+        .unwrap();
     let err = match w.engine.open(&stack, &LockOptions::new("plan")).await {
         Err(e) => e.to_string(),
         Ok(_) => panic!("second open should fail"),
     };
-    assert!(err.contains("running `apply`") && err.contains("force-unlock"), "{err}");
+    assert!(
+        err.contains("running `apply`") && err.contains("force-unlock"),
+        "{err}"
+    );
     held.close().await.unwrap();
-    w.engine.open(&stack, &LockOptions::new("plan")).await.unwrap().close().await.unwrap();
+    w.engine
+        .open(&stack, &LockOptions::new("plan"))
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -236,7 +359,13 @@ async fn targets_include_their_dependencies_only() {
         .resource(addr("mem.c"), inputs(vec![]), vec![])
         .build();
     let plan = w
-        .plan(&stack, PlanOptions { targets: vec![addr("mem.b")], ..Default::default() })
+        .plan(
+            &stack,
+            PlanOptions {
+                targets: vec![addr("mem.b")],
+                ..Default::default()
+            },
+        )
         .await;
     let planned: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
     assert_eq!(planned, ["mem.a", "mem.b"]);
@@ -249,10 +378,20 @@ async fn destroy_runs_in_reverse_order() {
     w.apply(&stack).await;
     w.cloud.log.lock().unwrap().clear();
     let (_, report) = w
-        .apply_with(&stack, PlanOptions { destroy: true, ..Default::default() }, ApplyOptions::default())
+        .apply_with(
+            &stack,
+            PlanOptions {
+                destroy: true,
+                ..Default::default()
+            },
+            ApplyOptions::default(),
+        )
         .await;
     assert!(report.succeeded());
-    assert_eq!(*w.cloud.log.lock().unwrap(), ["delete mem.c", "delete mem.b", "delete mem.a"]);
+    assert_eq!(
+        *w.cloud.log.lock().unwrap(),
+        ["delete mem.c", "delete mem.b", "delete mem.a"]
+    );
     assert!(w.cloud.live().is_empty());
 }
 
@@ -263,8 +402,13 @@ async fn drift_is_detected_and_repaired() {
     w.apply(&stack).await;
     {
         let mut objects = w.cloud.objects.lock().unwrap();
-        let (_, v) = objects.values_mut().find(|(a, _)| a.to_string() == "mem.a").unwrap();
-        *v = [("value", infra_core::Value::from("changed by hand"))].into_iter().collect();
+        let (_, v) = objects
+            .values_mut()
+            .find(|(a, _)| a.to_string() == "mem.a")
+            .unwrap();
+        *v = [("value", infra_core::Value::from("changed by hand"))]
+            .into_iter()
+            .collect();
     }
     let plan = w.plan(&stack, refresh()).await;
     assert_eq!(plan.drift.len(), 1);
@@ -272,4 +416,54 @@ async fn drift_is_detected_and_repaired() {
     assert_eq!(plan.summary.change, 1);
     w.apply(&stack).await;
     assert!(!w.plan(&stack, refresh()).await.has_changes());
+}
+
+#[tokio::test]
+async fn provider_validation_fails_the_plan() {
+    let w = World::new();
+    let stack = w
+        .stack()
+        .resource(
+            addr("mem.a"),
+            inputs(vec![("fail", lit("sometimes"))]),
+            vec![],
+        )
+        .build();
+    let mut s = w
+        .engine
+        .open(&stack, &LockOptions::new("plan"))
+        .await
+        .unwrap();
+    let err = s.plan(&refresh()).await.unwrap_err().to_string();
+    s.close().await.unwrap();
+    assert!(
+        err.contains("mem.a: `fail` must be create, update or delete"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn what_refresh_finds_is_recorded_even_without_changes() {
+    let w = World::new();
+    let both = w
+        .stack()
+        .resource(addr("mem.a"), inputs(vec![]), vec![])
+        .resource(addr("mem.b"), inputs(vec![]), vec![])
+        .build();
+    w.apply(&both).await;
+    // b leaves the config and, by hand, the cloud.
+    w.cloud
+        .objects
+        .lock()
+        .unwrap()
+        .retain(|_, (a, _)| a.to_string() != "mem.b");
+    let only_a = w
+        .stack()
+        .resource(addr("mem.a"), inputs(vec![]), vec![])
+        .build();
+    let (plan, _) = w.apply(&only_a).await;
+    assert!(!plan.has_changes());
+    assert!(plan.drift[0].deleted);
+    assert!(!w.state_text().contains("mem.b"), "{}", w.state_text());
+    assert!(w.plan(&only_a, refresh()).await.drift.is_empty());
 }

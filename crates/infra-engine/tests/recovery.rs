@@ -10,7 +10,10 @@ use infra_engine::{ApplyOptions, EngineError, EventKind, Interrupt, LockOptions,
 use support::*;
 
 fn refresh() -> PlanOptions {
-    PlanOptions { refresh: true, ..Default::default() }
+    PlanOptions {
+        refresh: true,
+        ..Default::default()
+    }
 }
 
 fn journal_path(w: &World) -> std::path::PathBuf {
@@ -20,7 +23,10 @@ fn journal_path(w: &World) -> std::path::PathBuf {
 #[tokio::test]
 async fn a_create_that_reached_the_cloud_is_adopted_not_repeated() {
     let w = World::new();
-    let stack = w.stack().resource(addr("mem.a"), inputs(vec![("value", lit("A"))]), vec![]).build();
+    let stack = w
+        .stack()
+        .resource(addr("mem.a"), inputs(vec![("value", lit("A"))]), vec![])
+        .build();
     // The run died after the provider created the object, before the result
     // record: the cloud has it under the intent's token.
     std::fs::create_dir_all(w.dir.path().join("state")).unwrap();
@@ -34,7 +40,15 @@ async fn a_create_that_reached_the_cloud_is_adopted_not_repeated() {
     .unwrap();
     w.cloud.objects.lock().unwrap().insert(
         "id-tok1".into(),
-        (addr("mem.a"), [("value", infra_core::Value::from("A")), ("delay_ms", 0.into())].into_iter().collect()),
+        (
+            addr("mem.a"),
+            [
+                ("value", infra_core::Value::from("A")),
+                ("delay_ms", 0.into()),
+            ]
+            .into_iter()
+            .collect(),
+        ),
     );
     w.cloud.creates.lock().unwrap().insert(addr("mem.a"), 1);
 
@@ -46,21 +60,35 @@ async fn a_create_that_reached_the_cloud_is_adopted_not_repeated() {
         .unwrap()
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Recovered { address, outcome, .. } => Some(format!("{address}: {outcome}")),
+            EventKind::Recovered {
+                address, outcome, ..
+            } => Some(format!("{address}: {outcome}")),
             _ => None,
         })
         .collect();
-    assert_eq!(recovered, ["mem.a: found id-tok1 in the cloud and recorded it"]);
-    assert!(!journal_path(&w).exists(), "the journal is folded and removed");
+    assert_eq!(
+        recovered,
+        ["mem.a: found id-tok1 in the cloud and recorded it"]
+    );
+    assert!(
+        !journal_path(&w).exists(),
+        "the journal is folded and removed"
+    );
     let state = w.state_text();
-    assert!(state.contains("\"lineage\": \"L1\"") && state.contains("id-tok1"), "{state}");
+    assert!(
+        state.contains("\"lineage\": \"L1\"") && state.contains("id-tok1"),
+        "{state}"
+    );
     assert_eq!(w.cloud.creates.lock().unwrap()[&addr("mem.a")], 1);
 }
 
 #[tokio::test]
 async fn a_create_that_never_reached_the_cloud_is_planned_again() {
     let w = World::new();
-    let stack = w.stack().resource(addr("mem.a"), inputs(vec![]), vec![]).build();
+    let stack = w
+        .stack()
+        .resource(addr("mem.a"), inputs(vec![]), vec![])
+        .build();
     std::fs::create_dir_all(w.dir.path().join("state")).unwrap();
     std::fs::write(
         journal_path(&w),
@@ -78,7 +106,10 @@ async fn a_create_that_never_reached_the_cloud_is_planned_again() {
 #[tokio::test]
 async fn a_journal_already_folded_into_the_snapshot_is_discarded() {
     let w = World::new();
-    let stack = w.stack().resource(addr("mem.a"), inputs(vec![]), vec![]).build();
+    let stack = w
+        .stack()
+        .resource(addr("mem.a"), inputs(vec![]), vec![])
+        .build();
     w.apply(&stack).await;
     let state: serde_json::Value = serde_json::from_str(&w.state_text()).unwrap();
     let lineage = state["lineage"].as_str().unwrap();
@@ -102,7 +133,10 @@ async fn a_journal_already_folded_into_the_snapshot_is_discarded() {
 #[tokio::test]
 async fn a_journal_from_another_lineage_is_refused_and_kept() {
     let w = World::new();
-    let stack = w.stack().resource(addr("mem.a"), inputs(vec![]), vec![]).build();
+    let stack = w
+        .stack()
+        .resource(addr("mem.a"), inputs(vec![]), vec![])
+        .build();
     w.apply(&stack).await;
     let before = w.state_text();
     let journal = r#"{"record":"begin","version":1,"lineage":"other","base_serial":1,"operation":"apply","started":"x"}"#;
@@ -111,12 +145,21 @@ async fn a_journal_from_another_lineage_is_refused_and_kept() {
         Err(e) => e.to_string(),
         Ok(_) => panic!("a foreign journal must be refused"),
     };
-    assert!(err.contains("lineage other") && err.contains("not modified"), "{err}");
+    assert!(
+        err.contains("lineage other") && err.contains("not modified"),
+        "{err}"
+    );
     assert_eq!(w.state_text(), before);
     assert!(journal_path(&w).exists());
     // The refusal released the lock.
     std::fs::remove_file(journal_path(&w)).unwrap();
-    w.engine.open(&stack, &LockOptions::new("plan")).await.unwrap().close().await.unwrap();
+    w.engine
+        .open(&stack, &LockOptions::new("plan"))
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -124,14 +167,30 @@ async fn stopping_now_leaves_a_journal_the_next_run_converges_from() {
     let w = World::new();
     let mut b = w.stack();
     for i in 0..6 {
-        b = b.resource(addr(&format!("mem.r{i}")), inputs(vec![("delay_ms", lit(if i < 3 { 10 } else { 500 }))]), vec![]);
+        b = b.resource(
+            addr(&format!("mem.r{i}")),
+            inputs(vec![("delay_ms", lit(if i < 3 { 10 } else { 500 }))]),
+            vec![],
+        );
     }
     let stack = b.build();
     let (handle, interrupt) = Interrupt::new();
     let run = async {
-        let mut s = w.engine.open(&stack, &LockOptions::new("apply")).await.unwrap();
+        let mut s = w
+            .engine
+            .open(&stack, &LockOptions::new("apply"))
+            .await
+            .unwrap();
         let plan = s.plan(&refresh()).await.unwrap();
-        let result = s.apply(&plan, &ApplyOptions { parallelism: 10, interrupt }).await;
+        let result = s
+            .apply(
+                &plan,
+                &ApplyOptions {
+                    parallelism: 10,
+                    interrupt,
+                },
+            )
+            .await;
         drop(s); // a real process would die here: no close, no snapshot
         result
     };
@@ -141,7 +200,10 @@ async fn stopping_now_leaves_a_journal_the_next_run_converges_from() {
         handle.interrupt();
     };
     let (result, ()) = tokio::join!(run, stop);
-    assert!(matches!(result, Err(EngineError::Interrupted)), "{result:?}");
+    assert!(
+        matches!(result, Err(EngineError::Interrupted)),
+        "{result:?}"
+    );
     assert!(journal_path(&w).exists(), "the journal stays for recovery");
     assert_eq!(w.cloud.live().len(), 3, "the fast ones finished");
 
@@ -149,5 +211,8 @@ async fn stopping_now_leaves_a_journal_the_next_run_converges_from() {
     assert_eq!(plan.summary.add, 3, "only the unfinished ones are created");
     assert!(report.succeeded());
     assert_eq!(w.cloud.live().len(), 6);
-    assert!(w.cloud.creates.lock().unwrap().values().all(|&n| n == 1), "no duplicates");
+    assert!(
+        w.cloud.creates.lock().unwrap().values().all(|&n| n == 1),
+        "no duplicates"
+    );
 }

@@ -130,15 +130,15 @@ struct Aggregate {
 impl LedgerView {
     /// Records the latest tally of one resource, replacing its previous one.
     pub fn set(&mut self, tally: Tally) {
-        if let Some(old) = self.by_id.remove(&tally.id) {
-            if let Some(agg) = self.by_address.get_mut(&old.address) {
-                agg.ids -= 1;
-                agg.creates -= old.creates;
-                agg.deletes -= old.deletes;
-                agg.live_ids -= u64::from(old.live);
-                if agg.ids == 0 {
-                    self.by_address.remove(&old.address);
-                }
+        if let Some(old) = self.by_id.remove(&tally.id)
+            && let Some(agg) = self.by_address.get_mut(&old.address)
+        {
+            agg.ids -= 1;
+            agg.creates -= old.creates;
+            agg.deletes -= old.deletes;
+            agg.live_ids -= u64::from(old.live);
+            if agg.ids == 0 {
+                self.by_address.remove(&old.address);
             }
         }
         let agg = self.by_address.entry(tally.address.clone()).or_default();

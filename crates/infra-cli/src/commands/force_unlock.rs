@@ -18,20 +18,18 @@ pub struct ForceUnlockArgs {
 /// Removes the lock after confirmation.
 pub async fn exec(ctx: &Context, args: ForceUnlockArgs) -> anyhow::Result<Exit> {
     let engine = ctx.engine();
-    let stack = ctx.load(&engine, ctx.stack_name()?)?;
+    let name = ctx.stack_name()?;
     if !args.auto_approve {
         let question = format!(
             "Do you really want to remove lock {} of stack `{}`? If its holder is still running, two runs may change the same state.",
-            args.id, stack.name
+            args.id, name
         );
         if !ctx.confirm(&question, "force-unlock").await? {
             anyhow::bail!("force-unlock cancelled: the answer was not `yes`");
         }
     }
-    engine.force_unlock(&stack, &args.id).await?;
-    ctx.shell.out(&format!(
-        "The lock of stack `{}` was removed.\n",
-        stack.name
-    ));
+    engine.force_unlock(&ctx.root, name, &args.id).await?;
+    ctx.shell
+        .out(&format!("The lock of stack `{name}` was removed.\n"));
     Ok(Exit::Success)
 }

@@ -17,8 +17,8 @@ pub struct OutputArgs {
 /// Prints outputs from state, without locking.
 pub async fn exec(ctx: &Context, args: OutputArgs) -> anyhow::Result<Exit> {
     let engine = ctx.engine();
-    let stack = ctx.load(&engine, ctx.stack_name()?)?;
-    let state = engine.read_state(&stack).await?;
+    let name = ctx.stack_name()?;
+    let state = engine.read_state(&ctx.root, name).await?;
     let Some(name) = args.name else {
         if ctx.json {
             ctx.shell
@@ -43,7 +43,7 @@ pub async fn exec(ctx: &Context, args: OutputArgs) -> anyhow::Result<Exit> {
     let Some(value) = value else {
         bail!(
             "no output `{name}` in the state of stack `{}`\n  hint: list them with `infra output`",
-            stack.name
+            name
         );
     };
     if ctx.json {

@@ -23,8 +23,8 @@ pub enum StateCommand {
 /// Runs a state subcommand.
 pub async fn exec(ctx: &Context, command: StateCommand) -> anyhow::Result<Exit> {
     let engine = ctx.engine();
-    let stack = ctx.load(&engine, ctx.stack_name()?)?;
-    let state = engine.read_state(&stack).await?;
+    let name = ctx.stack_name()?;
+    let state = engine.read_state(&ctx.root, name).await?;
     match command {
         StateCommand::List => {
             if ctx.json {
@@ -39,7 +39,7 @@ pub async fn exec(ctx: &Context, command: StateCommand) -> anyhow::Result<Exit> 
             else {
                 bail!(
                     "`{address}` is not in the state of stack `{}`\n  hint: list what is with `infra state list`",
-                    stack.name
+                    name
                 );
             };
             let deposed: Vec<_> = state

@@ -8,7 +8,10 @@ pub fn exec(ctx: &Context) -> anyhow::Result<Exit> {
     let name = ctx.stack_name()?;
     let engine = ctx.engine();
     let diagnostics = match engine.load(&ctx.root, name) {
-        Ok(stack) => engine.check(&stack),
+        Ok((stack, mut warnings)) => {
+            warnings.extend(engine.check(&stack));
+            warnings
+        }
         Err(d) => d,
     };
     let valid = !diagnostics.iter().any(|d| d.is_error());

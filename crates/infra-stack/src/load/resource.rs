@@ -602,28 +602,28 @@ impl Lowering<'_, '_, '_> {
                 );
                 continue;
             };
-            if let Some(PathSeg::Key(first)) = path.first() {
-                if self.schema.input(first).is_none() {
-                    let names: Vec<&str> = self
-                        .schema
-                        .attributes
-                        .iter()
-                        .map(|a| a.name.as_str())
-                        .collect();
-                    let hint = match closest(first, names.iter().copied()) {
-                        Some(c) => format!("did you mean `{c}`?"),
-                        None => format!("valid attributes: {}", names.join(", ")),
-                    };
-                    self.error(
-                        item.pos,
-                        format!(
-                            "unknown attribute `{first}` for `{}` in `ignore_changes`",
-                            self.schema.type_name
-                        ),
-                        Some(hint),
-                    );
-                    continue;
-                }
+            if let Some(PathSeg::Key(first)) = path.first()
+                && self.schema.input(first).is_none()
+            {
+                let names: Vec<&str> = self
+                    .schema
+                    .attributes
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect();
+                let hint = match closest(first, names.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!("valid attributes: {}", names.join(", ")),
+                };
+                self.error(
+                    item.pos,
+                    format!(
+                        "unknown attribute `{first}` for `{}` in `ignore_changes`",
+                        self.schema.type_name
+                    ),
+                    Some(hint),
+                );
+                continue;
             }
             out.push(path);
         }

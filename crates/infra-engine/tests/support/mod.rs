@@ -53,9 +53,16 @@ impl MemProvider {
         let ms = inputs.get("delay_ms").and_then(Value::as_int).unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(ms as u64)).await;
         self.cloud.running.fetch_sub(1, Ordering::SeqCst);
-        self.cloud.log.lock().unwrap().push(format!("{op} {}", ctx.address));
+        self.cloud
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("{op} {}", ctx.address));
         if inputs.get("fail").and_then(Value::as_str) == Some(op) {
-            return Err(ProviderError::new(ErrorKind::Failed, format!("{op} failed on purpose")));
+            return Err(ProviderError::new(
+                ErrorKind::Failed,
+                format!("{op} failed on purpose"),
+            ));
         }
         Ok(())
     }
@@ -65,7 +72,9 @@ fn observed(id: &str, inputs: &Value) -> Observed {
     Observed {
         id: id.to_owned(),
         inputs: inputs.clone(),
-        outputs: [("arn", Value::from(format!("arn:{id}")))].into_iter().collect(),
+        outputs: [("arn", Value::from(format!("arn:{id}")))]
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -75,27 +84,68 @@ impl Provider for MemProvider {
         &self.schema
     }
 
+    fn validate(&self, inputs: &Value) -> Vec<(infra_core::ValuePath, String)> {
+        match inputs.get("fail").and_then(Value::as_str) {
+            Some("create" | "update" | "delete") | None => Vec::new(),
+            Some(other) => vec![(
+                vec![infra_core::PathSeg::Key("fail".into())],
+                format!("`fail` must be create, update or delete, not {other:?}"),
+            )],
+        }
+    }
+
     async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
         self.work(ctx, inputs, "create").await?;
         let id = format!("id-{}", ctx.token);
         let mut objects = self.cloud.objects.lock().unwrap();
         if !objects.contains_key(&id) {
-            *self.cloud.creates.lock().unwrap().entry(ctx.address.clone()).or_default() += 1;
+            *self
+                .cloud
+                .creates
+                .lock()
+                .unwrap()
+                .entry(ctx.address.clone())
+                .or_default() += 1;
             objects.insert(id.clone(), (ctx.address.clone(), inputs.clone()));
         }
         Ok(observed(&id, inputs))
     }
 
-    async fn read(&self, _ctx: &OpContext, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-        Ok(self.cloud.objects.lock().unwrap().get(&e.id).map(|(_, v)| observed(&e.id, v)))
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        e: &Existing,
+    ) -> Result<Option<Observed>, ProviderError> {
+        Ok(self
+            .cloud
+            .objects
+            .lock()
+            .unwrap()
+            .get(&e.id)
+            .map(|(_, v)| observed(&e.id, v)))
     }
 
-    async fn find(&self, ctx: &OpContext, _inputs: &Value) -> Result<Option<Observed>, ProviderError> {
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        _inputs: &Value,
+    ) -> Result<Option<Observed>, ProviderError> {
         let id = format!("id-{}", ctx.token);
-        Ok(self.cloud.objects.lock().unwrap().get(&id).map(|(_, v)| observed(&id, v)))
+        Ok(self
+            .cloud
+            .objects
+            .lock()
+            .unwrap()
+            .get(&id)
+            .map(|(_, v)| observed(&id, v)))
     }
 
-    async fn update(&self, ctx: &OpContext, e: &Existing, inputs: &Value) -> Result<Observed, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        e: &Existing,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError> {
         self.work(ctx, inputs, "update").await?;
         let mut objects = self.cloud.objects.lock().unwrap();
         objects.insert(e.id.clone(), (ctx.address.clone(), inputs.clone()));
@@ -105,7 +155,13 @@ impl Provider for MemProvider {
     async fn delete(&self, ctx: &OpContext, e: &Existing) -> Result<(), ProviderError> {
         self.work(ctx, &e.inputs, "delete").await?;
         if self.cloud.objects.lock().unwrap().remove(&e.id).is_some() {
-            *self.cloud.deletes.lock().unwrap().entry(ctx.address.clone()).or_default() += 1;
+            *self
+                .cloud
+                .deletes
+                .lock()
+                .unwrap()
+                .entry(ctx.address.clone())
+                .or_default() += 1;
         }
         Ok(())
     }
@@ -149,15 +205,17 @@ pub struct World {
     pub engine: Engine,
 }
 
-impl World {
-    pub fn new() -> Self {
+impl Default for World {
+    fn default() -> Self {
         let cloud = Arc::new(MemCloud::default());
         let mut registry = Registry::new();
         registry.register(Arc::new(MemProvider::new(cloud.clone())));
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink = events.clone();
         let engine = Engine::new(registry)
-            .with_events(Arc::new(move |e: &Event| sink.lock().unwrap().push(e.clone())))
+            .with_events(Arc::new(move |e: &Event| {
+                sink.lock().unwrap().push(e.clone())
+            }))
             .with_secret_key(SecretKey::from_bytes(b"test-key"))
             .with_env(|_| None);
         World {
@@ -167,20 +225,39 @@ impl World {
             engine,
         }
     }
+}
+
+impl World {
+    pub fn new() -> Self {
+        World::default()
+    }
 
     pub fn stack(&self) -> StackBuilder {
         StackBuilder::new("t", self.dir.path())
     }
 
     pub async fn plan(&self, stack: &Stack, opts: PlanOptions) -> Plan {
-        let mut s = self.engine.open(stack, &LockOptions::new("plan")).await.unwrap();
+        let mut s = self
+            .engine
+            .open(stack, &LockOptions::new("plan"))
+            .await
+            .unwrap();
         let plan = s.plan(&opts).await.unwrap();
         s.close().await.unwrap();
         plan
     }
 
-    pub async fn apply_with(&self, stack: &Stack, opts: PlanOptions, apply: ApplyOptions) -> (Plan, ApplyReport) {
-        let mut s = self.engine.open(stack, &LockOptions::new("apply")).await.unwrap();
+    pub async fn apply_with(
+        &self,
+        stack: &Stack,
+        opts: PlanOptions,
+        apply: ApplyOptions,
+    ) -> (Plan, ApplyReport) {
+        let mut s = self
+            .engine
+            .open(stack, &LockOptions::new("apply"))
+            .await
+            .unwrap();
         let plan = s.plan(&opts).await.unwrap();
         let report = s.apply(&plan, &apply).await.unwrap();
         s.close().await.unwrap();
@@ -188,8 +265,15 @@ impl World {
     }
 
     pub async fn apply(&self, stack: &Stack) -> (Plan, ApplyReport) {
-        self.apply_with(stack, PlanOptions { refresh: true, ..Default::default() }, ApplyOptions::default())
-            .await
+        self.apply_with(
+            stack,
+            PlanOptions {
+                refresh: true,
+                ..Default::default()
+            },
+            ApplyOptions::default(),
+        )
+        .await
     }
 
     pub fn state_text(&self) -> String {
