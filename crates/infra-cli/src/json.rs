@@ -41,7 +41,7 @@ impl<'a> Outputs<'a> {
     pub fn new(state: Option<&'a State>) -> Self {
         let outputs = state
             .into_iter()
-            .flat_map(|s| &s.resources)
+            .flat_map(|s| s.resources())
             .map(|r| (r.address.to_string(), &r.outputs))
             .collect();
         Outputs {
@@ -65,7 +65,7 @@ impl StateList {
             version: VERSION,
             resources: state
                 .into_iter()
-                .flat_map(|s| &s.resources)
+                .flat_map(|s| s.resources())
                 .map(|r| r.address.to_string())
                 .collect(),
         }

@@ -323,7 +323,7 @@ fn unprefixed<'m>(address: &impl std::fmt::Display, message: &'m str) -> &'m str
 /// The outputs of every resource in state: `address.attr = value`.
 pub fn outputs(state: &State) -> String {
     let mut out = String::new();
-    for r in &state.resources {
+    for r in state.resources() {
         for (name, value) in r.outputs.as_map().into_iter().flatten() {
             let _ = writeln!(out, "{}.{name} = {value}", r.address);
         }
@@ -334,8 +334,7 @@ pub fn outputs(state: &State) -> String {
 /// The addresses in state, one per line.
 pub fn state_list(state: &State) -> String {
     state
-        .resources
-        .iter()
+        .resources()
         .map(|r| format!("{}\n", r.address))
         .collect()
 }

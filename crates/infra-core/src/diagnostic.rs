@@ -1,7 +1,8 @@
 //! Diagnostics: problems found in user input, each with a place and a hint.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::Address;
 
@@ -17,8 +18,9 @@ pub enum Severity {
 /// A place in a stack file, 1-based.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
-    /// The file, as the user named it (relative to the project root).
-    pub file: PathBuf,
+    /// The file, as the user named it (relative to the project root);
+    /// shared, since every value of a file carries its location.
+    pub file: Arc<Path>,
     /// Line, from 1.
     pub line: usize,
     /// Column in characters, from 1.

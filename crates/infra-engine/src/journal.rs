@@ -328,6 +328,6 @@ mod tests {
         let mut del = intent(4, Step::Delete);
         del.target_id = Some("new".into());
         fold(&mut s, &del, &Outcome::Deleted);
-        assert!(s.resources.is_empty());
+        assert_eq!(s.resources().len(), 0);
     }
 }

@@ -421,8 +421,7 @@ impl Planner<'_> {
         // Resources gone from the config, dependents first.
         let mut gone: Vec<&crate::state::ResourceState> = self
             .state
-            .resources
-            .iter()
+            .resources()
             .filter(|r| self.stack.resource(&r.address).is_none())
             .filter(|r| opts.targets.is_empty() || opts.targets.contains(&r.address))
             .collect();
@@ -465,7 +464,7 @@ impl Planner<'_> {
             // Destroying a resource destroys what depends on it, in state
             // as well as in the config.
             let mut g = DepGraph::default();
-            for r in &self.state.resources {
+            for r in self.state.resources() {
                 g.node(&r.address);
                 for d in &r.dependencies {
                     g.edge(d, &r.address);
@@ -477,8 +476,7 @@ impl Planner<'_> {
         };
         let mut doomed: Vec<&crate::state::ResourceState> = self
             .state
-            .resources
-            .iter()
+            .resources()
             .filter(|r| selected.as_ref().is_none_or(|s| s.contains(&r.address)))
             .collect();
         order_for_deletion(&mut doomed);
@@ -514,6 +512,14 @@ impl Planner<'_> {
     /// The critical path through the changes, each weighted by its
     /// provider's estimate.
     fn estimate(&self, changes: &[ResourceChange]) -> Duration {
+        // Deletes wait on the deletes of what depended on them.
+        let mut dependents: HashMap<&Address, Vec<&Address>> = HashMap::new();
+        for c in changes {
+            for d in &c.dependencies {
+                dependents.entry(d).or_default().push(&c.address);
+            }
+        }
+        let empty = Value::map();
         let mut finish: HashMap<&Address, Duration> = HashMap::new();
         let mut total = Duration::ZERO;
         // Creates and updates come in dependency order, deletes in reverse:
@@ -522,38 +528,35 @@ impl Planner<'_> {
             let Some(provider) = self.registry.get(&c.address.ty) else {
                 continue;
             };
-            let inputs = c.after.clone().unwrap_or_else(Value::map);
-            let own = match c.action {
-                Action::Create => provider.estimate(OpKind::Create, &inputs),
-                Action::Update => provider.estimate(OpKind::Update, &inputs),
-                Action::Replace => {
-                    provider.estimate(OpKind::Create, &inputs)
-                        + provider.estimate(OpKind::Delete, &inputs)
-                }
+            let after = c.after.as_ref().unwrap_or(&empty);
+            let (own, waits_on): (Duration, Vec<&Address>) = match c.action {
+                Action::Create => (
+                    provider.estimate(OpKind::Create, after),
+                    c.dependencies.iter().collect(),
+                ),
+                Action::Update => (
+                    provider.estimate(OpKind::Update, after),
+                    c.dependencies.iter().collect(),
+                ),
+                Action::Replace => (
+                    provider.estimate(OpKind::Create, after)
+                        + provider.estimate(OpKind::Delete, after),
+                    c.dependencies.iter().collect(),
+                ),
                 Action::Delete | Action::DeleteDeposed => {
-                    let before = self
-                        .state
-                        .get(&c.address)
-                        .map_or_else(Value::map, |r| r.inputs.clone());
-                    provider.estimate(OpKind::Delete, &before)
+                    let before = self.state.get(&c.address).map_or(&empty, |r| &r.inputs);
+                    (
+                        provider.estimate(OpKind::Delete, before),
+                        dependents.get(&c.address).cloned().unwrap_or_default(),
+                    )
                 }
             };
-            let start = match c.action {
-                Action::Delete | Action::DeleteDeposed => changes
-                    .iter()
-                    .filter(|o| o.dependencies.contains(&c.address))
-                    .filter_map(|o| finish.get(&o.address))
-                    .max()
-                    .copied()
-                    .unwrap_or_default(),
-                _ => c
-                    .dependencies
-                    .iter()
-                    .filter_map(|d| finish.get(d))
-                    .max()
-                    .copied()
-                    .unwrap_or_default(),
-            };
+            let start = waits_on
+                .iter()
+                .filter_map(|d| finish.get(d))
+                .max()
+                .copied()
+                .unwrap_or_default();
             let end = start + own;
             total = total.max(end);
             finish.insert(&c.address, end);

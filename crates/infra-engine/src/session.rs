@@ -89,10 +89,11 @@ impl Engine {
         &self.registry
     }
 
-    /// Loads `<root>/stacks/<name>.toml` and checks it whole: syntax,
-    /// schemas, references and dependency cycles. Returns the stack with the
-    /// loader's warnings, or every problem found; [`Engine::check`] adds the
-    /// warnings that planning finds.
+    /// Loads `<root>/stacks/<name>.toml` and checks what can be checked
+    /// without evaluating it: syntax, schemas, references and dependency
+    /// cycles. Returns the stack with the loader's warnings, or every
+    /// problem found. Evaluated inputs are checked by planning, or by
+    /// [`Engine::check`] without state.
     pub fn load(
         &self,
         root: &Path,
@@ -101,18 +102,10 @@ impl Engine {
         let env = self.env.clone();
         let loaded = load_stack(root, name, &self.registry, &move |k| env(k));
         match loaded.stack {
-            Some(stack) => {
-                let errors: Vec<Diagnostic> = self
-                    .check(&stack)
-                    .into_iter()
-                    .filter(Diagnostic::is_error)
-                    .collect();
-                if errors.is_empty() {
-                    Ok((stack, loaded.diagnostics))
-                } else {
-                    Err(errors)
-                }
-            }
+            Some(stack) => match DepGraph::build(&stack) {
+                Ok(_) => Ok((stack, loaded.diagnostics)),
+                Err(errors) => Err(errors),
+            },
             None => Err(loaded.diagnostics),
         }
     }
@@ -471,7 +464,7 @@ impl Session<'_> {
         const PARALLEL_READS: usize = 16;
         let mut reads = JoinSet::new();
         let mut drift = Vec::new();
-        let mut queue: Vec<crate::state::ResourceState> = self.state.resources.clone();
+        let mut queue: Vec<crate::state::ResourceState> = self.state.resources().cloned().collect();
         queue.reverse();
         let mut results = Vec::new();
         loop {

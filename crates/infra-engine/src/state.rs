@@ -1,6 +1,6 @@
 //! The state document: what infra believes exists, as versioned JSON.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use infra_core::{Address, Existing, Value};
 use serde::{Deserialize, Serialize};
@@ -19,8 +19,10 @@ pub struct State {
     pub lineage: String,
     /// Incremented on every write.
     pub serial: u64,
-    /// The resources, sorted by address.
-    pub resources: Vec<ResourceState>,
+    /// The resources by address; on disk a list sorted by address, in
+    /// which an address that appears twice is refused.
+    #[serde(serialize_with = "as_list", deserialize_with = "from_list")]
+    resources: BTreeMap<Address, ResourceState>,
     /// Objects replaced by create-before-destroy whose deletion has not
     /// finished yet: still in the cloud, still ours to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -74,36 +76,34 @@ impl State {
             version: STATE_VERSION,
             lineage: uuid::Uuid::new_v4().to_string(),
             serial: 0,
-            resources: Vec::new(),
+            resources: BTreeMap::new(),
             deposed: Vec::new(),
         }
     }
 
     /// The resource at an address.
     pub fn get(&self, address: &Address) -> Option<&ResourceState> {
-        self.index(address).ok().map(|i| &self.resources[i])
+        self.resources.get(address)
     }
 
     /// The resource at an address, mutably.
     pub fn get_mut(&mut self, address: &Address) -> Option<&mut ResourceState> {
-        self.index(address).ok().map(|i| &mut self.resources[i])
+        self.resources.get_mut(address)
     }
 
     /// Inserts or replaces the resource at its address.
     pub fn put(&mut self, resource: ResourceState) {
-        match self.index(&resource.address) {
-            Ok(i) => self.resources[i] = resource,
-            Err(i) => self.resources.insert(i, resource),
-        }
+        self.resources.insert(resource.address.clone(), resource);
     }
 
     /// Removes and returns the resource at an address.
     pub fn remove(&mut self, address: &Address) -> Option<ResourceState> {
-        self.index(address).ok().map(|i| self.resources.remove(i))
+        self.resources.remove(address)
     }
 
-    fn index(&self, address: &Address) -> Result<usize, usize> {
-        self.resources.binary_search_by(|r| r.address.cmp(address))
+    /// Every resource, sorted by address.
+    pub fn resources(&self) -> impl ExactSizeIterator<Item = &ResourceState> + Clone {
+        self.resources.values()
     }
 
     /// Parses a state document, refusing anything it cannot trust: invalid
@@ -135,18 +135,7 @@ impl State {
             }
             Some(_) => {}
         }
-        let mut state: State = serde_json::from_slice(bytes).map_err(corrupt)?;
-        let mut seen = BTreeSet::new();
-        for r in &state.resources {
-            if !seen.insert(&r.address) {
-                return Err(EngineError::CorruptState {
-                    origin: origin.to_owned(),
-                    reason: format!("the address `{}` appears twice", r.address),
-                });
-            }
-        }
-        state.resources.sort_by(|a, b| a.address.cmp(&b.address));
-        Ok(state)
+        serde_json::from_slice(bytes).map_err(corrupt)
     }
 
     /// Serializes the state, pretty-printed so that diffs of it are readable.
@@ -183,6 +172,28 @@ impl Deposed {
             outputs: self.outputs.clone(),
         }
     }
+}
+
+fn as_list<S: serde::Serializer>(
+    resources: &BTreeMap<Address, ResourceState>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(resources.values())
+}
+
+fn from_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<Address, ResourceState>, D::Error> {
+    let mut map = BTreeMap::new();
+    for r in Vec::<ResourceState>::deserialize(d)? {
+        let address = r.address.clone();
+        if map.insert(address.clone(), r).is_some() {
+            return Err(serde::de::Error::custom(format!(
+                "the address `{address}` appears twice"
+            )));
+        }
+    }
+    Ok(map)
 }
 
 /// Now, as RFC 3339 UTC with seconds.

@@ -209,7 +209,7 @@ impl Ctx<'_> {
                     let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
                     let mut starts = vec![0];
                     starts.extend(prefix.match_indices('\n').map(|(i, _)| i + 1));
-                    let loc = source::location_in(path, prefix, &starts, valid);
+                    let loc = source::location_in(&path.into(), prefix, &starts, valid);
                     self.diags.push(
                         Diagnostic::error(format!("`{shown}` is not valid UTF-8"))
                             .at(loc)

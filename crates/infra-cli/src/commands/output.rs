@@ -31,8 +31,7 @@ pub async fn exec(ctx: &Context, args: OutputArgs) -> anyhow::Result<Exit> {
     let mut parts = name.splitn(3, '.');
     let (ty, res, attr) = (parts.next(), parts.next(), parts.next());
     let found = state.as_ref().and_then(|s| {
-        s.resources
-            .iter()
+        s.resources()
             .find(|r| Some(r.address.ty.as_str()) == ty && Some(r.address.name.as_str()) == res)
     });
     let value = match (found, attr) {

@@ -278,7 +278,7 @@ fn diagnostics_keep_their_place_and_hint() {
     let d = vec![
         Diagnostic::error("unknown attribute `paylod` for `sim_resource`")
             .at(Location {
-                file: "stacks/x.toml".into(),
+                file: std::path::Path::new("stacks/x.toml").into(),
                 line: 2,
                 column: 1,
             })

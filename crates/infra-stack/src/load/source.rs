@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use infra_core::{Diagnostic, Location};
 use toml::Spanned;
@@ -21,7 +22,7 @@ pub(super) struct Pos {
 
 struct SourceFile {
     /// Relative to the project root, as shown in diagnostics.
-    path: PathBuf,
+    path: Arc<Path>,
     text: String,
     /// Byte offset of the start of each line.
     line_starts: Vec<usize>,
@@ -39,7 +40,7 @@ impl Sources {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         self.files.push(SourceFile {
-            path,
+            path: path.into(),
             text,
             line_starts,
         });
@@ -87,7 +88,7 @@ impl Sources {
 
 /// The location of byte `offset` in `text` (clamped to the text).
 pub(super) fn location_in(
-    path: &Path,
+    path: &Arc<Path>,
     text: &str,
     line_starts: &[usize],
     offset: usize,
@@ -107,7 +108,7 @@ pub(super) fn location_in(
         },
     );
     Location {
-        file: path.to_path_buf(),
+        file: Arc::clone(path),
         line: line + 1,
         column: prefix + 1,
     }
