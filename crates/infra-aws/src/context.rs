@@ -74,4 +74,3 @@ impl AwsContext {
 pub fn has_custom_endpoint(config: &SdkConfig) -> bool {
     config.endpoint_url().is_some()
 }
-

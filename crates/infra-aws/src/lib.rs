@@ -10,14 +10,14 @@
 //! - [`poll_until`] and [`retry_transient`]: waits for a resource to become
 //!   ready, and retries of the conflicts the SDK does not retry, within the
 //!   operation's timeout.
-//! - `testing` (feature): moto's AWS emulator, started on 127.0.0.1.
+//! - [`testing`]: moto's AWS emulator, started on 127.0.0.1, for the
+//!   integration tests of the resource crates (and of embedders).
 //!
 //! [`ErrorKind`]: infra_core::ErrorKind
 
 mod context;
 mod error;
 mod settings;
-#[cfg(feature = "testing")]
 pub mod testing;
 mod wait;
 

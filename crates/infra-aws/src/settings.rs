@@ -26,7 +26,12 @@ impl AwsSettings {
         let map = match table {
             Value::Null => return Ok(AwsSettings::default()),
             Value::Map(m) => m,
-            other => return Err(invalid(format!("[aws] must be a table, found {}", other.kind()))),
+            other => {
+                return Err(invalid(format!(
+                    "[aws] must be a table, found {}",
+                    other.kind()
+                )));
+            }
         };
         let mut settings = AwsSettings::default();
         for (key, value) in map {
@@ -71,7 +76,10 @@ mod tests {
         let s = AwsSettings::parse(&v).unwrap();
         assert_eq!(s.region.as_deref(), Some("eu-west-1"));
         assert_eq!(s.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
-        assert_eq!(AwsSettings::parse(&Value::Null).unwrap(), AwsSettings::default());
+        assert_eq!(
+            AwsSettings::parse(&Value::Null).unwrap(),
+            AwsSettings::default()
+        );
         let bad: Value = [("regoin", Value::from("x"))].into_iter().collect();
         let err = AwsSettings::parse(&bad).unwrap_err().to_string();
         assert!(err.contains("unknown key `regoin`"), "{err}");

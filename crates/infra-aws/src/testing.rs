@@ -36,7 +36,10 @@ fn moto_server() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("INFRA_MOTO_SERVER") {
         return Some(PathBuf::from(p));
     }
-    let venv = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/moto_server"));
+    let venv = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../.venv/bin/moto_server"
+    ));
     if venv.exists() {
         return Some(venv);
     }
@@ -72,16 +75,25 @@ impl Emulator {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}\n{INSTALL_HINT}", server.display()));
+                .unwrap_or_else(|e| {
+                    panic!("cannot start {}: {e}\n{INSTALL_HINT}", server.display())
+                });
             let lifeline = child.stdin.take();
             let endpoint = format!("http://127.0.0.1:{port}");
             if wait_ready(port) {
-                return Emulator { endpoint, child, _lifeline: lifeline };
+                return Emulator {
+                    endpoint,
+                    child,
+                    _lifeline: lifeline,
+                };
             }
             drop(lifeline);
             let _ = child.wait();
         }
-        panic!("moto_server at {} did not start listening on 127.0.0.1\n{INSTALL_HINT}", server.display());
+        panic!(
+            "moto_server at {} did not start listening on 127.0.0.1\n{INSTALL_HINT}",
+            server.display()
+        );
     }
 
     /// One emulator shared by every test of this process (each test uses
@@ -123,7 +135,9 @@ fn wait_ready(port: u16) -> bool {
         if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
             use std::io::Write;
             let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_ok() {
+            if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                .is_ok()
+            {
                 let mut head = [0u8; 12];
                 if s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/") {
                     return true;

@@ -22,7 +22,11 @@ const MAX_INTERVAL: Duration = Duration::from_secs(30);
 /// Calls `check` until it is ready, backing off from 2 s to 30 s between
 /// looks, up to `ctx.timeout`. Retryable errors (throttling, transient) are
 /// looked past; anything else ends the wait. The first look is immediate.
-pub async fn poll_until<T, F, Fut>(ctx: &OpContext, what: &str, mut check: F) -> Result<T, ProviderError>
+pub async fn poll_until<T, F, Fut>(
+    ctx: &OpContext,
+    what: &str,
+    mut check: F,
+) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>, ProviderError>>,
@@ -55,7 +59,11 @@ where
 /// Calls `op` until it succeeds, retrying throttling and transient
 /// conflicts (an RDS instance that is still `modifying`, an EKS update in
 /// progress) with exponential backoff and full jitter, up to `ctx.timeout`.
-pub async fn retry_transient<T, F, Fut>(ctx: &OpContext, what: &str, mut op: F) -> Result<T, ProviderError>
+pub async fn retry_transient<T, F, Fut>(
+    ctx: &OpContext,
+    what: &str,
+    mut op: F,
+) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
@@ -65,11 +73,17 @@ where
     loop {
         match op().await {
             Err(e) if e.kind.is_retryable() => {
-                let wait = ceiling.mul_f64(rand::random::<f64>()).max(Duration::from_millis(100));
+                let wait = ceiling
+                    .mul_f64(rand::random::<f64>())
+                    .max(Duration::from_millis(100));
                 if started.elapsed() + wait > ctx.timeout {
                     return Err(ProviderError::new(
                         e.kind,
-                        format!("{what}: still failing after {}s: {}", started.elapsed().as_secs(), e.message),
+                        format!(
+                            "{what}: still failing after {}s: {}",
+                            started.elapsed().as_secs(),
+                            e.message
+                        ),
                     ));
                 }
                 ctx.progress(&format!("{what}: retrying: {}", e.message));
@@ -118,7 +132,11 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Timeout);
-        assert!(err.message.contains("last seen: CREATING"), "{}", err.message);
+        assert!(
+            err.message.contains("last seen: CREATING"),
+            "{}",
+            err.message
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -126,7 +144,10 @@ mod tests {
         let n = AtomicU32::new(0);
         let got = retry_transient(&ctx(Duration::from_secs(600)), "modify", || async {
             if n.fetch_add(1, Ordering::SeqCst) < 4 {
-                Err(ProviderError::new(ErrorKind::Transient, "InvalidDBInstanceState"))
+                Err(ProviderError::new(
+                    ErrorKind::Transient,
+                    "InvalidDBInstanceState",
+                ))
             } else {
                 Ok("done")
             }

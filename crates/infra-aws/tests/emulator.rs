@@ -1,8 +1,6 @@
 //! The emulator harness itself: it starts on loopback, answers, and stops
 //! when dropped.
 
-#![cfg(feature = "testing")]
-
 use std::net::TcpStream;
 
 use infra_aws::testing::Emulator;
