@@ -44,12 +44,23 @@ impl Style {
     fn bold(self, text: &str) -> String {
         self.paint("1", text)
     }
+
+    /// Appends `text`, painted, to `out` (no intermediate string).
+    fn paint_into(self, out: &mut String, code: &str, text: &str) {
+        if self.color {
+            let _ = write!(out, "\x1b[{code}m{text}\x1b[0m");
+        } else {
+            out.push_str(text);
+        }
+    }
 }
 
 /// A plan as Terraform users expect to read it: drift, warnings, each
 /// change with its attributes, the summary and the estimated duration.
 pub fn plan(plan: &Plan, style: Style) -> String {
-    let mut out = String::new();
+    // Roughly a line per resource and per attribute: grow once or twice,
+    // not a dozen times.
+    let mut out = String::with_capacity(plan.changes.len() * 128);
     if !plan.drift.is_empty() {
         out.push_str("Objects changed outside infra:\n\n");
         for d in &plan.drift {
@@ -106,18 +117,20 @@ fn drift(out: &mut String, d: &Drift, style: Style) {
 }
 
 fn change(out: &mut String, c: &ResourceChange, style: Style) {
-    let symbol = match c.action {
-        Action::Create => style.green("+"),
-        Action::Update => style.yellow("~"),
-        Action::Replace if c.create_before_destroy => style.red("+/-"),
-        Action::Replace => style.red("-/+"),
-        Action::Delete | Action::DeleteDeposed => style.red("-"),
+    let (code, symbol) = match c.action {
+        Action::Create => (GREEN, "+"),
+        Action::Update => (YELLOW, "~"),
+        Action::Replace if c.create_before_destroy => (RED, "+/-"),
+        Action::Replace => (RED, "-/+"),
+        Action::Delete | Action::DeleteDeposed => (RED, "-"),
     };
-    let suffix = match (c.action, &c.target_id) {
-        (Action::DeleteDeposed, Some(id)) => format!(" (deposed object {id})"),
-        _ => String::new(),
-    };
-    let _ = writeln!(out, "  {symbol} {}{suffix}", c.address);
+    out.push_str("  ");
+    style.paint_into(out, code, symbol);
+    let _ = write!(out, " {}", c.address);
+    if let (Action::DeleteDeposed, Some(id)) = (c.action, &c.target_id) {
+        let _ = write!(out, " (deposed object {id})");
+    }
+    out.push('\n');
     if let Some(reason) = &c.reason {
         let _ = writeln!(out, "      # {reason}");
     }
@@ -130,25 +143,31 @@ fn change(out: &mut String, c: &ResourceChange, style: Style) {
 fn attributes(out: &mut String, changes: &[AttrChange], creating: bool, style: Style) {
     let width = changes.iter().map(|a| a.path.len()).max().unwrap_or(0);
     for a in changes {
-        let (symbol, value) = match (&a.before, &a.after) {
-            (None, Some(after)) => (style.green("+"), after.to_string()),
-            (Some(before), None) => (style.red("-"), format!("{before} -> null")),
-            (Some(before), Some(after)) => (style.yellow("~"), format!("{before} -> {after}")),
-            (None, None) => (style.yellow("~"), "null".to_owned()),
+        let (code, symbol) = match (&a.before, &a.after) {
+            (None, Some(_)) => (GREEN, "+"),
+            (Some(_), None) => (RED, "-"),
+            (Some(_), Some(_)) | (None, None) => (YELLOW, "~"),
         };
-        let forces = if a.forces_replacement && !creating {
-            format!(" {}", style.red("# forces replacement"))
-        } else {
-            String::new()
+        out.push_str("      ");
+        style.paint_into(out, code, symbol);
+        let _ = write!(out, " {:width$} = ", a.path, width = width);
+        let _ = match (&a.before, &a.after) {
+            (None, Some(after)) => write!(out, "{after}"),
+            (Some(before), None) => write!(out, "{before} -> null"),
+            (Some(before), Some(after)) => write!(out, "{before} -> {after}"),
+            (None, None) => write!(out, "null"),
         };
-        let _ = writeln!(
-            out,
-            "      {symbol} {:width$} = {value}{forces}",
-            a.path,
-            width = width
-        );
+        if a.forces_replacement && !creating {
+            out.push(' ');
+            style.paint_into(out, RED, "# forces replacement");
+        }
+        out.push('\n');
     }
 }
+
+const GREEN: &str = "32";
+const YELLOW: &str = "33";
+const RED: &str = "31";
 
 /// A duration for humans: `0s`, `250ms`, `1.2s`, `45s`, `1m 30s`, `2h 5m`.
 pub fn duration(ms: u64) -> String {

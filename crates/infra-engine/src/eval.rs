@@ -76,6 +76,9 @@ impl Evaluator<'_> {
     fn resolve(&self, r: &Reference) -> Result<Value, String> {
         let value = self.resolver.attribute(r)?;
         // The resolver picks the attribute; the rest of the path goes inside it.
+        if r.path.len() <= 1 {
+            return Ok(value);
+        }
         navigate(&value, &r.path[1..], self.key).ok_or_else(|| {
             format!(
                 "`{r}` does not exist: `{}` has no `{}`",

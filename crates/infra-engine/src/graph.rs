@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use infra_core::{Address, Diagnostic};
 use infra_stack::Stack;
 use petgraph::Direction;
-use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 /// Resources and their dependencies; an edge runs from a dependency to
@@ -30,16 +30,22 @@ impl DepGraph {
     /// Builds the graph of a stack, reporting every dependency cycle with
     /// its whole path and every reference to an undeclared resource.
     pub fn build(stack: &Stack) -> Result<DepGraph, Vec<Diagnostic>> {
-        let mut g = DepGraph::default();
+        let n = stack.resources.len();
+        let mut g = DepGraph {
+            graph: DiGraph::with_capacity(n, n),
+            index: HashMap::with_capacity(n),
+        };
         for r in &stack.resources {
             g.node(&r.address);
         }
         let mut problems = Vec::new();
+        let mut deps = Vec::new();
         for r in &stack.resources {
-            for dep in direct_dependencies(r) {
-                match g.index.get(&dep) {
+            direct_dependencies_into(r, &mut deps);
+            let to = g.index[&r.address];
+            for dep in deps.drain(..) {
+                match g.index.get(dep) {
                     Some(&from) => {
-                        let to = g.index[&r.address];
                         g.graph.update_edge(from, to, ());
                     }
                     None => {
@@ -169,40 +175,45 @@ impl DepGraph {
     /// All addresses in dependency order (dependencies first), ties broken
     /// by address so the order is stable.
     pub fn order(&self) -> Vec<Address> {
-        match toposort(&self.graph, None) {
-            Ok(nodes) => {
-                // Stable: Kahn's algorithm over sorted ready sets.
-                let mut indegree: HashMap<NodeIndex, usize> = nodes
-                    .iter()
-                    .map(|&n| {
-                        (
-                            n,
-                            self.graph
-                                .neighbors_directed(n, Direction::Incoming)
-                                .count(),
-                        )
-                    })
-                    .collect();
-                let mut ready: BTreeSet<(&Address, NodeIndex)> = indegree
-                    .iter()
-                    .filter(|(_, d)| **d == 0)
-                    .map(|(&n, _)| (&self.graph[n], n))
-                    .collect();
-                let mut out = Vec::with_capacity(nodes.len());
-                while let Some((a, n)) = ready.pop_first() {
-                    out.push(a.clone());
-                    for m in self.graph.neighbors_directed(n, Direction::Outgoing) {
-                        let d = indegree.entry(m).or_default();
-                        *d -= 1;
-                        if *d == 0 {
-                            ready.insert((&self.graph[m], m));
-                        }
-                    }
+        self.order_refs().into_iter().cloned().collect()
+    }
+
+    /// [`DepGraph::order`], borrowing the addresses.
+    pub(crate) fn order_refs(&self) -> Vec<&Address> {
+        // Kahn's algorithm over sorted ready sets; it also detects cycles
+        // (some node never becomes ready).
+        let n = self.graph.node_count();
+        let mut indegree: Vec<usize> = self
+            .graph
+            .node_indices()
+            .map(|i| {
+                self.graph
+                    .neighbors_directed(i, Direction::Incoming)
+                    .count()
+            })
+            .collect();
+        let mut ready: BTreeSet<(&Address, NodeIndex)> = self
+            .graph
+            .node_indices()
+            .filter(|i| indegree[i.index()] == 0)
+            .map(|i| (&self.graph[i], i))
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        while let Some((a, i)) = ready.pop_first() {
+            out.push(a);
+            for m in self.graph.neighbors_directed(i, Direction::Outgoing) {
+                let d = &mut indegree[m.index()];
+                *d -= 1;
+                if *d == 0 {
+                    ready.insert((&self.graph[m], m));
                 }
-                out
             }
-            Err(_) => self.graph.node_weights().cloned().collect(),
         }
+        if out.len() < n {
+            // A cycle: no order exists.
+            return self.graph.node_weights().collect();
+        }
+        out
     }
 
     /// The direct dependencies of a resource, sorted.
@@ -284,6 +295,17 @@ impl DepGraph {
         }
         out
     }
+}
+
+/// The addresses a resource depends on, borrowed, sorted and deduplicated.
+fn direct_dependencies_into<'r>(r: &'r infra_stack::ResourceConfig, out: &mut Vec<&'r Address>) {
+    out.clear();
+    out.extend(&r.depends_on);
+    for expr in r.inputs.values() {
+        out.extend(expr.references().into_iter().map(|x| &x.address));
+    }
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// The addresses a resource depends on: its references and `depends_on`.

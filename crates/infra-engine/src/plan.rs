@@ -2,6 +2,7 @@
 //! attribute, and classifies each resource's change from its schema.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use infra_core::{
@@ -179,32 +180,65 @@ pub(crate) struct Planner<'a> {
     pub(crate) strict_env: bool,
 }
 
-/// What the planner knows of a resource while walking the graph.
-struct Known {
-    inputs: Value,
+/// What the planner knows of a resource while walking the graph. Borrowed
+/// rather than cloned: inputs live in the plan's changes, in state, or in
+/// `kept` (unchanged resources).
+#[derive(Clone, Copy)]
+struct Known<'s> {
+    inputs: Inputs<'s>,
     /// `None` while the outputs are known only after apply.
-    outputs: Option<Value>,
+    outputs: Option<&'s Value>,
 }
 
-struct KnownResolver<'a> {
-    known: &'a HashMap<Address, Known>,
-    registry: &'a Registry,
+/// Where the known inputs of a resource are.
+#[derive(Clone, Copy)]
+enum Inputs<'s> {
+    /// In state (resources outside `--target`).
+    State(&'s Value),
+    /// `after` of `changes[i]`.
+    Change(usize),
+    /// `kept[i]`: the desired inputs of a resource without changes.
+    Kept(usize),
 }
 
-impl Resolve for KnownResolver<'_> {
+/// The planner's knowledge, indexed like `stack.resources`.
+struct KnownResolver<'k, 's> {
+    stack: &'s Stack,
+    known: &'k [Option<Known<'s>>],
+    changes: &'k [ResourceChange],
+    kept: &'k [Value],
+    registry: &'k Registry,
+}
+
+impl<'s> KnownResolver<'_, 's> {
+    fn inputs<'x>(&'x self, known: &Known<'s>) -> Option<&'x Value> {
+        match known.inputs {
+            Inputs::State(v) => Some(v),
+            Inputs::Change(i) => self.changes[i].after.as_ref(),
+            Inputs::Kept(i) => Some(&self.kept[i]),
+        }
+    }
+}
+
+impl Resolve for KnownResolver<'_, '_> {
     fn attribute(&self, r: &Reference) -> Result<Value, String> {
         let Some(PathSeg::Key(attr)) = r.path.first() else {
             return Err(format!("`{r}` does not name an attribute"));
         };
-        let Some(known) = self.known.get(&r.address) else {
+        let known = resource_index(self.stack, &r.address).and_then(|i| self.known[i].as_ref());
+        let Some(known) = known else {
             // Not planned (outside --target) and not in state.
             return Ok(Value::Unknown);
         };
         let schema = self.registry.get(&r.address.ty).map(|p| p.schema());
         if schema.is_some_and(|s| s.input(attr).is_some()) {
-            return Ok(known.inputs.get(attr).cloned().unwrap_or(Value::Null));
+            return Ok(self
+                .inputs(known)
+                .and_then(|v| v.get(attr))
+                .cloned()
+                .unwrap_or(Value::Null));
         }
-        match &known.outputs {
+        match known.outputs {
             None => Ok(Value::Unknown),
             Some(outputs) => outputs.get(attr).cloned().ok_or_else(|| {
                 format!(
@@ -214,6 +248,14 @@ impl Resolve for KnownResolver<'_> {
             }),
         }
     }
+}
+
+/// The position of a resource in `stack.resources` (sorted by address).
+fn resource_index(stack: &Stack, address: &Address) -> Option<usize> {
+    stack
+        .resources
+        .binary_search_by(|r| r.address.cmp(address))
+        .ok()
 }
 
 impl Planner<'_> {
@@ -310,27 +352,30 @@ impl Planner<'_> {
     ) {
         let selected =
             (!opts.targets.is_empty()).then(|| self.graph.with_dependencies(&opts.targets));
-        let mut known: HashMap<Address, Known> = HashMap::new();
+        let mut known: Vec<Option<Known<'_>>> = vec![None; self.stack.resources.len()];
+        let mut kept: Vec<Value> = Vec::new();
         let mut missing_env = Vec::new();
-        for address in self.graph.order() {
-            let Some(config) = self.stack.resource(&address) else {
+        changes.reserve(self.stack.resources.len());
+        for address in self.graph.order_refs() {
+            let Some(index) = resource_index(self.stack, address) else {
                 continue;
             };
-            let prior = self.state.get(&address);
-            if selected.as_ref().is_some_and(|s| !s.contains(&address)) {
+            let config = &self.stack.resources[index];
+            let prior = self.state.get(address);
+            if selected.as_ref().is_some_and(|s| !s.contains(address)) {
                 if let Some(p) = prior {
-                    known.insert(
-                        address,
-                        Known {
-                            inputs: p.inputs.clone(),
-                            outputs: Some(p.outputs.clone()),
-                        },
-                    );
+                    known[index] = Some(Known {
+                        inputs: Inputs::State(&p.inputs),
+                        outputs: Some(&p.outputs),
+                    });
                 }
                 continue;
             }
             let resolver = KnownResolver {
+                stack: self.stack,
                 known: &known,
+                changes,
+                kept: &kept,
                 registry: self.registry,
             };
             let Some(mut after) =
@@ -340,7 +385,7 @@ impl Planner<'_> {
             };
             let schema = self.registry.get(&address.ty).map(|p| p.schema());
             let Some(schema) = schema else { continue };
-            let dependencies = self.graph.dependencies(&address);
+            let dependencies = self.graph.dependencies(address);
             let timeouts = &config.lifecycle.timeouts;
             let mut change = ResourceChange {
                 address: address.clone(),
@@ -349,7 +394,7 @@ impl Planner<'_> {
                 target_id: None,
                 attributes: Vec::new(),
                 after: None,
-                dependencies: dependencies.clone(),
+                dependencies: Vec::new(),
                 create_before_destroy: config.lifecycle.create_before_destroy,
                 prevent_destroy: config.lifecycle.prevent_destroy,
                 timeout_ms: 0,
@@ -357,15 +402,13 @@ impl Planner<'_> {
             let Some(prior) = prior else {
                 change.attributes = diff(schema, &Value::map(), &after);
                 change.timeout_ms = ms(timeouts.create);
-                change.after = Some(after.clone());
+                change.dependencies = dependencies;
+                change.after = Some(after);
+                known[index] = Some(Known {
+                    inputs: Inputs::Change(changes.len()),
+                    outputs: None,
+                });
                 changes.push(change);
-                known.insert(
-                    address,
-                    Known {
-                        inputs: after,
-                        outputs: None,
-                    },
-                );
                 continue;
             };
             for path in &config.lifecycle.ignore_changes {
@@ -373,7 +416,7 @@ impl Planner<'_> {
             }
             change.attributes = diff(schema, &prior.inputs, &after);
             change.target_id = Some(prior.id.clone());
-            let forced = opts.replace.contains(&address);
+            let forced = opts.replace.contains(address);
             let replace = forced || change.attributes.iter().any(|a| a.forces_replacement);
             if replace {
                 change.action = Action::Replace;
@@ -382,28 +425,28 @@ impl Planner<'_> {
                     change.reason = Some("replacement requested with --replace".into());
                 }
                 if config.lifecycle.prevent_destroy || prior.prevent_destroy {
-                    problems.push(prevented(&address, "replace", config.location.as_ref()));
+                    problems.push(prevented(address, "replace", config.location.as_ref()));
                 }
             } else if !change.attributes.is_empty() {
                 change.action = Action::Update;
                 change.timeout_ms = ms(timeouts.update);
             }
-            let outputs = (!replace).then(|| prior.outputs.clone());
-            if replace || !change.attributes.is_empty() {
-                change.after = Some(after.clone());
+            let outputs = (!replace).then_some(&prior.outputs);
+            let inputs = if replace || !change.attributes.is_empty() {
+                change.dependencies = dependencies;
+                change.after = Some(after);
                 changes.push(change);
-            } else if prior.prevent_destroy != config.lifecycle.prevent_destroy
-                || prior.dependencies != dependencies
-            {
-                state_only.push(address.clone());
-            }
-            known.insert(
-                address,
-                Known {
-                    inputs: after,
-                    outputs,
-                },
-            );
+                Inputs::Change(changes.len() - 1)
+            } else {
+                if prior.prevent_destroy != config.lifecycle.prevent_destroy
+                    || prior.dependencies != dependencies
+                {
+                    state_only.push(address.clone());
+                }
+                kept.push(after);
+                Inputs::Kept(kept.len() - 1)
+            };
+            known[index] = Some(Known { inputs, outputs });
         }
         missing_env.sort();
         missing_env.dedup();
@@ -514,13 +557,18 @@ impl Planner<'_> {
     fn estimate(&self, changes: &[ResourceChange]) -> Duration {
         // Deletes wait on the deletes of what depended on them.
         let mut dependents: HashMap<&Address, Vec<&Address>> = HashMap::new();
-        for c in changes {
-            for d in &c.dependencies {
-                dependents.entry(d).or_default().push(&c.address);
+        let deletes = changes
+            .iter()
+            .any(|c| matches!(c.action, Action::Delete | Action::DeleteDeposed));
+        if deletes {
+            for c in changes {
+                for d in &c.dependencies {
+                    dependents.entry(d).or_default().push(&c.address);
+                }
             }
         }
         let empty = Value::map();
-        let mut finish: HashMap<&Address, Duration> = HashMap::new();
+        let mut finish: HashMap<&Address, Duration> = HashMap::with_capacity(changes.len());
         let mut total = Duration::ZERO;
         // Creates and updates come in dependency order, deletes in reverse:
         // each starts when the slowest change it waits on ends.
@@ -529,30 +577,28 @@ impl Planner<'_> {
                 continue;
             };
             let after = c.after.as_ref().unwrap_or(&empty);
-            let (own, waits_on): (Duration, Vec<&Address>) = match c.action {
-                Action::Create => (
-                    provider.estimate(OpKind::Create, after),
-                    c.dependencies.iter().collect(),
-                ),
-                Action::Update => (
-                    provider.estimate(OpKind::Update, after),
-                    c.dependencies.iter().collect(),
-                ),
+            let (own, waits_on): (Duration, &[&Address]) = match c.action {
+                Action::Create => (provider.estimate(OpKind::Create, after), &[]),
+                Action::Update => (provider.estimate(OpKind::Update, after), &[]),
                 Action::Replace => (
                     provider.estimate(OpKind::Create, after)
                         + provider.estimate(OpKind::Delete, after),
-                    c.dependencies.iter().collect(),
+                    &[],
                 ),
                 Action::Delete | Action::DeleteDeposed => {
                     let before = self.state.get(&c.address).map_or(&empty, |r| &r.inputs);
                     (
                         provider.estimate(OpKind::Delete, before),
-                        dependents.get(&c.address).cloned().unwrap_or_default(),
+                        dependents.get(&c.address).map_or(&[], Vec::as_slice),
                     )
                 }
             };
+            // Creates, updates and replacements wait on their dependencies.
+            let waits_on_dependencies = !matches!(c.action, Action::Delete | Action::DeleteDeposed);
             let start = waits_on
                 .iter()
+                .copied()
+                .chain(c.dependencies.iter().filter(|_| waits_on_dependencies))
                 .filter_map(|d| finish.get(d))
                 .max()
                 .copied()
@@ -583,7 +629,6 @@ pub(crate) fn desired_inputs(
     let mut inputs = BTreeMap::new();
     let mut ok = true;
     for (name, expr) in &config.inputs {
-        let path = vec![PathSeg::Key(name.clone())];
         match eval.eval(expr) {
             Ok(v) => {
                 let v = match schema.input(name) {
@@ -594,6 +639,7 @@ pub(crate) fn desired_inputs(
             }
             Err(message) => {
                 ok = false;
+                let path = [PathSeg::Key(name.clone())];
                 problems.push(located(Diagnostic::error(message), config, &path));
             }
         }
@@ -769,7 +815,8 @@ pub(crate) fn keep_prior(after: &mut Value, prior: &Value, path: &[PathSeg]) {
 /// Attribute-level differences between two input maps: maps are compared
 /// key by key, lists of equal length item by item, anything else whole.
 pub(crate) fn diff(schema: &Schema, before: &Value, after: &Value) -> Vec<AttrChange> {
-    let mut out = Vec::new();
+    // Usually one change per attribute at most (nested maps may add more).
+    let mut out = Vec::with_capacity(after.as_map().map_or(0, |m| m.len()));
     diff_into(schema, &mut Vec::new(), Some(before), Some(after), &mut out);
     out
 }
@@ -811,45 +858,84 @@ fn diff_into(
 }
 
 /// A hash of everything in the stack that affects a plan; secrets enter
-/// only as keyed digests.
+/// only as keyed digests. The text is streamed into the hasher, without
+/// building it first.
 pub(crate) fn config_hash(stack: &Stack, key: &SecretKey) -> String {
-    let mut h = Sha256::new();
-    h.update(stack.name.as_bytes());
-    h.update(serde_json::to_vec(&stack.settings).unwrap_or_default());
+    let mut h = HashWriter(Sha256::new());
+    h.0.update(stack.name.as_bytes());
+    // Serializing values into a writer that cannot fail does not fail.
+    let _ = serde_json::to_writer(&mut h, &stack.settings);
     for r in &stack.resources {
-        h.update(r.address.to_string().as_bytes());
+        let _ = write!(h, "{}", r.address);
         for (name, expr) in &r.inputs {
-            h.update(name.as_bytes());
-            h.update(fingerprint(expr, key).as_bytes());
+            h.0.update(name.as_bytes());
+            write_fingerprint(&mut h, expr, key);
         }
-        h.update(format!("{:?}{:?}", r.depends_on, r.lifecycle).as_bytes());
+        let _ = write!(h, "{:?}{:?}", r.depends_on, r.lifecycle);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    h.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn fingerprint(expr: &infra_stack::Expr, key: &SecretKey) -> String {
+/// Feeds whatever is written into a hash.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::fmt::Write for HashWriter {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Writes an expression's fingerprint: JSON for literals, digests for
+/// secrets, the debug form for references and templates.
+fn write_fingerprint(h: &mut HashWriter, expr: &infra_stack::Expr, key: &SecretKey) {
+    use std::fmt::Write as _;
+
     use infra_stack::Expr;
     match expr {
         Expr::FromEnv { var, value } => {
             let sealed = value.as_ref().map(|v| key.seal(Value::String(v.clone())));
-            format!(
-                "env:{var}:{}",
-                serde_json::to_string(&sealed).unwrap_or_default()
-            )
+            let _ = write!(h, "env:{var}:");
+            let _ = serde_json::to_writer(&mut *h, &sealed);
         }
-        Expr::Literal(v) => serde_json::to_string(v).unwrap_or_default(),
+        Expr::Literal(v) => {
+            let _ = serde_json::to_writer(&mut *h, v);
+        }
         Expr::List(items) => {
-            let inner: Vec<String> = items.iter().map(|e| fingerprint(e, key)).collect();
-            format!("[{}]", inner.join(","))
+            h.0.update(b"[");
+            for (i, e) in items.iter().enumerate() {
+                if i > 0 {
+                    h.0.update(b",");
+                }
+                write_fingerprint(h, e, key);
+            }
+            h.0.update(b"]");
         }
         Expr::Map(m) => {
-            let inner: Vec<String> = m
-                .iter()
-                .map(|(k, e)| format!("{k:?}:{}", fingerprint(e, key)))
-                .collect();
-            format!("{{{}}}", inner.join(","))
+            h.0.update(b"{");
+            for (i, (k, e)) in m.iter().enumerate() {
+                if i > 0 {
+                    h.0.update(b",");
+                }
+                let _ = write!(h, "{k:?}:");
+                write_fingerprint(h, e, key);
+            }
+            h.0.update(b"}");
         }
-        other => format!("{other:?}"),
+        other => {
+            let _ = write!(h, "{other:?}");
+        }
     }
 }
 

@@ -9,4 +9,6 @@ mod load;
 mod model;
 
 pub use load::{Loaded, load_stack};
-pub use model::{Expr, Lifecycle, Part, Reference, ResourceConfig, Stack, StackBuilder, Timeouts};
+pub use model::{
+    Expr, Lifecycle, Part, Reference, ResourceConfig, Stack, StackBuilder, Timeouts, ValueLocations,
+};

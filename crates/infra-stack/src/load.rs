@@ -358,12 +358,10 @@ impl Ctx<'_> {
             }
         }
         let index = StackIndex { registry, declared };
-        let mut out: Vec<_> = todo
-            .into_iter()
-            .filter_map(|(address, provider, entry)| {
-                self.lower_resource(&index, provider.schema(), address, entry)
-            })
-            .collect();
+        let mut out = Vec::with_capacity(todo.len());
+        out.extend(todo.into_iter().filter_map(|(address, provider, entry)| {
+            self.lower_resource(&index, provider.schema(), address, entry)
+        }));
         out.sort_by(|a, b| a.address.cmp(&b.address));
         out
     }

@@ -39,7 +39,83 @@ pub struct ResourceConfig {
     pub location: Option<Location>,
     /// Where each input value was written, for diagnostics found later
     /// (plan-time validation): the innermost recorded path wins.
-    pub value_locations: BTreeMap<ValuePath, Location>,
+    pub value_locations: ValueLocations,
+}
+
+/// Locations by value path: a map kept as a vector sorted by path, since a
+/// resource records only a few and a tree node per resource costs more than
+/// all of them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ValueLocations {
+    /// Sorted by path, each path once.
+    entries: Vec<(ValuePath, Location)>,
+}
+
+impl ValueLocations {
+    /// No locations.
+    pub fn new() -> Self {
+        ValueLocations::default()
+    }
+
+    /// From entries in any order; of equal paths the last one wins.
+    pub fn from_entries(mut entries: Vec<(ValuePath, Location)>) -> Self {
+        // Usually already sorted (the loader records values depth first).
+        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
+            // Stable, so that equal paths keep their order for `dedup`.
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            // Keep the last of equal paths, like repeated map inserts.
+            entries.reverse();
+            entries.dedup_by(|later, earlier| later.0 == earlier.0);
+            entries.reverse();
+        }
+        entries.shrink_to_fit();
+        ValueLocations { entries }
+    }
+
+    /// Records where the value at `path` was written.
+    pub fn insert(&mut self, path: ValuePath, location: Location) {
+        match self.search(&path) {
+            Ok(i) => self.entries[i].1 = location,
+            Err(i) => self.entries.insert(i, (path, location)),
+        }
+    }
+
+    /// The location recorded for exactly this path.
+    pub fn get(&self, path: &[PathSeg]) -> Option<&Location> {
+        self.search(path).ok().map(|i| &self.entries[i].1)
+    }
+
+    /// The number of recorded paths.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no path is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The paths and their locations, sorted by path.
+    pub fn iter(&self) -> impl Iterator<Item = (&ValuePath, &Location)> {
+        self.entries.iter().map(|(p, l)| (p, l))
+    }
+
+    fn search(&self, path: &[PathSeg]) -> Result<usize, usize> {
+        self.entries
+            .binary_search_by(|(p, _)| p.as_slice().cmp(path))
+    }
+}
+
+impl<'a> IntoIterator for &'a ValueLocations {
+    type Item = (&'a ValuePath, &'a Location);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (ValuePath, Location)>,
+        fn(&'a (ValuePath, Location)) -> (&'a ValuePath, &'a Location),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter().map(|(p, l)| (p, l))
+    }
 }
 
 /// An input value before evaluation: literals, references to other
@@ -244,7 +320,7 @@ impl StackBuilder {
             depends_on,
             lifecycle: Lifecycle::default(),
             location: None,
-            value_locations: BTreeMap::new(),
+            value_locations: ValueLocations::new(),
         });
         self
     }

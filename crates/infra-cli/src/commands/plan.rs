@@ -70,11 +70,18 @@ pub async fn exec(ctx: &Context, args: PlanArgs) -> anyhow::Result<Exit> {
             ));
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
+    let exit = if args.detailed_exitcode && plan.has_changes() {
         Exit::Changes
     } else {
         Exit::Success
-    })
+    };
+    // The stack and the plan are the biggest structures of the process and
+    // the command is about to exit: freeing them node by node would only
+    // delay the exit (by a tenth of the plan's time at 10k resources).
+    // Leaking them is sound; the OS reclaims the memory.
+    std::mem::forget(plan);
+    std::mem::forget(stack);
+    Ok(exit)
 }
 
 /// Writes a plan file readable by its owner only: it describes the

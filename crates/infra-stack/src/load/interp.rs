@@ -148,6 +148,13 @@ impl Ctx<'_> {
     /// Interpolates a string written at `pos`. `None` when an error was
     /// reported (or a variable it uses failed earlier).
     pub(super) fn interpolate(&mut self, s: &str, pos: Pos, depth: usize) -> Option<Interpolation> {
+        if !s.contains('$') {
+            // Plain text, the common case: what `split` would make of it.
+            return Some(Interpolation {
+                value: Interpolated::Value(Value::String(s.to_owned())),
+                refs: Vec::new(),
+            });
+        }
         let pieces = match split(s) {
             Ok(pieces) => pieces,
             Err(at) => {
@@ -235,11 +242,14 @@ impl Ctx<'_> {
         if failed {
             return None;
         }
-        let value = match parts.as_slice() {
-            [] => Interpolated::Value(Value::String(String::new())),
-            [Part::Text(t)] => Interpolated::Value(Value::String(t.clone())),
-            [Part::Ref(r)] => Interpolated::Ref(r.clone()),
-            _ => Interpolated::Template(parts),
+        let value = if parts.len() > 1 {
+            Interpolated::Template(parts)
+        } else {
+            match parts.pop() {
+                None => Interpolated::Value(Value::String(String::new())),
+                Some(Part::Text(t)) => Interpolated::Value(Value::String(t)),
+                Some(Part::Ref(r)) => Interpolated::Ref(r),
+            }
         };
         Some(Interpolation { value, refs })
     }

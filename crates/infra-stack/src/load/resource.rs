@@ -13,7 +13,7 @@ use infra_core::{
 use super::interp::Interpolated;
 use super::source::{Entry, Kind, MAX_DEPTH, Node, Pos, Table};
 use super::{Ctx, closest};
-use crate::{Expr, Lifecycle, Reference, ResourceConfig, Timeouts};
+use crate::{Expr, Lifecycle, Reference, ResourceConfig, Timeouts, ValueLocations};
 
 /// Keys of a resource table that are not input attributes.
 const RESERVED: [&str; 2] = ["depends_on", "lifecycle"];
@@ -48,19 +48,26 @@ impl Ctx<'_> {
             index,
             schema,
             address: &address,
-            locations: BTreeMap::new(),
+            locations: Vec::with_capacity(table.len()),
             ok: true,
         };
-        let mut inputs_table = table.clone();
-        let depends_on = match inputs_table.remove("depends_on") {
+        let depends_on = match table.get("depends_on") {
             Some(e) => lowering.depends_on(&e.value),
             None => Vec::new(),
         };
-        let lifecycle = match inputs_table.remove("lifecycle") {
+        let lifecycle = match table.get("lifecycle") {
             Some(e) => lowering.lifecycle(&e.value),
             None => Lifecycle::default(),
         };
-        let inputs = lowering.object(&inputs_table, &schema.attributes, pos, &mut Vec::new(), 0);
+        // The reserved keys are not inputs.
+        let inputs = lowering.object(
+            table,
+            &RESERVED,
+            &schema.attributes,
+            pos,
+            &mut Vec::new(),
+            0,
+        );
         let Lowering { locations, ok, .. } = lowering;
         let location = Some(self.sources.location(pos));
         match inputs {
@@ -70,7 +77,7 @@ impl Ctx<'_> {
                 depends_on,
                 lifecycle,
                 location,
-                value_locations: locations,
+                value_locations: ValueLocations::from_entries(locations),
             }),
             _ => None,
         }
@@ -82,7 +89,9 @@ struct Lowering<'c, 'a, 'r> {
     index: &'c StackIndex<'r>,
     schema: &'c Schema,
     address: &'c Address,
-    locations: BTreeMap<ValuePath, Location>,
+    /// In the order values are lowered (depth first, keys sorted), which
+    /// is the order of their paths.
+    locations: Vec<(ValuePath, Location)>,
     ok: bool,
 }
 
@@ -117,6 +126,7 @@ impl Lowering<'_, '_, '_> {
     fn object(
         &mut self,
         table: &Table,
+        skip: &[&str],
         attrs: &[Attribute],
         pos: Pos,
         path: &mut ValuePath,
@@ -125,6 +135,9 @@ impl Lowering<'_, '_, '_> {
         let mut out = BTreeMap::new();
         let mut ok = true;
         for (key, entry) in table {
+            if skip.contains(&key.as_str()) {
+                continue;
+            }
             let Some(attr) = attrs.iter().find(|a| &a.name == key) else {
                 self.unknown_attribute(key, entry.key, attrs, path);
                 ok = false;
@@ -143,7 +156,7 @@ impl Lowering<'_, '_, '_> {
             path.pop();
         }
         for attr in attrs {
-            if table.contains_key(&attr.name) {
+            if table.contains_key(&attr.name) && !skip.contains(&attr.name.as_str()) {
                 continue;
             }
             match &attr.presence {
@@ -212,7 +225,7 @@ impl Lowering<'_, '_, '_> {
         depth: usize,
     ) -> Option<Expr> {
         let loc = self.loc(node.pos);
-        self.locations.insert(path.clone(), loc);
+        self.locations.push((path.clone(), loc));
         if depth > MAX_DEPTH {
             // Unreachable with trees from `source`, which are capped already.
             self.error(node.pos, "value nested too deeply", None);
@@ -264,7 +277,7 @@ impl Lowering<'_, '_, '_> {
                 }
                 match ty {
                     Type::Object(attrs) => self
-                        .object(table, attrs, node.pos, path, depth)
+                        .object(table, &[], attrs, node.pos, path, depth)
                         .map(collapse_map),
                     Type::Map(item) => self.map(table, item, path, depth),
                     Type::Any => self.map(table, &Type::Any, path, depth),

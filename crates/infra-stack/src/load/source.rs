@@ -184,7 +184,9 @@ pub(super) fn parse(sources: &Sources, file: usize, diags: &mut Vec<Diagnostic>)
         diags,
         too_deep: false,
     };
-    Some(cx.table(doc.get_ref(), 0))
+    // Consumed as it is converted: its strings move over when owned, and
+    // its memory is reused for the converted tree.
+    Some(cx.table(doc.into_inner(), 0))
 }
 
 struct Convert<'a> {
@@ -199,20 +201,20 @@ impl Convert<'_> {
         self.sources.pos(self.file, offset)
     }
 
-    fn table(&mut self, table: &DeTable<'_>, depth: usize) -> Table {
+    fn table(&mut self, table: DeTable<'_>, depth: usize) -> Table {
         table
-            .iter()
+            .into_iter()
             .map(|(k, v)| {
                 let entry = Entry {
                     key: self.pos(k.span().start),
                     value: self.value(v, depth + 1),
                 };
-                (k.get_ref().to_string(), entry)
+                (k.into_inner().into_owned(), entry)
             })
             .collect()
     }
 
-    fn value(&mut self, value: &Spanned<DeValue<'_>>, depth: usize) -> Node {
+    fn value(&mut self, value: Spanned<DeValue<'_>>, depth: usize) -> Node {
         let pos = self.pos(value.span().start);
         if depth > MAX_DEPTH {
             // Reported once per file: every branch below is as deep.
@@ -231,8 +233,8 @@ impl Convert<'_> {
                 kind: Kind::Invalid,
             };
         }
-        let kind = match value.get_ref() {
-            DeValue::String(s) => Kind::String(s.to_string()),
+        let kind = match value.into_inner() {
+            DeValue::String(s) => Kind::String(s.into_owned()),
             DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
                 Ok(n) => Kind::Int(n),
                 Err(_) => self.invalid(pos, format!("integer `{i}` is out of range")),
@@ -241,11 +243,14 @@ impl Convert<'_> {
                 Ok(n) => Kind::Float(n),
                 Err(_) => self.invalid(pos, format!("invalid float `{x}`")),
             },
-            DeValue::Boolean(b) => Kind::Bool(*b),
+            DeValue::Boolean(b) => Kind::Bool(b),
             DeValue::Datetime(d) => Kind::Datetime(d.to_string()),
-            DeValue::Array(items) => {
-                Kind::Array(items.iter().map(|v| self.value(v, depth + 1)).collect())
-            }
+            DeValue::Array(items) => Kind::Array(
+                items
+                    .into_iter()
+                    .map(|v| self.value(v, depth + 1))
+                    .collect(),
+            ),
             DeValue::Table(t) => Kind::Table(self.table(t, depth)),
         };
         Node { pos, kind }
