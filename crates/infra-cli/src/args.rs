@@ -51,6 +51,8 @@ pub enum Command {
     Validate,
     /// Print the dependency graph.
     Graph(commands::graph::GraphArgs),
+    /// Adopt an existing cloud resource into state under a declared address.
+    Import(commands::import::ImportArgs),
     /// Print the outputs of the resources in state.
     Output(commands::output::OutputArgs),
     /// Inspect the state.

@@ -107,6 +107,7 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
         Command::Destroy(a) => commands::destroy::exec(ctx, a).await,
         Command::Validate => commands::validate::exec(ctx),
         Command::Graph(a) => commands::graph::exec(ctx, a),
+        Command::Import(a) => commands::import::exec(ctx, a).await,
         Command::Output(a) => commands::output::exec(ctx, a).await,
         Command::State(a) => commands::state::exec(ctx, a).await,
         Command::ForceUnlock(a) => commands::force_unlock::exec(ctx, a).await,

@@ -179,6 +179,12 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// How long an operation may take when the stack sets no
+    /// `lifecycle.timeouts` (Terraform's defaults are a good start).
+    fn default_timeout(&self, _op: OpKind) -> Duration {
+        Duration::from_secs(60 * 60)
+    }
+
     /// How long an operation is expected to take, for the plan's estimate.
     fn estimate(&self, _op: OpKind, _inputs: &Value) -> Duration {
         Duration::from_secs(1)

@@ -386,7 +386,11 @@ impl Planner<'_> {
             let schema = self.registry.get(&address.ty).map(|p| p.schema());
             let Some(schema) = schema else { continue };
             let dependencies = self.graph.dependencies(address);
-            let timeouts = &config.lifecycle.timeouts;
+            let lifecycle = &config.lifecycle.timeouts;
+            let provider = self.registry.get(&address.ty);
+            let limit = |set: Option<Duration>, op: OpKind| {
+                set.or_else(|| provider.map(|p| p.default_timeout(op)))
+            };
             let mut change = ResourceChange {
                 address: address.clone(),
                 action: Action::Create,
@@ -401,7 +405,7 @@ impl Planner<'_> {
             };
             let Some(prior) = prior else {
                 change.attributes = diff(schema, &Value::map(), &after);
-                change.timeout_ms = ms(timeouts.create);
+                change.timeout_ms = ms(limit(lifecycle.create, OpKind::Create));
                 change.dependencies = dependencies;
                 change.after = Some(after);
                 known[index] = Some(Known {
@@ -420,7 +424,8 @@ impl Planner<'_> {
             let replace = forced || change.attributes.iter().any(|a| a.forces_replacement);
             if replace {
                 change.action = Action::Replace;
-                change.timeout_ms = ms(timeouts.create).max(ms(timeouts.delete));
+                change.timeout_ms = ms(limit(lifecycle.create, OpKind::Create))
+                    .max(ms(limit(lifecycle.delete, OpKind::Delete)));
                 if forced {
                     change.reason = Some("replacement requested with --replace".into());
                 }
@@ -429,7 +434,7 @@ impl Planner<'_> {
                 }
             } else if !change.attributes.is_empty() {
                 change.action = Action::Update;
-                change.timeout_ms = ms(timeouts.update);
+                change.timeout_ms = ms(limit(lifecycle.update, OpKind::Update));
             }
             let outputs = (!replace).then_some(&prior.outputs);
             let inputs = if replace || !change.attributes.is_empty() {
@@ -478,7 +483,7 @@ impl Planner<'_> {
                 &r.id,
                 &r.dependencies,
                 r.prevent_destroy,
-                None,
+                self.delete_timeout(&r.address, None),
             ));
         }
         for d in &self.state.deposed {
@@ -489,7 +494,13 @@ impl Planner<'_> {
                         "deposed object {} left by an earlier replacement",
                         d.id
                     )),
-                    ..delete_change(&d.address, &d.id, &d.dependencies, false, None)
+                    ..delete_change(
+                        &d.address,
+                        &d.id,
+                        &d.dependencies,
+                        false,
+                        self.delete_timeout(&d.address, None),
+                    )
                 });
             }
         }
@@ -533,7 +544,8 @@ impl Planner<'_> {
                     config.and_then(|c| c.location.as_ref()),
                 ));
             }
-            let timeout = config.and_then(|c| c.lifecycle.timeouts.delete);
+            let timeout =
+                self.delete_timeout(&r.address, config.and_then(|c| c.lifecycle.timeouts.delete));
             changes.push(delete_change(
                 &r.address,
                 &r.id,
@@ -546,10 +558,25 @@ impl Planner<'_> {
             if selected.as_ref().is_none_or(|s| s.contains(&d.address)) {
                 changes.push(ResourceChange {
                     action: Action::DeleteDeposed,
-                    ..delete_change(&d.address, &d.id, &d.dependencies, false, None)
+                    ..delete_change(
+                        &d.address,
+                        &d.id,
+                        &d.dependencies,
+                        false,
+                        self.delete_timeout(&d.address, None),
+                    )
                 });
             }
         }
+    }
+
+    /// The time limit of a delete: the stack's, else the provider's default.
+    fn delete_timeout(&self, address: &Address, set: Option<Duration>) -> Option<Duration> {
+        set.or_else(|| {
+            self.registry
+                .get(&address.ty)
+                .map(|p| p.default_timeout(OpKind::Delete))
+        })
     }
 
     /// The critical path through the changes, each weighted by its

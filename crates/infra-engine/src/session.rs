@@ -477,7 +477,7 @@ impl Session<'_> {
                     &provider,
                     &r.address,
                     "refresh",
-                    crate::plan::DEFAULT_TIMEOUT,
+                    provider.default_timeout(infra_core::OpKind::Read),
                 );
                 reads.spawn(async move {
                     let result = provider.read(&ctx, &r.existing()).await;
@@ -626,6 +626,99 @@ impl Session<'_> {
         Ok(report)
     }
 
+    /// Adopts a resource that exists in the cloud into state, at an address
+    /// the stack declares (`infra import ADDR ID`). The next plan shows how
+    /// the resource differs from the stack.
+    pub async fn import(
+        &mut self,
+        address: &infra_core::Address,
+        id: &str,
+    ) -> Result<(), EngineError> {
+        let refuse = |message: String, hint: &str| {
+            EngineError::Diagnostics(vec![
+                Diagnostic::error(message)
+                    .on(address.clone())
+                    .hint(hint.to_owned()),
+            ])
+        };
+        let Some(config) = self.stack.resource(address) else {
+            return Err(refuse(
+                format!("`{address}` is not declared in stack `{}`", self.stack.name),
+                "declare the resource in the stack file first, then import it",
+            ));
+        };
+        if let Some(existing) = self.state.get(address) {
+            return Err(refuse(
+                format!("`{address}` is already in state (id {})", existing.id),
+                "see it with `infra state show`; to adopt another object, destroy or rename this one first",
+            ));
+        }
+        let provider = self
+            .engine
+            .registry
+            .get(&address.ty)
+            .cloned()
+            .ok_or_else(|| {
+                refuse(
+                    format!("no provider for `{}` in this build", address.ty),
+                    "check the resource type",
+                )
+            })?;
+        // What the stack says, as far as it can be known without applying:
+        // providers copy from it what the cloud cannot return (a password).
+        let declared = crate::plan::desired_inputs(
+            config,
+            &*provider,
+            &self.key,
+            &StateResolver {
+                state: &self.state,
+                registry: &self.engine.registry,
+            },
+            &mut Vec::new(),
+            &mut Vec::new(),
+        )
+        .unwrap_or_else(Value::map);
+        let ctx = self.context(
+            &provider,
+            address,
+            "import",
+            provider.default_timeout(infra_core::OpKind::Read),
+        );
+        let candidate = infra_core::Existing {
+            id: id.to_owned(),
+            inputs: declared,
+            outputs: Value::map(),
+        };
+        let found = provider.read(&ctx, &candidate).await.map_err(|e| {
+            refuse(
+                format!("cannot read `{address}` with id {id}: {e}"),
+                "check the id and access to the cloud",
+            )
+        })?;
+        let Some(found) = found else {
+            return Err(refuse(
+                format!("no {} with id `{id}` exists", address.ty),
+                "check the id: the bucket name, DB identifier, cluster name or `cluster:nodegroup`",
+            ));
+        };
+        let mut outputs = found.outputs;
+        if let Value::Map(m) = &mut outputs {
+            m.insert("id".into(), Value::String(found.id.clone()));
+        }
+        let now = crate::state::now();
+        self.state.put(crate::state::ResourceState {
+            address: address.clone(),
+            id: found.id,
+            inputs: found.inputs,
+            outputs,
+            dependencies: self.graph.dependencies(address),
+            prevent_destroy: config.lifecycle.prevent_destroy,
+            created_at: now.clone(),
+            updated_at: now,
+        });
+        self.persist().await
+    }
+
     /// Releases the lock.
     pub async fn close(self) -> Result<(), EngineError> {
         Ok(self.backend.unlock(&self.lock_id).await?)
@@ -641,5 +734,28 @@ fn applied(found: infra_core::Observed, inputs: Value) -> Outcome {
         id: found.id,
         inputs,
         outputs,
+    }
+}
+
+/// References during import read what state holds; anything else is
+/// unknown.
+struct StateResolver<'a> {
+    state: &'a State,
+    registry: &'a Registry,
+}
+
+impl crate::eval::Resolve for StateResolver<'_> {
+    fn attribute(&self, r: &infra_stack::Reference) -> Result<Value, String> {
+        let (Some(infra_core::PathSeg::Key(attr)), Some(res)) =
+            (r.path.first(), self.state.get(&r.address))
+        else {
+            return Ok(Value::Unknown);
+        };
+        let is_input = self
+            .registry
+            .get(&r.address.ty)
+            .is_some_and(|p| p.schema().input(attr).is_some());
+        let source = if is_input { &res.inputs } else { &res.outputs };
+        Ok(source.get(attr).cloned().unwrap_or(Value::Unknown))
     }
 }

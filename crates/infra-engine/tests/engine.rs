@@ -467,3 +467,60 @@ async fn what_refresh_finds_is_recorded_even_without_changes() {
     assert!(!w.state_text().contains("mem.b"), "{}", w.state_text());
     assert!(w.plan(&only_a, refresh()).await.drift.is_empty());
 }
+
+#[tokio::test]
+async fn import_adopts_an_existing_object_and_refuses_the_impossible() {
+    let w = World::new();
+    let stack = w
+        .stack()
+        .resource(addr("mem.a"), inputs(vec![("value", lit("A"))]), vec![])
+        .build();
+    w.cloud.objects.lock().unwrap().insert(
+        "made-by-hand".into(),
+        (
+            addr("mem.a"),
+            [
+                ("value", infra_core::Value::from("A")),
+                ("delay_ms", 0.into()),
+            ]
+            .into_iter()
+            .collect(),
+        ),
+    );
+    let mut s = w
+        .engine
+        .open(&stack, &LockOptions::new("import"))
+        .await
+        .unwrap();
+    let missing = s
+        .import(&addr("mem.a"), "no-such-id")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("no mem with id `no-such-id` exists"),
+        "{missing}"
+    );
+    let undeclared = s
+        .import(&addr("mem.zzz"), "made-by-hand")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(undeclared.contains("not declared"), "{undeclared}");
+    s.import(&addr("mem.a"), "made-by-hand").await.unwrap();
+    let again = s
+        .import(&addr("mem.a"), "made-by-hand")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(again.contains("already in state"), "{again}");
+    s.close().await.unwrap();
+    assert!(w.state_text().contains("made-by-hand"));
+    let plan = w.plan(&stack, refresh()).await;
+    assert!(!plan.has_changes(), "{:?}", plan.changes);
+    assert_eq!(
+        w.cloud.creates.lock().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+}
