@@ -179,6 +179,14 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// Whether a resource as recorded may be deleted (or replaced), checked
+    /// at plan time so a plan that cannot succeed is refused before anything
+    /// changes. `Err` says what the user must change first, e.g. "set
+    /// deletion_protection = false and apply, then destroy".
+    fn deletable(&self, _existing: &Existing) -> Result<(), String> {
+        Ok(())
+    }
+
     /// How long an operation may take when the stack sets no
     /// `lifecycle.timeouts` (Terraform's defaults are a good start).
     fn default_timeout(&self, _op: OpKind) -> Duration {

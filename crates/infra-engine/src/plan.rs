@@ -432,6 +432,7 @@ impl Planner<'_> {
                 if config.lifecycle.prevent_destroy || prior.prevent_destroy {
                     problems.push(prevented(address, "replace", config.location.as_ref()));
                 }
+                self.check_deletable(prior, "replace", config.location.as_ref(), problems);
             } else if !change.attributes.is_empty() {
                 change.action = Action::Update;
                 change.timeout_ms = ms(limit(lifecycle.update, OpKind::Update));
@@ -478,6 +479,7 @@ impl Planner<'_> {
             if r.prevent_destroy {
                 problems.push(prevented(&r.address, "destroy", None));
             }
+            self.check_deletable(r, "destroy", None, problems);
             changes.push(delete_change(
                 &r.address,
                 &r.id,
@@ -544,6 +546,12 @@ impl Planner<'_> {
                     config.and_then(|c| c.location.as_ref()),
                 ));
             }
+            self.check_deletable(
+                r,
+                "destroy",
+                config.and_then(|c| c.location.as_ref()),
+                problems,
+            );
             let timeout =
                 self.delete_timeout(&r.address, config.and_then(|c| c.lifecycle.timeouts.delete));
             changes.push(delete_change(
@@ -567,6 +575,28 @@ impl Planner<'_> {
                     )
                 });
             }
+        }
+    }
+
+    /// Asks the provider whether the recorded resource can be deleted
+    /// (e.g. deletion protection), so the plan fails before anything changes.
+    fn check_deletable(
+        &self,
+        r: &crate::state::ResourceState,
+        what: &str,
+        location: Option<&infra_core::Location>,
+        problems: &mut Vec<Diagnostic>,
+    ) {
+        let Some(provider) = self.registry.get(&r.address.ty) else {
+            return;
+        };
+        if let Err(why) = provider.deletable(&r.existing()) {
+            let d = Diagnostic::error(format!("cannot {what} `{}`: {why}", r.address))
+                .on(r.address.clone());
+            problems.push(match location {
+                Some(l) => d.at(l.clone()),
+                None => d,
+            });
         }
     }
 

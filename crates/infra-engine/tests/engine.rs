@@ -524,3 +524,41 @@ async fn import_adopts_an_existing_object_and_refuses_the_impossible() {
         "nothing was created"
     );
 }
+
+#[tokio::test]
+async fn providers_can_refuse_a_delete_at_plan_time() {
+    let w = World::new();
+    let stack = w
+        .stack()
+        .resource(
+            addr("mem.db"),
+            inputs(vec![("value", lit("protected"))]),
+            vec![],
+        )
+        .resource(addr("mem.other"), inputs(vec![]), vec![])
+        .build();
+    w.apply(&stack).await;
+    let mut s = w
+        .engine
+        .open(&stack, &LockOptions::new("destroy"))
+        .await
+        .unwrap();
+    let err = s
+        .plan(&PlanOptions {
+            destroy: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    s.close().await.unwrap();
+    assert!(
+        err.contains("cannot destroy `mem.db`: its value is \"protected\""),
+        "{err}"
+    );
+    assert_eq!(
+        w.cloud.live(),
+        ["mem.db", "mem.other"],
+        "nothing was deleted"
+    );
+}

@@ -84,6 +84,15 @@ impl Provider for MemProvider {
         &self.schema
     }
 
+    fn deletable(&self, existing: &Existing) -> Result<(), String> {
+        match existing.inputs.get("value").and_then(Value::as_str) {
+            Some("protected") => {
+                Err("its value is \"protected\": change it and apply first".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn validate(&self, inputs: &Value) -> Vec<(infra_core::ValuePath, String)> {
         match inputs.get("fail").and_then(Value::as_str) {
             Some("create" | "update" | "delete") | None => Vec::new(),
