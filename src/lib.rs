@@ -4,16 +4,28 @@
 //! Embedders depend on this package and drive [`infra_engine`] directly;
 //! the `infra` binary hands [`default_registry`] to the command line.
 
+pub use infra_aws;
 pub use infra_core;
 pub use infra_engine;
 pub use infra_stack;
 
 use infra_core::Registry;
 
-/// Every provider compiled in: `sim_resource` with feature `sim`.
+/// Every provider compiled in: the AWS types (`eks_cluster`,
+/// `eks_node_group`, `rds_subnet_group`, `rds_instance`, `s3_bucket`), and
+/// `sim_resource` with feature `sim`.
 pub fn default_registry() -> Registry {
-    #[allow(unused_mut)]
     let mut registry = Registry::new();
+    // One AWS context for every AWS type: SDK configuration is built once,
+    // on the first operation that needs the cloud.
+    let aws = infra_aws::AwsContext::new();
+    for provider in infra_eks::providers(aws.clone())
+        .into_iter()
+        .chain(infra_rds::providers(aws.clone()))
+        .chain(infra_s3::providers(aws))
+    {
+        registry.register(provider);
+    }
     #[cfg(feature = "sim")]
     registry.register(std::sync::Arc::new(infra_sim::SimProvider::new()));
     registry
