@@ -1,0 +1,470 @@
+//! [`RdsInstance`]: the `rds_instance` type, an RDS PostgreSQL DB instance.
+
+mod live;
+mod spec;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_rds::Client;
+use aws_sdk_rds::types::DbInstance;
+use infra_aws::{AwsContext, Poll, classify, error_code, poll_until, retry_transient};
+use infra_core::{
+    ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError, Schema, Value,
+    ValuePath,
+};
+
+use crate::client::Clients;
+use crate::tags;
+use live::{Health, Live, health, plan_modify};
+use spec::Spec;
+
+pub use spec::TYPE_NAME;
+
+/// The `rds_instance` provider (Terraform's `aws_db_instance`, for
+/// PostgreSQL). R = a change replaces the instance; client-side attributes
+/// change no API call.
+///
+/// | attribute | type | change | default |
+/// | --- | --- | --- | --- |
+/// | `identifier` | string, required | R | |
+/// | `engine` | string | R | `"postgres"` |
+/// | `engine_version` | string | in place (major upgrades allowed) | AWS's |
+/// | `instance_class` | string, required | in place | |
+/// | `allocated_storage` | int, required | in place (grow only) | |
+/// | `max_allocated_storage` | int | in place | off |
+/// | `storage_type` | string | in place | `"gp3"` |
+/// | `storage_encrypted` | bool | R | `true` |
+/// | `kms_key_id` | string | R | AWS's key |
+/// | `db_name` | string | R | |
+/// | `username` | string, required | R | |
+/// | `password` | string, required, sensitive | in place | |
+/// | `multi_az` | bool | in place | `false` |
+/// | `publicly_accessible` | bool | in place | `false` |
+/// | `vpc_security_group_ids` | list of string | in place | VPC default |
+/// | `db_subnet_group` | string | in place | |
+/// | `backup_retention_period` | int 0–35 | in place | `7` |
+/// | `backup_window`, `maintenance_window` | string | in place | AWS's |
+/// | `deletion_protection` | bool | in place | `false` |
+/// | `skip_final_snapshot` | bool | client-side | `false` |
+/// | `final_snapshot_identifier` | string | client-side | |
+/// | `apply_immediately` | bool | client-side | `false` |
+/// | `tags` | table of string | in place | `{}` |
+///
+/// Outputs: `address`, `port`, `endpoint` (`host:port`), `arn`,
+/// `resource_id`, `status`. The cloud id is the identifier, lowercase.
+pub struct RdsInstance {
+    schema: Schema,
+    clients: Clients,
+}
+
+impl std::fmt::Debug for RdsInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RdsInstance").finish_non_exhaustive()
+    }
+}
+
+impl RdsInstance {
+    /// The provider, reaching AWS through the shared context.
+    pub fn new(aws: Arc<AwsContext>) -> Self {
+        RdsInstance {
+            schema: spec::schema(),
+            clients: Clients::new(aws, None),
+        }
+    }
+
+    /// The provider with a fixed SDK client (for tests with mocked
+    /// responses); the context is then unused.
+    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
+        RdsInstance {
+            schema: spec::schema(),
+            clients: Clients::new(aws, Some(client)),
+        }
+    }
+}
+
+fn describe_what(ctx: &OpContext, id: &str) -> String {
+    format!("`{}` (DB instance {id})", ctx.address)
+}
+
+/// The instance `id`, or `None` when there is none.
+async fn describe(
+    client: &Client,
+    what: &str,
+    id: &str,
+) -> Result<Option<DbInstance>, ProviderError> {
+    match client
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_instances().first().cloned()),
+        Err(e)
+            if matches!(
+                error_code(&e),
+                Some("DBInstanceNotFound" | "DBInstanceNotFoundFault")
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(classify(&format!("reading {what}"), &e)),
+    }
+}
+
+/// Waits until the instance is `available` (and, when `settled`, has no
+/// pending modifications left), failing on statuses it cannot leave alone.
+async fn wait_available(
+    client: &Client,
+    ctx: &OpContext,
+    what: &str,
+    id: &str,
+    settled: bool,
+) -> Result<Live, ProviderError> {
+    poll_until(
+        ctx,
+        &format!("waiting for {what} to be available"),
+        || async {
+            let Some(db) = describe(client, what, id).await? else {
+                return Err(ProviderError::new(
+                    ErrorKind::NotFound,
+                    format!("{what} disappeared while waiting for it to be available"),
+                ));
+            };
+            let live = Live::from_sdk(&db);
+            match health(&live.status) {
+                Health::Ready if settled && !live.pending.is_empty() => Ok(Poll::Pending(format!(
+                    "pending modifications: {}",
+                    live.pending.join(", ")
+                ))),
+                Health::Ready => Ok(Poll::Ready(live)),
+                Health::Waiting => Ok(Poll::Pending(format!("status {}", live.status))),
+                Health::Failed => {
+                    let mut message = format!("{what} is `{}`", live.status);
+                    if !live.status_messages.is_empty() {
+                        message.push_str(": ");
+                        message.push_str(&live.status_messages.join("; "));
+                    }
+                    message.push_str(
+                        "; it will not become available by itself: see the RDS console or events",
+                    );
+                    Err(ProviderError::new(ErrorKind::Failed, message))
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// Waits until DescribeDBInstances no longer finds the instance.
+async fn wait_gone(
+    client: &Client,
+    ctx: &OpContext,
+    what: &str,
+    id: &str,
+) -> Result<(), ProviderError> {
+    poll_until(
+        ctx,
+        &format!("waiting for {what} to be deleted"),
+        || async {
+            Ok(match describe(client, what, id).await? {
+                None => Poll::Ready(()),
+                Some(db) => Poll::Pending(format!(
+                    "status {}",
+                    db.db_instance_status().unwrap_or("unknown")
+                )),
+            })
+        },
+    )
+    .await
+}
+
+fn protected(ctx: &OpContext) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Invalid,
+        format!(
+            "`{}` has deletion_protection = true: set it to false and apply, then destroy",
+            ctx.address
+        ),
+    )
+}
+
+async fn create_instance(
+    client: &Client,
+    ctx: &OpContext,
+    what: &str,
+    spec: &Spec,
+) -> Result<(), ProviderError> {
+    let password = spec.reveal_password(ctx)?;
+    let doing = format!("creating {what}");
+    retry_transient(ctx, &doing, || async {
+        let request = client
+            .create_db_instance()
+            .db_instance_identifier(&spec.identifier)
+            .engine(&spec.engine)
+            .set_engine_version(spec.engine_version.clone())
+            .db_instance_class(&spec.instance_class)
+            .allocated_storage(spec.allocated_storage)
+            .set_max_allocated_storage(spec.max_allocated_storage)
+            .storage_type(&spec.storage_type)
+            .storage_encrypted(spec.storage_encrypted)
+            .set_kms_key_id(spec.kms_key_id.clone())
+            .set_db_name(spec.db_name.clone())
+            .master_username(&spec.username)
+            .master_user_password(&password)
+            .multi_az(spec.multi_az)
+            .publicly_accessible(spec.publicly_accessible)
+            .set_vpc_security_group_ids(spec.vpc_security_group_ids.clone())
+            .set_db_subnet_group_name(spec.db_subnet_group.clone())
+            .backup_retention_period(spec.backup_retention_period)
+            .set_preferred_backup_window(spec.backup_window.clone())
+            .set_preferred_maintenance_window(spec.maintenance_window.clone())
+            .deletion_protection(spec.deletion_protection)
+            .set_tags(Some(tags::to_sdk(&spec.tags)));
+        match request.send().await {
+            Ok(_) => Ok(()),
+            // Made by an earlier attempt of this create (the API has no
+            // client token): adopt it (reference §3.4).
+            Err(e) if error_code(&e) == Some("DBInstanceAlreadyExists") => Ok(()),
+            Err(e) => Err(classify(&doing, &e)),
+        }
+    })
+    .await
+}
+
+#[async_trait]
+impl Provider for RdsInstance {
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn settings_section(&self) -> Option<&str> {
+        Some("aws")
+    }
+
+    fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
+        spec::validate(inputs)
+    }
+
+    fn default_timeout(&self, op: OpKind) -> Duration {
+        // Terraform's aws_db_instance: 40m / 80m / 60m.
+        Duration::from_secs(60)
+            * match op {
+                OpKind::Create => 40,
+                OpKind::Update => 80,
+                OpKind::Delete => 60,
+                OpKind::Read => 5,
+            }
+    }
+
+    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
+        // No authoritative figure exists (reference §2.3): 5–20 minutes.
+        Duration::from_secs(60)
+            * match op {
+                OpKind::Create => 12,
+                OpKind::Update => 8,
+                OpKind::Delete => 8,
+                OpKind::Read => 0,
+            }
+            + Duration::from_secs(1)
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
+        let spec = Spec::parse(ctx, inputs)?;
+        let id = spec.id();
+        let what = describe_what(ctx, &id);
+        let client = self.clients.get(ctx).await?;
+        match describe(&client, &what, &id).await? {
+            Some(db) if db.db_instance_status() == Some("deleting") => {
+                // The name frees up once the old instance is gone.
+                wait_gone(&client, ctx, &what, &id).await?;
+                create_instance(&client, ctx, &what, &spec).await?;
+            }
+            // An instance with this identifier is what an interrupted
+            // create made: adopt it; the next plan shows any difference.
+            Some(_) => ctx.progress("adopting the existing DB instance"),
+            None => create_instance(&client, ctx, &what, &spec).await?,
+        }
+        let live = wait_available(&client, ctx, &what, &id, false).await?;
+        Ok(live.observe(inputs))
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let what = describe_what(ctx, &existing.id);
+        let client = self.clients.get(ctx).await?;
+        Ok(describe(&client, &what, &existing.id)
+            .await?
+            .map(|db| Live::from_sdk(&db).observe(&existing.inputs)))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Value,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(identifier) = inputs.get("identifier").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let id = identifier.to_ascii_lowercase();
+        let what = describe_what(ctx, &id);
+        let client = self.clients.get(ctx).await?;
+        Ok(describe(&client, &what, &id)
+            .await?
+            .filter(|db| db.db_instance_status() != Some("deleting"))
+            .map(|db| Live::from_sdk(&db).observe(inputs)))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError> {
+        let spec = Spec::parse(ctx, inputs)?;
+        let id = existing.id.clone();
+        let what = describe_what(ctx, &id);
+        let client = self.clients.get(ctx).await?;
+        let Some(db) = describe(&client, &what, &id).await? else {
+            return Err(ProviderError::new(
+                ErrorKind::NotFound,
+                format!("updating {what}: it no longer exists; plan again to create it"),
+            ));
+        };
+        let live = Live::from_sdk(&db);
+        // AWS never returns the password: state's digest says if it changed.
+        let password_changed = existing.inputs.get("password") != inputs.get("password");
+        let modify = plan_modify(&what, &spec, &live, password_changed)?;
+        if !modify.is_empty() {
+            let password = match modify.password {
+                true => Some(spec.reveal_password(ctx)?),
+                false => None,
+            };
+            let doing = format!("modifying {what} ({})", modify.changed().join(", "));
+            ctx.progress(&doing);
+            // InvalidDBInstanceState ("not in the available state") is
+            // classified transient, so it is retried until the timeout.
+            retry_transient(ctx, &doing, || async {
+                client
+                    .modify_db_instance()
+                    .db_instance_identifier(&id)
+                    .apply_immediately(spec.apply_immediately)
+                    .deletion_protection(spec.deletion_protection)
+                    .set_db_instance_class(modify.instance_class.clone())
+                    .set_allocated_storage(modify.allocated_storage)
+                    .set_max_allocated_storage(modify.max_allocated_storage)
+                    .set_storage_type(modify.storage_type.clone())
+                    .set_engine_version(modify.engine_version.clone())
+                    .set_allow_major_version_upgrade(
+                        modify.allow_major_version_upgrade.then_some(true),
+                    )
+                    .set_multi_az(modify.multi_az)
+                    .set_publicly_accessible(modify.publicly_accessible)
+                    .set_vpc_security_group_ids(modify.vpc_security_group_ids.clone())
+                    .set_db_subnet_group_name(modify.db_subnet_group.clone())
+                    .set_backup_retention_period(modify.backup_retention_period)
+                    .set_preferred_backup_window(modify.backup_window.clone())
+                    .set_preferred_maintenance_window(modify.maintenance_window.clone())
+                    .set_master_user_password(password.clone())
+                    .send()
+                    .await
+                    .map_err(|e| classify(&doing, &e))
+            })
+            .await?;
+        }
+        if let Some(arn) = &live.arn {
+            tags::sync(&client, ctx, &what, arn, &live.tags, &spec.tags).await?;
+        }
+        // With apply_immediately the changes must also have left
+        // PendingModifiedValues: a freshly modified instance can still read
+        // `available` before the change starts (reference §2.1).
+        let settled = spec.apply_immediately && !modify.is_empty();
+        let live = wait_available(&client, ctx, &what, &id, settled).await?;
+        Ok(live.observe(inputs))
+    }
+
+    async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
+        let id = existing.id.clone();
+        let what = describe_what(ctx, &id);
+        let client = self.clients.get(ctx).await?;
+        let Some(db) = describe(&client, &what, &id).await? else {
+            return Ok(());
+        };
+        if db.db_instance_status() != Some("deleting") {
+            // The live setting decides, so a stale state cannot delete a
+            // protected database.
+            if db.deletion_protection() == Some(true) {
+                return Err(protected(ctx));
+            }
+            let skip = existing
+                .inputs
+                .get("skip_final_snapshot")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let snapshot = existing
+                .inputs
+                .get("final_snapshot_identifier")
+                .and_then(Value::as_str)
+                .filter(|_| !skip);
+            if !skip && snapshot.is_none() {
+                return Err(ProviderError::new(
+                    ErrorKind::Invalid,
+                    format!(
+                        "`{}` has skip_final_snapshot = false but no final_snapshot_identifier: set one (or skip_final_snapshot = true) and apply, then destroy",
+                        ctx.address
+                    ),
+                ));
+            }
+            if let Some(name) = snapshot {
+                ctx.progress(&format!("taking final snapshot `{name}`"));
+            }
+            let doing = format!("deleting {what}");
+            retry_transient(ctx, &doing, || async {
+                match client
+                    .delete_db_instance()
+                    .db_instance_identifier(&id)
+                    .skip_final_snapshot(skip)
+                    .set_final_db_snapshot_identifier(snapshot.map(str::to_owned))
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let message = e
+                            .as_service_error()
+                            .and_then(aws_smithy_types::error::metadata::ProvideErrorMetadata::message)
+                            .unwrap_or_default()
+                            .to_owned();
+                        match error_code(&e) {
+                            Some("DBInstanceNotFound" | "DBInstanceNotFoundFault") => Ok(()),
+                            Some("InvalidDBInstanceState" | "InvalidDBInstanceStateFault")
+                                if message.contains("already being deleted") =>
+                            {
+                                Ok(())
+                            }
+                            Some("InvalidParameterCombination")
+                                if message.to_ascii_lowercase().contains("deletion protection") =>
+                            {
+                                Err(protected(ctx))
+                            }
+                            Some("DBSnapshotAlreadyExists" | "DBSnapshotAlreadyExistsFault") => {
+                                let mut err = classify(&doing, &e);
+                                err.message.push_str(
+                                    "; choose another final_snapshot_identifier and apply, or delete that snapshot, then destroy",
+                                );
+                                Err(err)
+                            }
+                            _ => Err(classify(&doing, &e)),
+                        }
+                    }
+                }
+            })
+            .await?;
+        }
+        wait_gone(&client, ctx, &what, &id).await
+    }
+}

@@ -1,0 +1,35 @@
+//! RDS resource types for infra: `rds_subnet_group` and `rds_instance`
+//! (PostgreSQL), through `aws-sdk-rds`.
+//!
+//! Both types take their SDK configuration from the stack's `[aws]` table
+//! through a shared, lazily built [`AwsContext`]: constructing them, and
+//! planning over an empty state, touches neither credentials nor network.
+//! Their semantics (which attributes update in place, which replace, how
+//! creates are made idempotent, what is waited for) follow Terraform's
+//! `aws_db_subnet_group` and `aws_db_instance`; see each type's docs.
+
+use std::sync::Arc;
+
+use infra_aws::AwsContext;
+use infra_core::Provider;
+
+mod client;
+mod input;
+mod instance;
+mod rules;
+mod subnet_group;
+mod tags;
+
+pub use instance::{RdsInstance, TYPE_NAME as INSTANCE_TYPE};
+pub use subnet_group::{
+    DEFAULT_DESCRIPTION as SUBNET_GROUP_DEFAULT_DESCRIPTION, RdsSubnetGroup,
+    TYPE_NAME as SUBNET_GROUP_TYPE,
+};
+
+/// The RDS resource types, sharing one AWS context.
+pub fn providers(aws: Arc<AwsContext>) -> Vec<Arc<dyn Provider>> {
+    vec![
+        Arc::new(RdsSubnetGroup::new(Arc::clone(&aws))),
+        Arc::new(RdsInstance::new(aws)),
+    ]
+}

@@ -1,0 +1,499 @@
+//! Paths moto cannot produce, with mocked SDK responses (aws-smithy-mocks):
+//! conflicts retried, throttling classified, pending modifications, waits
+//! through intermediate and failed statuses, deletes already under way,
+//! and the exact requests sent. Time is paused, so waits cost nothing.
+
+mod support;
+
+use aws_sdk_rds::Client;
+use aws_sdk_rds::operation::create_db_instance::CreateDbInstanceOutput;
+use aws_sdk_rds::operation::delete_db_instance::{DeleteDBInstanceError, DeleteDbInstanceOutput};
+use aws_sdk_rds::operation::delete_db_subnet_group::DeleteDBSubnetGroupError;
+use aws_sdk_rds::operation::describe_db_instances::{
+    DescribeDBInstancesError, DescribeDbInstancesOutput,
+};
+use aws_sdk_rds::operation::describe_db_subnet_groups::DescribeDbSubnetGroupsOutput;
+use aws_sdk_rds::operation::modify_db_instance::{ModifyDBInstanceError, ModifyDbInstanceOutput};
+use aws_sdk_rds::operation::modify_db_subnet_group::ModifyDbSubnetGroupOutput;
+use aws_sdk_rds::types::error::{DbInstanceNotFoundFault, InvalidDbInstanceStateFault};
+use aws_sdk_rds::types::{
+    DbInstance, DbInstanceStatusInfo, DbSubnetGroup, PendingModifiedValues, Subnet,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_types::error::ErrorMetadata;
+use infra_aws::AwsContext;
+use infra_core::{ErrorKind, Existing, Provider, Value};
+use infra_rds::{RdsInstance, RdsSubnetGroup};
+use support::{ctx_with, inputs, secret, strings, with};
+
+const ID: &str = "mockdb";
+
+fn meta(code: &str, message: &str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message(message).build()
+}
+
+fn not_found() -> DescribeDBInstancesError {
+    DescribeDBInstancesError::DbInstanceNotFoundFault(
+        DbInstanceNotFoundFault::builder()
+            .message("DBInstance mockdb not found.")
+            .meta(meta("DBInstanceNotFound", "DBInstance mockdb not found."))
+            .build(),
+    )
+}
+
+fn db(status: &str, class: &str) -> DbInstance {
+    DbInstance::builder()
+        .db_instance_identifier(ID)
+        .db_instance_status(status)
+        .engine("postgres")
+        .engine_version("16.3")
+        .db_instance_class(class)
+        .allocated_storage(20)
+        .storage_type("gp3")
+        .storage_encrypted(true)
+        .master_username("airflow")
+        .multi_az(false)
+        .publicly_accessible(false)
+        .backup_retention_period(7)
+        .deletion_protection(false)
+        .build()
+}
+
+fn described(db: DbInstance) -> DescribeDbInstancesOutput {
+    DescribeDbInstancesOutput::builder()
+        .db_instances(db)
+        .build()
+}
+
+fn instance(client: Client) -> RdsInstance {
+    RdsInstance::with_client(AwsContext::new(), client)
+}
+
+fn spec(p: &RdsInstance, class: &str, apply_immediately: bool) -> Value {
+    inputs(
+        p,
+        vec![
+            ("identifier", Value::from(ID)),
+            ("engine_version", Value::from("16.3")),
+            ("instance_class", Value::from(class)),
+            ("allocated_storage", Value::Int(20)),
+            ("username", Value::from("airflow")),
+            ("password", secret("first-password-1")),
+            ("skip_final_snapshot", Value::Bool(true)),
+            ("apply_immediately", Value::Bool(apply_immediately)),
+        ],
+    )
+}
+
+fn existing(inputs: &Value) -> Existing {
+    Existing {
+        id: ID.into(),
+        inputs: inputs.clone(),
+        outputs: Value::map(),
+    }
+}
+
+fn ctx() -> infra_core::OpContext {
+    ctx_with("rds_instance.mock", "tok", Value::Null)
+}
+
+fn client(rules: &[&Rule]) -> Client {
+    mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules)
+}
+
+#[tokio::test(start_paused = true)]
+async fn modify_is_retried_while_the_instance_is_busy() {
+    let describe = mock!(Client::describe_db_instances)
+        .sequence()
+        .output(|| described(db("available", "db.t4g.micro")))
+        .output(|| described(db("available", "db.t4g.large")))
+        .repeatedly()
+        .build();
+    let busy = || {
+        ModifyDBInstanceError::InvalidDbInstanceStateFault(
+            InvalidDbInstanceStateFault::builder()
+                .message("Database instance is not in available state.")
+                .meta(meta(
+                    "InvalidDBInstanceState",
+                    "Database instance is not in available state.",
+                ))
+                .build(),
+        )
+    };
+    let modify = mock!(Client::modify_db_instance)
+        .sequence()
+        .error(busy)
+        .times(3)
+        .output(|| ModifyDbInstanceOutput::builder().build())
+        .build();
+    let p = instance(client(&[&describe, &modify]));
+    let before = spec(&p, "db.t4g.micro", false);
+    let after = spec(&p, "db.t4g.large", false);
+    let updated = p
+        .update(&ctx(), &existing(&before), &after)
+        .await
+        .expect("retried until the instance accepted the change");
+    assert_eq!(modify.num_calls(), 4);
+    assert_eq!(updated.inputs, after);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_already_pending_is_not_issued_again() {
+    let describe = mock!(Client::describe_db_instances).then_output(|| {
+        let mut d = db("available", "db.t4g.micro");
+        d.pending_modified_values = Some(
+            PendingModifiedValues::builder()
+                .db_instance_class("db.t4g.large")
+                .build(),
+        );
+        described(d)
+    });
+    let modify =
+        mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build());
+    let p = instance(client(&[&describe, &modify]));
+    let before = spec(&p, "db.t4g.micro", false);
+    let after = spec(&p, "db.t4g.large", false);
+    let updated = p
+        .update(&ctx(), &existing(&before), &after)
+        .await
+        .expect("update");
+    assert_eq!(modify.num_calls(), 0, "the pending change is not re-issued");
+    // And read shows the scheduled value: no endless diff.
+    assert_eq!(updated.inputs, after);
+}
+
+#[tokio::test(start_paused = true)]
+async fn apply_immediately_waits_until_pending_values_clear() {
+    let pending = || {
+        let mut d = db("available", "db.t4g.micro");
+        d.pending_modified_values = Some(
+            PendingModifiedValues::builder()
+                .db_instance_class("db.t4g.large")
+                .build(),
+        );
+        described(d)
+    };
+    let describe = mock!(Client::describe_db_instances)
+        .sequence()
+        .output(|| described(db("available", "db.t4g.micro")))
+        // Still reads `available` before the change starts.
+        .output(pending)
+        .times(2)
+        .output(|| described(db("modifying", "db.t4g.micro")))
+        .output(|| described(db("available", "db.t4g.large")))
+        .repeatedly()
+        .build();
+    // Only the changed attribute, ApplyImmediately, and DeletionProtection
+    // (always sent); never the unchanged password.
+    let modify = mock!(Client::modify_db_instance)
+        .match_requests(|r| {
+            r.db_instance_class() == Some("db.t4g.large")
+                && r.apply_immediately() == Some(true)
+                && r.deletion_protection() == Some(false)
+                && r.master_user_password().is_none()
+                && r.backup_retention_period().is_none()
+                && r.allocated_storage().is_none()
+                && r.engine_version().is_none()
+        })
+        .then_output(|| ModifyDbInstanceOutput::builder().build());
+    let p = instance(client(&[&describe, &modify]));
+    let before = spec(&p, "db.t4g.micro", true);
+    let after = spec(&p, "db.t4g.large", true);
+    let updated = p
+        .update(&ctx(), &existing(&before), &after)
+        .await
+        .expect("update");
+    assert_eq!(modify.num_calls(), 1);
+    assert_eq!(
+        describe.num_calls(),
+        5,
+        "waited through pending and modifying"
+    );
+    assert_eq!(updated.inputs, after);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_password_is_sent_and_only_then() {
+    let describe = mock!(Client::describe_db_instances)
+        .then_output(|| described(db("available", "db.t4g.micro")));
+    let modify = mock!(Client::modify_db_instance)
+        .match_requests(|r| {
+            r.master_user_password() == Some("second-password-22")
+                && r.db_instance_class().is_none()
+        })
+        .then_output(|| ModifyDbInstanceOutput::builder().build());
+    let p = instance(client(&[&describe, &modify]));
+    let before = spec(&p, "db.t4g.micro", false);
+    let after = with(&before, "password", secret("second-password-22"));
+    let updated = p
+        .update(&ctx(), &existing(&before), &after)
+        .await
+        .expect("update");
+    assert_eq!(modify.num_calls(), 1);
+    assert_eq!(updated.inputs.get("password"), after.get("password"));
+    // Unchanged inputs: no call at all.
+    p.update(&ctx(), &existing(&after), &after)
+        .await
+        .expect("no-op update");
+    assert_eq!(modify.num_calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_password_known_only_by_digest_is_not_sent() {
+    let describe = mock!(Client::describe_db_instances)
+        .then_output(|| described(db("available", "db.t4g.micro")));
+    let p = instance(client(&[&describe]));
+    let before = spec(&p, "db.t4g.micro", false);
+    let after = with(
+        &before,
+        "password",
+        Value::Sensitive(infra_core::Secret::redacted("other-digest")),
+    );
+    let err = p
+        .update(&ctx(), &existing(&before), &after)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(
+        err.message.contains("password is not available"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_is_classified_as_retryable() {
+    let describe = mock!(Client::describe_db_instances)
+        .then_error(|| DescribeDBInstancesError::generic(meta("Throttling", "Rate exceeded")));
+    let p = instance(client(&[&describe]));
+    let err = p
+        .read(&ctx(), &existing(&spec(&p, "db.t4g.micro", false)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Throttled);
+    assert!(err.kind.is_retryable());
+    assert!(err.message.contains("rds_instance.mock"), "{}", err.message);
+    assert!(
+        err.message.contains("Throttling: Rate exceeded"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_instance_ends_the_create_with_aws_reason() {
+    let describe = mock!(Client::describe_db_instances)
+        .sequence()
+        .error(not_found)
+        .output(|| described(db("creating", "db.t4g.micro")))
+        .output(|| {
+            let mut d = db("failed", "db.t4g.micro");
+            d.status_infos = Some(vec![
+                DbInstanceStatusInfo::builder()
+                    .status_type("read replication")
+                    .message("the KMS key is disabled")
+                    .build(),
+            ]);
+            described(d)
+        })
+        .repeatedly()
+        .build();
+    let create = mock!(Client::create_db_instance)
+        .match_requests(|r| {
+            r.master_user_password() == Some("first-password-1")
+                && r.db_instance_identifier() == Some(ID)
+                && r.storage_encrypted() == Some(true)
+                && r.backup_retention_period() == Some(7)
+        })
+        .then_output(|| CreateDbInstanceOutput::builder().build());
+    let p = instance(client(&[&describe, &create]));
+    let err = p
+        .create(&ctx(), &spec(&p, "db.t4g.micro", false))
+        .await
+        .unwrap_err();
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(err.kind, ErrorKind::Failed);
+    assert!(err.message.contains("is `failed`"), "{}", err.message);
+    assert!(
+        err.message.contains("the KMS key is disabled"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_already_under_way_is_waited_for() {
+    let describe = mock!(Client::describe_db_instances)
+        .sequence()
+        .output(|| described(db("available", "db.t4g.micro")))
+        .output(|| described(db("deleting", "db.t4g.micro")))
+        .times(2)
+        .error(not_found)
+        .repeatedly()
+        .build();
+    let delete = mock!(Client::delete_db_instance)
+        .match_requests(|r| {
+            r.skip_final_snapshot() == Some(true) && r.final_db_snapshot_identifier().is_none()
+        })
+        .then_error(|| {
+            DeleteDBInstanceError::generic(meta(
+                "InvalidDBInstanceState",
+                "Instance mockdb is already being deleted.",
+            ))
+        });
+    let p = instance(client(&[&describe, &delete]));
+    p.delete(&ctx(), &existing(&spec(&p, "db.t4g.micro", false)))
+        .await
+        .expect("waits until gone");
+    assert_eq!(delete.num_calls(), 1);
+    assert_eq!(describe.num_calls(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn protection_turned_on_behind_our_back_is_reported_clearly() {
+    // The describe said unprotected, but the delete raced a change.
+    let describe = mock!(Client::describe_db_instances)
+        .then_output(|| described(db("available", "db.t4g.micro")));
+    let delete = mock!(Client::delete_db_instance).then_error(|| {
+        DeleteDBInstanceError::generic(meta(
+            "InvalidParameterCombination",
+            "Cannot delete protected DB Instance, please disable deletion protection and try again.",
+        ))
+    });
+    let p = instance(client(&[&describe, &delete]));
+    let err = p
+        .delete(&ctx(), &existing(&spec(&p, "db.t4g.micro", false)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "`rds_instance.mock` has deletion_protection = true: set it to false and apply, then destroy"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_final_snapshot_name_is_required_to_delete() {
+    let describe = mock!(Client::describe_db_instances)
+        .then_output(|| described(db("available", "db.t4g.micro")));
+    let delete =
+        mock!(Client::delete_db_instance).then_output(|| DeleteDbInstanceOutput::builder().build());
+    let p = instance(client(&[&describe, &delete]));
+    let stale = with(
+        &spec(&p, "db.t4g.micro", false),
+        "skip_final_snapshot",
+        Value::Bool(false),
+    );
+    let err = p.delete(&ctx(), &existing(&stale)).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(
+        err.message.contains("final_snapshot_identifier"),
+        "{}",
+        err.message
+    );
+    assert_eq!(delete.num_calls(), 0, "nothing deleted without a snapshot");
+}
+
+fn group(description: &str, subnets: &[&str]) -> DbSubnetGroup {
+    let mut b = DbSubnetGroup::builder()
+        .db_subnet_group_name("airflow")
+        .db_subnet_group_description(description)
+        .vpc_id("vpc-1");
+    for s in subnets {
+        b = b.subnets(Subnet::builder().subnet_identifier(*s).build());
+    }
+    b.build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn subnet_group_modify_sends_the_whole_list_and_reads_back() {
+    let describe = mock!(Client::describe_db_subnet_groups)
+        .sequence()
+        .output(|| {
+            DescribeDbSubnetGroupsOutput::builder()
+                .db_subnet_groups(group("old", &["subnet-a", "subnet-b"]))
+                .build()
+        })
+        .output(|| {
+            DescribeDbSubnetGroupsOutput::builder()
+                .db_subnet_groups(group("new", &["subnet-c", "subnet-a"]))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let modify = mock!(Client::modify_db_subnet_group)
+        .match_requests(|r| {
+            r.db_subnet_group_name() == Some("airflow")
+                && r.db_subnet_group_description() == Some("new")
+                && r.subnet_ids() == ["subnet-a", "subnet-c"]
+        })
+        .then_output(|| {
+            ModifyDbSubnetGroupOutput::builder()
+                .db_subnet_group(group("new", &["subnet-c", "subnet-a"]))
+                .build()
+        });
+    let p = RdsSubnetGroup::with_client(AwsContext::new(), client(&[&describe, &modify]));
+    let c = ctx_with("rds_subnet_group.db", "tok", Value::Null);
+    let before = inputs(
+        &p,
+        vec![
+            ("name", Value::from("airflow")),
+            ("description", Value::from("old")),
+            ("subnet_ids", strings(&["subnet-a", "subnet-b"])),
+        ],
+    );
+    let after = with(
+        &with(&before, "description", Value::from("new")),
+        "subnet_ids",
+        strings(&["subnet-a", "subnet-c"]),
+    );
+    let old = Existing {
+        id: "airflow".into(),
+        inputs: before,
+        outputs: Value::map(),
+    };
+    let updated = p.update(&c, &old, &after).await.expect("update");
+    assert_eq!(modify.num_calls(), 1);
+    assert_eq!(updated.inputs, after, "AWS's subnet order is not drift");
+    let read = p
+        .read(
+            &c,
+            &Existing {
+                id: "airflow".into(),
+                inputs: updated.inputs.clone(),
+                outputs: updated.outputs.clone(),
+            },
+        )
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(read, updated);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_subnet_group_in_use_is_not_deleted() {
+    let delete = mock!(Client::delete_db_subnet_group).then_error(|| {
+        DeleteDBSubnetGroupError::generic(meta(
+            "InvalidDBSubnetGroupStateFault",
+            "Cannot delete the subnet group 'airflow' because at least one database instance: mockdb is still using it.",
+        ))
+    });
+    let p = RdsSubnetGroup::with_client(AwsContext::new(), client(&[&delete]));
+    let c = ctx_with("rds_subnet_group.db", "tok", Value::Null);
+    let err = p
+        .delete(
+            &c,
+            &Existing {
+                id: "airflow".into(),
+                inputs: Value::map(),
+                outputs: Value::map(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(
+        err.message.contains("still used by a DB instance"),
+        "{}",
+        err.message
+    );
+}
