@@ -27,20 +27,34 @@ impl Platform {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
         for f in SHIPPED {
-            let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks").join(f))
-                .expect("shipped stack");
+            let text = std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks").join(f),
+            )
+            .expect("shipped stack");
             std::fs::write(dir.path().join("stacks").join(f), text).expect("copy stack");
         }
         let subnets = default_subnets(emulator.endpoint());
-        assert!(subnets.len() >= 2, "the emulator's default VPC has subnets: {subnets:?}");
-        let p = Platform { dir, emulator, subnets };
+        assert!(
+            subnets.len() >= 2,
+            "the emulator's default VPC has subnets: {subnets:?}"
+        );
+        let p = Platform {
+            dir,
+            emulator,
+            subnets,
+        };
         p.overlay("");
         p
     }
 
     /// Rewrites the overlay: the emulator's endpoint and subnets, plus `extra`.
     fn overlay(&self, extra: &str) {
-        let subnets: Vec<String> = self.subnets.iter().take(2).map(|s| format!("{s:?}")).collect();
+        let subnets: Vec<String> = self
+            .subnets
+            .iter()
+            .take(2)
+            .map(|s| format!("{s:?}"))
+            .collect();
         let text = format!(
             "extends = \"local.toml\"\n\n[vars]\nsubnet_ids = [{}]\n\n[aws]\nendpoint_url = \"{}\"\n\n{extra}",
             subnets.join(", "),
@@ -70,14 +84,29 @@ impl Platform {
         let out = self.infra(args);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(code), "infra {args:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "infra {args:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        );
         stdout + &stderr
     }
 
     async fn clients(&self) -> (aws_sdk_eks::Client, aws_sdk_rds::Client, aws_sdk_s3::Client) {
-        let sdk = self.emulator.context().sdk_config(&self.emulator.settings()).await.expect("sdk config");
-        let s3 = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build();
-        (aws_sdk_eks::Client::new(&sdk), aws_sdk_rds::Client::new(&sdk), aws_sdk_s3::Client::from_conf(s3))
+        let sdk = self
+            .emulator
+            .context()
+            .sdk_config(&self.emulator.settings())
+            .await
+            .expect("sdk config");
+        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build();
+        (
+            aws_sdk_eks::Client::new(&sdk),
+            aws_sdk_rds::Client::new(&sdk),
+            aws_sdk_s3::Client::from_conf(s3),
+        )
     }
 }
 
@@ -115,9 +144,17 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
     // Apply the whole platform.
     let out = p.ok(&["apply", "--auto-approve"], 0);
     assert!(out.contains("Apply complete"), "{out}");
-    let cluster = eks.describe_cluster().name("local-airflow").send().await.expect("cluster");
+    let cluster = eks
+        .describe_cluster()
+        .name("local-airflow")
+        .send()
+        .await
+        .expect("cluster");
     let cluster = cluster.cluster().expect("cluster body");
-    assert_eq!(cluster.role_arn(), Some("arn:aws:iam::123456789012:role/airflow-eks-cluster"));
+    assert_eq!(
+        cluster.role_arn(),
+        Some("arn:aws:iam::123456789012:role/airflow-eks-cluster")
+    );
     let workers = eks
         .describe_nodegroup()
         .cluster_name("local-airflow")
@@ -127,30 +164,67 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
         .expect("workers");
     let workers = workers.nodegroup().expect("nodegroup body");
     let scaling = workers.scaling_config().expect("scaling");
-    assert_eq!((scaling.min_size(), scaling.max_size(), scaling.desired_size()), (Some(1), Some(5), Some(2)));
-    assert_eq!(workers.labels().and_then(|l| l.get("NodeType")).map(String::as_str), Some("worker"));
-    let db = rds.describe_db_instances().db_instance_identifier("local-airflow-db").send().await.expect("db");
+    assert_eq!(
+        (
+            scaling.min_size(),
+            scaling.max_size(),
+            scaling.desired_size()
+        ),
+        (Some(1), Some(5), Some(2))
+    );
+    assert_eq!(
+        workers
+            .labels()
+            .and_then(|l| l.get("NodeType"))
+            .map(String::as_str),
+        Some("worker")
+    );
+    let db = rds
+        .describe_db_instances()
+        .db_instance_identifier("local-airflow-db")
+        .send()
+        .await
+        .expect("db");
     let db = &db.db_instances()[0];
     assert_eq!(db.engine(), Some("postgres"));
-    assert_eq!(db.db_subnet_group().and_then(|g| g.db_subnet_group_name()), Some("local-airflow-db"));
+    assert_eq!(
+        db.db_subnet_group().and_then(|g| g.db_subnet_group_name()),
+        Some("local-airflow-db")
+    );
     assert_eq!(db.storage_encrypted(), Some(true));
     let bucket = "local-airflow-logs-123456789012";
-    let rules = s3.get_bucket_lifecycle_configuration().bucket(bucket).send().await.expect("lifecycle");
+    let rules = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("lifecycle");
     assert_eq!(rules.rules().len(), 1);
     assert_eq!(rules.rules()[0].transitions().len(), 2);
-    let versioning = s3.get_bucket_versioning().bucket(bucket).send().await.expect("versioning");
+    let versioning = s3
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("versioning");
     assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
 
     // State equals the emulator: a refreshing plan finds no drift and no change.
     let out = p.ok(&["plan", "--detailed-exitcode"], 0);
     assert!(!out.contains("changed outside infra"), "{out}");
     let state = std::fs::read_to_string(p.dir.path().join("state/e2e.json")).expect("state");
-    assert!(!state.contains("e2e-sentinel-password"), "no plaintext secret in state");
+    assert!(
+        !state.contains("e2e-sentinel-password"),
+        "no plaintext secret in state"
+    );
 
     // Scaling is an in-place update, and reaches the emulator.
     p.overlay("[resources.eks_node_group.workers]\nscaling = { min = 2, max = 8, desired = 4 }\n");
     let out = p.ok(&["plan", "--detailed-exitcode"], 2);
-    assert!(out.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."), "{out}");
+    assert!(
+        out.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
+        "{out}"
+    );
     p.ok(&["apply", "--auto-approve"], 0);
     let workers = eks
         .describe_nodegroup()
@@ -159,8 +233,18 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
         .send()
         .await
         .expect("workers");
-    let scaling = workers.nodegroup().and_then(|n| n.scaling_config()).expect("scaling");
-    assert_eq!((scaling.min_size(), scaling.max_size(), scaling.desired_size()), (Some(2), Some(8), Some(4)));
+    let scaling = workers
+        .nodegroup()
+        .and_then(|n| n.scaling_config())
+        .expect("scaling");
+    assert_eq!(
+        (
+            scaling.min_size(),
+            scaling.max_size(),
+            scaling.desired_size()
+        ),
+        (Some(2), Some(8), Some(4))
+    );
     p.ok(&["plan", "--detailed-exitcode"], 0);
 
     // Instance types force a new node group.
@@ -168,26 +252,49 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
         "[resources.eks_node_group.workers]\nscaling = { min = 2, max = 8, desired = 4 }\ninstance_types = [\"m5.4xlarge\"]\n",
     );
     let out = p.ok(&["plan", "--detailed-exitcode"], 2);
-    assert!(out.contains("Plan: 0 to add, 0 to change, 1 to replace, 0 to destroy."), "{out}");
+    assert!(
+        out.contains("Plan: 0 to add, 0 to change, 1 to replace, 0 to destroy."),
+        "{out}"
+    );
     assert!(out.contains("forces replacement"), "{out}");
 
     // Deletion protection blocks destroy, with what to change.
     p.overlay("[resources.rds_instance.airflow_db]\ndeletion_protection = true\n");
     p.ok(&["apply", "--auto-approve"], 0);
     let out = p.ok(&["destroy", "--auto-approve"], 1);
-    assert!(out.contains("deletion_protection"), "{out}");
-    let db = rds.describe_db_instances().db_instance_identifier("local-airflow-db").send().await;
+    assert!(
+        out.contains("cannot destroy `rds_instance.airflow_db`: it has deletion_protection = true"),
+        "{out}"
+    );
+    // Refused at plan time: nothing else was deleted either.
+    assert!(
+        eks.describe_cluster()
+            .name("local-airflow")
+            .send()
+            .await
+            .is_ok()
+    );
+    let db = rds
+        .describe_db_instances()
+        .db_instance_identifier("local-airflow-db")
+        .send()
+        .await;
     assert!(db.is_ok(), "the protected database is still there");
 
-    // Lift it, then destroy leaves the emulator empty.
+    // Lift it (one in-place update), then destroy leaves the emulator empty.
     p.overlay("[resources.rds_instance.airflow_db]\ndeletion_protection = false\n");
-    p.ok(&["apply", "--auto-approve"], 0);
+    let out = p.ok(&["apply", "--auto-approve"], 0);
+    assert!(out.contains("0 created, 1 updated"), "{out}");
     p.ok(&["destroy", "--auto-approve"], 0);
     let clusters = eks.list_clusters().send().await.expect("clusters");
     assert!(clusters.clusters().is_empty(), "{:?}", clusters.clusters());
     let dbs = rds.describe_db_instances().send().await.expect("dbs");
     assert!(dbs.db_instances().is_empty());
-    let groups = rds.describe_db_subnet_groups().send().await.expect("subnet groups");
+    let groups = rds
+        .describe_db_subnet_groups()
+        .send()
+        .await
+        .expect("subnet groups");
     assert!(groups.db_subnet_groups().is_empty());
     let buckets = s3.list_buckets().send().await.expect("buckets");
     assert!(buckets.buckets().is_empty());
@@ -198,7 +305,9 @@ fn prod_plans_the_whole_platform_without_credentials() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
     for f in ["airflow.toml", "prod.toml"] {
-        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks").join(f)).expect("stack");
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks").join(f))
+                .expect("stack");
         std::fs::write(dir.path().join("stacks").join(f), text).expect("copy");
     }
     let out = Command::new(env!("CARGO_BIN_EXE_infra"))
@@ -210,7 +319,12 @@ fn prod_plans_the_whole_platform_without_credentials() {
         .output()
         .expect("run infra");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for address in [
         "eks_cluster.main",
         "eks_node_group.general",
@@ -221,5 +335,8 @@ fn prod_plans_the_whole_platform_without_credentials() {
     ] {
         assert!(stdout.contains(address), "{address} missing from\n{stdout}");
     }
-    assert!(stdout.contains("Plan: 6 to add, 0 to change, 0 to replace, 0 to destroy."), "{stdout}");
+    assert!(
+        stdout.contains("Plan: 6 to add, 0 to change, 0 to replace, 0 to destroy."),
+        "{stdout}"
+    );
 }

@@ -247,6 +247,17 @@ impl Provider for RdsInstance {
         spec::validate(inputs)
     }
 
+    fn deletable(&self, existing: &Existing) -> Result<(), String> {
+        // Refused at plan time, before a destroy deletes anything else; the
+        // delete itself checks the live instance again, in case state is stale.
+        match existing.inputs.get("deletion_protection") {
+            Some(Value::Bool(true)) => Err(
+                "it has deletion_protection = true: set it to false and apply, then destroy".into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     fn default_timeout(&self, op: OpKind) -> Duration {
         // Terraform's aws_db_instance: 40m / 80m / 60m.
         Duration::from_secs(60)
