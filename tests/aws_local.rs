@@ -340,3 +340,41 @@ fn prod_plans_the_whole_platform_without_credentials() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_adopts_a_bucket_made_by_hand() {
+    let p = Platform::new();
+    let (_, _, s3) = p.clients().await;
+    s3.create_bucket()
+        .bucket("handmade-logs")
+        .send()
+        .await
+        .expect("bucket made by hand");
+    let stack = format!(
+        "[aws]\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n\n[resources.s3_bucket.logs]\nname = \"handmade-logs\"\nversioning = true\n",
+        p.emulator.endpoint()
+    );
+    std::fs::write(p.dir.path().join("stacks/e2e.toml"), stack).expect("stack");
+
+    let out = p.ok(&["import", "s3_bucket.logs", "handmade-logs"], 0);
+    assert!(out.contains("Imported s3_bucket.logs"), "{out}");
+    let out = p.ok(&["state", "list"], 0);
+    assert!(out.contains("s3_bucket.logs"), "{out}");
+    // The bucket is unversioned: the plan updates it in place, never recreates it.
+    let out = p.ok(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        out.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
+        "{out}"
+    );
+    p.ok(&["apply", "--auto-approve"], 0);
+    let versioning = s3
+        .get_bucket_versioning()
+        .bucket("handmade-logs")
+        .send()
+        .await
+        .expect("versioning");
+    assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
+    // Importing what is already managed, or what does not exist, is refused.
+    let out = p.ok(&["import", "s3_bucket.logs", "handmade-logs"], 1);
+    assert!(out.contains("already in state"), "{out}");
+}
