@@ -511,17 +511,13 @@ impl Executor<'_> {
             }
             Step::Delete | Step::DeleteDeposed => None,
         };
-        if matches!(op.step, Step::Update | Step::Delete | Step::DeleteDeposed)
-            && existing.is_none()
-        {
-            // Already gone from state (e.g. resolved by recovery): nothing to do
-            // is still a success for deletes; updates need the resource.
-            if op.step == Step::Update {
-                return Err(format!(
-                    "`{}` is not in state any more; plan again",
-                    op.address
-                ));
-            }
+        // A delete of what is already gone from state succeeds (see
+        // call_with_retry); an update needs the resource.
+        if op.step == Step::Update && existing.is_none() {
+            return Err(format!(
+                "`{}` is not in state any more; plan again",
+                op.address
+            ));
         }
         Ok(Prepared {
             provider,
