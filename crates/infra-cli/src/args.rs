@@ -60,6 +60,9 @@ pub enum Command {
     State(commands::state::StateCommand),
     /// Remove a stale lock left by a process that is gone.
     ForceUnlock(commands::force_unlock::ForceUnlockArgs),
+    /// EKS helpers: `infra eks token` for kubeconfig exec entries.
+    #[command(subcommand)]
+    Eks(commands::eks::EksCommand),
 }
 
 /// Flags shared by the commands that plan.

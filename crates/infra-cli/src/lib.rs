@@ -111,6 +111,7 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
         Command::Output(a) => commands::output::exec(ctx, a).await,
         Command::State(a) => commands::state::exec(ctx, a).await,
         Command::ForceUnlock(a) => commands::force_unlock::exec(ctx, a).await,
+        Command::Eks(c) => commands::eks::exec(ctx, c).await,
     }
 }
 

@@ -10,13 +10,19 @@
 //!   before config updates (scaling, labels and taints as diffs, update
 //!   policy), tags.
 //!
-//! Both build their SDK client from the stack's `[aws]` table only when an
-//! operation needs the cloud, so planning over an empty state makes no call.
+//! - [`token`]: EKS bearer tokens signed in-process (presigned STS
+//!   `GetCallerIdentity`), and the `ExecCredential` that kubeconfig `exec`
+//!   entries print, so helm reaches a cluster without the aws CLI.
+//!
+//! Both resource types build their SDK client from the stack's `[aws]`
+//! table only when an operation needs the cloud, so planning over an empty
+//! state makes no call.
 
 mod cluster;
 mod common;
 mod node_group;
 mod tags;
+pub mod token;
 
 use std::sync::Arc;
 
@@ -25,6 +31,7 @@ use infra_core::Provider;
 
 pub use cluster::EksCluster;
 pub use node_group::EksNodeGroup;
+pub use token::{EksToken, exec_credential_json, presign_token, token_for};
 
 /// The type name of [`EksCluster`].
 pub const CLUSTER_TYPE: &str = cluster::TYPE_NAME;

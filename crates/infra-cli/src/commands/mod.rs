@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod eks;
 pub mod force_unlock;
 pub mod graph;
 pub mod import;
