@@ -12,8 +12,8 @@ pub use infra_stack;
 use infra_core::Registry;
 
 /// Every provider compiled in: the AWS types (`eks_cluster`,
-/// `eks_node_group`, `rds_subnet_group`, `rds_instance`, `s3_bucket`), and
-/// `sim_resource` with feature `sim`.
+/// `eks_node_group`, `rds_subnet_group`, `rds_instance`, `s3_bucket`),
+/// `helm_release`, and `sim_resource` with feature `sim`.
 pub fn default_registry() -> Registry {
     let mut registry = Registry::new();
     // One AWS context for every AWS type: SDK configuration is built once,
@@ -23,6 +23,7 @@ pub fn default_registry() -> Registry {
         .into_iter()
         .chain(infra_rds::providers(aws.clone()))
         .chain(infra_s3::providers(aws))
+        .chain(infra_helm::providers())
     {
         registry.register(provider);
     }

@@ -1,0 +1,178 @@
+//! Plan-time checks of `helm_release` inputs beyond their types: release and
+//! namespace names, how the cluster is reached, the timeout's syntax.
+
+use std::time::Duration;
+
+use infra_core::{PathSeg, Value, ValuePath};
+
+/// The longest release name helm accepts.
+pub const MAX_NAME_LEN: usize = 53;
+
+/// The longest namespace name Kubernetes accepts (a DNS label).
+const MAX_NAMESPACE_LEN: usize = 63;
+
+/// Checks a release name: 1-53 characters, a DNS label (lowercase letters,
+/// digits and `-`, starting and ending with a letter or digit).
+pub fn check_name(name: &str) -> Result<(), String> {
+    check_label(name, MAX_NAME_LEN, "release name")
+}
+
+fn check_label(s: &str, max: usize, what: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > max {
+        return Err(format!(
+            "{what} `{s}` must be 1 to {max} characters long, not {}",
+            s.len()
+        ));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "{what} `{s}` contains {c:?}: use lowercase letters, digits and `-`"
+        ));
+    }
+    if s.starts_with('-') || s.ends_with('-') {
+        return Err(format!(
+            "{what} `{s}` must start and end with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a helm duration: one or more `<number><unit>` with unit `h`, `m`
+/// or `s`, e.g. `10m`, `1h30m`, `300s`. helm receives the text as written.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let bad =
+        || format!("timeout `{s}` is not a duration: write e.g. \"10m\", \"1h30m\" or \"300s\"");
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|x| total.checked_add(x))
+            .ok_or_else(bad)?;
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+fn key(name: &str) -> ValuePath {
+    vec![PathSeg::Key(name.to_owned())]
+}
+
+/// A present, non-null input.
+fn given<'a>(inputs: &'a Value, name: &str) -> Option<&'a Value> {
+    inputs.get(name).filter(|v| !matches!(v, Value::Null))
+}
+
+/// Every problem of a release's inputs. Values unknown until apply pass.
+pub fn validate(inputs: &Value) -> Vec<(ValuePath, String)> {
+    let mut out = Vec::new();
+    if let Some(Value::String(name)) = given(inputs, "name")
+        && let Err(e) = check_name(name)
+    {
+        out.push((key("name"), e));
+    }
+    if let Some(Value::String(ns)) = given(inputs, "namespace")
+        && let Err(e) = check_label(ns, MAX_NAMESPACE_LEN, "namespace")
+    {
+        out.push((key("namespace"), e));
+    }
+    if let Some(Value::String(chart)) = given(inputs, "chart")
+        && chart.trim().is_empty()
+    {
+        out.push((
+            key("chart"),
+            "chart is empty: name a chart in `repository`, a chart directory or a .tgz file"
+                .to_owned(),
+        ));
+    }
+    if let Some(Value::String(t)) = given(inputs, "timeout")
+        && let Err(e) = parse_timeout(t)
+    {
+        out.push((key("timeout"), e));
+    }
+    if let Some(Value::Int(n)) = given(inputs, "max_history")
+        && *n < 0
+    {
+        out.push((
+            key("max_history"),
+            format!("max_history must be 0 (keep all) or more, not {n}"),
+        ));
+    }
+    match given(inputs, "values") {
+        None | Some(Value::Map(_) | Value::Unknown | Value::Sensitive(_)) => {}
+        Some(other) => out.push((
+            key("values"),
+            format!("values must be a table, not a {}", other.kind()),
+        )),
+    }
+    let kubernetes = given(inputs, "kubernetes").is_some();
+    let kubeconfig = given(inputs, "kubeconfig").is_some();
+    match (kubernetes, kubeconfig) {
+        (true, true) => out.push((
+            key("kubeconfig"),
+            "set either `kubernetes` (an EKS cluster) or `kubeconfig`, not both".to_owned(),
+        )),
+        (false, false) => out.push((
+            key("kubernetes"),
+            "say how to reach the cluster: `kubernetes = { eks_cluster, endpoint, ca_data }` or `kubeconfig = \"path\"`".to_owned(),
+        )),
+        _ => {}
+    }
+    if kubernetes && given(inputs, "context").is_some() {
+        out.push((
+            key("context"),
+            "`context` selects a context of `kubeconfig`; remove it when using `kubernetes`"
+                .to_owned(),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_dns_label_rules() {
+        assert!(check_name("airflow").is_ok());
+        assert!(check_name("a").is_ok());
+        assert!(check_name(&"a".repeat(53)).is_ok());
+        assert!(check_name(&"a".repeat(54)).is_err());
+        assert!(check_name("").is_err());
+        assert!(check_name("Airflow").is_err());
+        assert!(check_name("air_flow").is_err());
+        assert!(check_name("-airflow").is_err());
+        assert!(check_name("airflow-").is_err());
+        assert!(check_name("air.flow").is_err());
+    }
+
+    #[test]
+    fn timeouts_parse_like_go_durations() {
+        assert_eq!(parse_timeout("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_timeout("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_timeout("300s"), Ok(Duration::from_secs(300)));
+        for bad in ["", "10", "m", "10x", "1.5h", "-1m"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+}
