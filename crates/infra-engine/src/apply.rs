@@ -114,6 +114,7 @@ enum Report {
 
 pub(crate) struct Executor<'a> {
     pub(crate) stack: &'a Stack,
+    pub(crate) graph: &'a crate::graph::DepGraph,
     pub(crate) registry: &'a Registry,
     pub(crate) key: &'a SecretKey,
     pub(crate) emitter: &'a Emitter,
@@ -159,9 +160,7 @@ impl Executor<'_> {
             .map(|o| o.address.clone())
             .collect();
         let mut evaluated: HashMap<Address, Value> = HashMap::new();
-        let order = crate::graph::DepGraph::build(self.stack)
-            .map_err(EngineError::Diagnostics)?
-            .order();
+        let order = self.graph.order();
         for address in &order {
             if let Some(config) = self.stack.resource(address)
                 && let Some(provider) = self.registry.get(&address.ty)

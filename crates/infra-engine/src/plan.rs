@@ -62,6 +62,10 @@ pub struct Plan {
     pub estimate_ms: u64,
     /// Warnings found while planning.
     pub warnings: Vec<String>,
+    /// Environment variables of `from_env` inputs that were unset: such a
+    /// plan shows, but cannot be applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_env: Vec<String>,
 }
 
 /// Counts of planned changes, as in `Plan: N to add, ...`.
@@ -176,8 +180,6 @@ pub(crate) struct Planner<'a> {
     pub(crate) state: &'a State,
     pub(crate) registry: &'a Registry,
     pub(crate) key: &'a SecretKey,
-    /// Unset `from_env` is an error (apply) rather than a warning (plan).
-    pub(crate) strict_env: bool,
 }
 
 /// What the planner knows of a resource while walking the graph. Borrowed
@@ -266,6 +268,7 @@ impl Planner<'_> {
     ) -> Result<Plan, Vec<Diagnostic>> {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
+        let mut missing_env = Vec::new();
         let mut changes = Vec::new();
         let mut state_only = Vec::new();
         for t in opts.targets.iter().chain(&opts.replace) {
@@ -284,8 +287,13 @@ impl Planner<'_> {
                 &mut changes,
                 &mut state_only,
                 &mut problems,
-                &mut warnings,
+                &mut missing_env,
             );
+            for var in &missing_env {
+                warnings.push(format!(
+                    "environment variable {var} is not set, so a sensitive input is unknown; apply will fail until it is set"
+                ));
+            }
         }
         if problems.iter().any(Diagnostic::is_error) {
             return Err(problems);
@@ -309,6 +317,7 @@ impl Planner<'_> {
             summary,
             estimate_ms,
             warnings,
+            missing_env,
         })
     }
 
@@ -348,13 +357,12 @@ impl Planner<'_> {
         changes: &mut Vec<ResourceChange>,
         state_only: &mut Vec<Address>,
         problems: &mut Vec<Diagnostic>,
-        warnings: &mut Vec<String>,
+        missing_env: &mut Vec<String>,
     ) {
         let selected =
             (!opts.targets.is_empty()).then(|| self.graph.with_dependencies(&opts.targets));
         let mut known: Vec<Option<Known<'_>>> = vec![None; self.stack.resources.len()];
         let mut kept: Vec<Value> = Vec::new();
-        let mut missing_env = Vec::new();
         changes.reserve(self.stack.resources.len());
         for address in self.graph.order_refs() {
             let Some(index) = resource_index(self.stack, address) else {
@@ -378,8 +386,7 @@ impl Planner<'_> {
                 kept: &kept,
                 registry: self.registry,
             };
-            let Some(mut after) =
-                self.desired_inputs(config, &resolver, problems, &mut missing_env)
+            let Some(mut after) = self.desired_inputs(config, &resolver, problems, missing_env)
             else {
                 continue;
             };
@@ -456,17 +463,6 @@ impl Planner<'_> {
         }
         missing_env.sort();
         missing_env.dedup();
-        for var in missing_env {
-            let message =
-                format!("environment variable {var} is not set, so a sensitive input is unknown");
-            if self.strict_env {
-                problems.push(
-                    Diagnostic::error(message).hint(format!("export {var} before running apply")),
-                );
-            } else {
-                warnings.push(format!("{message}; apply will fail until it is set"));
-            }
-        }
         // Resources gone from the config, dependents first.
         let mut gone: Vec<&crate::state::ResourceState> = self
             .state

@@ -125,7 +125,6 @@ impl Engine {
             state: &state,
             registry: &self.registry,
             key: &key,
-            strict_env: false,
         };
         match planner.plan(&PlanOptions::default(), Vec::new()) {
             Ok(plan) => plan.warnings.into_iter().map(Diagnostic::warning).collect(),
@@ -444,7 +443,6 @@ impl Session<'_> {
             state: &self.state,
             registry: &self.engine.registry,
             key: &self.key,
-            strict_env: false,
         };
         let mut plan = planner
             .plan(opts, drift)
@@ -583,23 +581,20 @@ impl Session<'_> {
                 "the stack's configuration changed since".into(),
             ));
         }
-        // Missing sensitive inputs fail before anything starts.
-        if let Err(problems) = (Planner {
-            stack: self.stack,
-            graph: &self.graph,
-            state: &self.state,
-            registry: &self.engine.registry,
-            key: &self.key,
-            strict_env: true,
-        })
-        .plan(
-            &PlanOptions {
-                destroy: plan.mode == crate::plan::PlanMode::Destroy,
-                ..Default::default()
-            },
-            Vec::new(),
-        ) {
-            return Err(EngineError::Diagnostics(problems));
+        // Missing sensitive inputs fail before anything starts. (A saved
+        // plan cannot hide them: they are part of the config hash.)
+        if !plan.missing_env.is_empty() {
+            return Err(EngineError::Diagnostics(
+                plan.missing_env
+                    .iter()
+                    .map(|var| {
+                        Diagnostic::error(format!(
+                            "environment variable {var} is not set, so a sensitive input is unknown"
+                        ))
+                        .hint(format!("export {var} before running apply"))
+                    })
+                    .collect(),
+            ));
         }
         if !plan.has_changes() {
             // What refresh found changed outside infra is recorded all the same.
@@ -614,6 +609,7 @@ impl Session<'_> {
         };
         let report = Executor {
             stack: self.stack,
+            graph: &self.graph,
             registry: &self.engine.registry,
             key: &self.key,
             emitter: &self.engine.emitter,

@@ -68,6 +68,7 @@ fn plan(changes: Vec<ResourceChange>) -> Plan {
         summary,
         estimate_ms: 90_000,
         warnings: Vec::new(),
+        missing_env: Vec::new(),
     }
 }
 
