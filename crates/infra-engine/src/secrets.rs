@@ -38,35 +38,50 @@ impl SecretKey {
         if let Some(k) = env_key.filter(|k| !k.is_empty()) {
             return Ok(SecretKey(k.into_bytes()));
         }
-        let path = root.join("state").join(".secret-key");
+        let dir = root.join("state");
+        let path = dir.join(".secret-key");
         match fs::read(&path) {
             Ok(bytes) if !bytes.is_empty() => return Ok(SecretKey(bytes)),
-            Ok(_) => {}
+            Ok(_) => {
+                return Err(EngineError::io(
+                    &path,
+                    "use",
+                    std::io::Error::other(
+                        "the key file is empty: restore it, or remove it to start a new key (sensitive inputs then plan as changed once)",
+                    ),
+                ));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(EngineError::io(&path, "read", e)),
         }
+        // Written whole to a temporary file, then linked into place: the
+        // link fails if another process got there first, and readers never
+        // see a half-written key.
         let key: [u8; 32] = rand::random();
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-        fs::create_dir_all(root.join("state")).map_err(|e| EngineError::io(&path, "create", e))?;
-        let mut file = fs::OpenOptions::new()
+        fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, "create", e))?;
+        let tmp = dir.join(format!(
+            ".secret-key.{}.{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        let written = fs::OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .mode(0o600)
-            .open(&path);
-        match &mut file {
-            Ok(f) => f
-                .write_all(hex.as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(|e| EngineError::io(&path, "write", e))?,
-            // Another process made it first: use theirs.
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(hex.as_bytes()).and_then(|()| f.sync_all()));
+        let linked = written.and_then(|()| fs::hard_link(&tmp, &path));
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(SecretKey(hex.into_bytes())),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let bytes = fs::read(&path).map_err(|e| EngineError::io(&path, "read", e))?;
-                return Ok(SecretKey(bytes));
+                Ok(SecretKey(bytes))
             }
-            Err(_) => {}
+            Err(e) => Err(EngineError::io(&path, "create", e)),
         }
-        file.map_err(|e| EngineError::io(&path, "create", e))?;
-        Ok(SecretKey(hex.into_bytes()))
     }
 
     /// Wraps a plaintext value as a secret with its keyed digest.
@@ -112,5 +127,24 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(dir.path().join("state/.secret-key")).unwrap();
         assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn racing_creators_agree_and_an_empty_key_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<Vec<u8>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| SecretKey::for_project(dir.path(), None).unwrap().0))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| k == &keys[0] && k.len() == 64));
+        let empty = tempfile::tempdir().unwrap();
+        fs::create_dir_all(empty.path().join("state")).unwrap();
+        fs::write(empty.path().join("state/.secret-key"), b"").unwrap();
+        let err = SecretKey::for_project(empty.path(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("empty") && err.contains("remove it"), "{err}");
     }
 }
