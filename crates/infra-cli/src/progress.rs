@@ -118,7 +118,7 @@ impl Inner {
         match self.mode {
             Mode::JsonLines => out(&json::to_line(&json::EventLine::new(e))),
             Mode::Quiet => {
-                if let EventKind::Recovered { .. } = e.kind {
+                if let EventKind::Recovered { .. } | EventKind::LockTakenOver { .. } = e.kind {
                     let line = render::event(e).unwrap_or_default();
                     let _ = writeln!(std::io::stderr().lock(), "{line}");
                 }

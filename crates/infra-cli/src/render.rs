@@ -252,6 +252,15 @@ pub fn running(address: &impl std::fmt::Display, step: Step) -> String {
 /// (drift and plan summaries are part of the rendered plan).
 pub fn event(event: &Event) -> Option<String> {
     Some(match &event.kind {
+        EventKind::LockTakenOver { previous } => format!(
+            "warning: took over the state lock of {} on {} (pid {}, {} since {}): its lease expired at {}",
+            previous.holder,
+            previous.host,
+            previous.pid,
+            previous.operation,
+            previous.created,
+            previous.expires.as_deref().unwrap_or("an unknown time")
+        ),
         EventKind::Recovered {
             address,
             step,

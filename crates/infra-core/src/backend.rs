@@ -4,8 +4,13 @@
 //! free of the state schema and lets a backend (local files, S3) be written
 //! against this contract alone.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+use crate::Value;
 
 /// Who holds a stack's lock, written into the lock itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +27,11 @@ pub struct LockInfo {
     pub operation: String,
     /// When it was taken, RFC 3339 UTC.
     pub created: String,
+    /// When the lease runs out unless the holder renews it, RFC 3339 UTC.
+    /// Only backends whose locks outlive a dead process (S3) set it; an
+    /// OS file lock dies with its process and needs no lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 /// A backend failure.
@@ -44,8 +54,10 @@ pub trait StateBackend: Send + Sync {
     /// Where the state lives, for messages (`state/prod.json`, `s3://b/k`).
     fn describe(&self) -> String;
 
-    /// Takes the exclusive lock, or fails at once with `Locked`.
-    async fn lock(&self, info: &LockInfo) -> Result<(), BackendError>;
+    /// Takes the exclusive lock, or fails at once with `Locked`. Returns
+    /// the previous holder when its lease had expired and was taken over,
+    /// so the engine can warn about it.
+    async fn lock(&self, info: &LockInfo) -> Result<Option<LockInfo>, BackendError>;
 
     /// Releases a lock this process took.
     async fn unlock(&self, id: &str) -> Result<(), BackendError>;
@@ -71,4 +83,23 @@ pub trait StateBackend: Send + Sync {
 
     /// Empties the journal after its records were folded into a snapshot.
     async fn clear_journal(&self) -> Result<(), BackendError>;
+}
+
+/// Opens the backends of one location scheme, for `state = "s3://bucket/key"`
+/// in a stack file. The engine knows none of them; the embedding program
+/// registers what it was built with.
+#[async_trait]
+pub trait BackendFactory: Send + Sync {
+    /// The scheme it serves, without `://` (`s3`).
+    fn scheme(&self) -> &str;
+
+    /// The backend for `location` (the whole URL). `settings` are the
+    /// stack's provider tables by section (`aws` holds region, profile,
+    /// endpoint); `root` is the project root.
+    async fn open(
+        &self,
+        location: &str,
+        settings: &BTreeMap<String, Value>,
+        root: &Path,
+    ) -> Result<Box<dyn StateBackend>, BackendError>;
 }

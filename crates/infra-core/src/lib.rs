@@ -13,7 +13,7 @@ mod schema;
 mod value;
 
 pub use address::{Address, AddressError};
-pub use backend::{BackendError, LockInfo, StateBackend};
+pub use backend::{BackendError, BackendFactory, LockInfo, StateBackend};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use provider::{
     ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError, Registry,

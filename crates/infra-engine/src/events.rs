@@ -24,6 +24,12 @@ pub struct Event {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
+    /// The lock's previous holder let its lease expire (it died or lost
+    /// the network) and this run took the lock over.
+    LockTakenOver {
+        /// Who held it.
+        previous: infra_core::LockInfo,
+    },
     /// An operation interrupted by an earlier run was resolved from the
     /// journal and the cloud.
     Recovered {

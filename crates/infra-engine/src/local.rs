@@ -77,7 +77,7 @@ impl StateBackend for LocalBackend {
         self.snapshot.display().to_string()
     }
 
-    async fn lock(&self, info: &LockInfo) -> Result<(), BackendError> {
+    async fn lock(&self, info: &LockInfo) -> Result<Option<LockInfo>, BackendError> {
         self.ensure_dir()?;
         // Never deleted: unlinking a lock file races with a process that has
         // it open, so a free lock is an unlocked file.
@@ -98,6 +98,7 @@ impl StateBackend for LocalBackend {
                     pid: 0,
                     operation: "unknown".into(),
                     created: "unknown".into(),
+                    expires: None,
                 });
                 return Err(BackendError::Locked(Box::new(holder)));
             }
@@ -110,7 +111,8 @@ impl StateBackend for LocalBackend {
             .and_then(|()| file.sync_data())
             .map_err(|e| io_err("write", &self.lock, e))?;
         *self.held.lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
-        Ok(())
+        // A lock left by a dead process is an unheld file: nothing to take over.
+        Ok(None)
     }
 
     async fn unlock(&self, _id: &str) -> Result<(), BackendError> {
@@ -234,6 +236,7 @@ mod tests {
             pid: 1,
             operation: "apply".into(),
             created: "now".into(),
+            expires: None,
         }
     }
 

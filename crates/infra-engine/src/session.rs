@@ -203,11 +203,16 @@ impl Engine {
             pid: std::process::id(),
             operation: lock.operation.clone(),
             created: crate::state::now(),
+            expires: None,
         };
         let deadline = Instant::now() + lock.timeout;
         loop {
             match backend.lock(&info).await {
-                Ok(()) => break,
+                Ok(None) => break,
+                Ok(Some(previous)) => {
+                    self.emitter.emit(EventKind::LockTakenOver { previous });
+                    break;
+                }
                 Err(BackendError::Locked(holder)) if Instant::now() >= deadline => {
                     return Err(EngineError::Locked {
                         state: backend.describe(),
