@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use infra_core::{Diagnostic, Severity, Value};
+use infra_core::{Diagnostic, Severity, Value, is_bare_key};
 use infra_engine::{
     Action, ApplyReport, AttrChange, Deposed, Drift, EngineError, Event, EventKind, Plan, PlanMode,
     ResourceChange, ResourceState, State, Step,
@@ -152,7 +152,10 @@ fn attributes(out: &mut String, changes: &[AttrChange], creating: bool, style: S
         style.paint_into(out, code, symbol);
         let _ = write!(out, " {:width$} = ", a.path, width = width);
         let _ = match (&a.before, &a.after) {
-            (None, Some(after)) => write!(out, "{after}"),
+            (None, Some(after)) => {
+                block(out, after, 8, 11 + width);
+                Ok(())
+            }
             (Some(before), None) => write!(out, "{before} -> null"),
             (Some(before), Some(after)) => write!(out, "{before} -> {after}"),
             (None, None) => write!(out, "null"),
@@ -162,6 +165,47 @@ fn attributes(out: &mut String, changes: &[AttrChange], creating: bool, style: S
             style.paint_into(out, RED, "# forces replacement");
         }
         out.push('\n');
+    }
+}
+
+/// Values longer than this on one line are shown one entry per line.
+const LINE_WIDTH: usize = 100;
+
+/// A value starting at column `start` in a block indented by `indent`: on
+/// one line when it fits, else a table or list with one entry per line,
+/// nested the same way (Helm values).
+fn block(out: &mut String, value: &Value, indent: usize, start: usize) {
+    let inline = value.to_string();
+    if start + inline.len() <= LINE_WIDTH {
+        out.push_str(&inline);
+        return;
+    }
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Map(m) if !m.is_empty() => {
+            out.push_str("{\n");
+            for (k, v) in m {
+                let key = if is_bare_key(k) {
+                    k.clone()
+                } else {
+                    format!("{k:?}")
+                };
+                let _ = write!(out, "{pad}  {key} = ");
+                block(out, v, indent + 2, indent + 2 + key.len() + 3);
+                out.push('\n');
+            }
+            let _ = write!(out, "{pad}}}");
+        }
+        Value::List(l) if !l.is_empty() => {
+            out.push_str("[\n");
+            for v in l {
+                let _ = write!(out, "{pad}  ");
+                block(out, v, indent + 2, indent + 2);
+                out.push_str(",\n");
+            }
+            let _ = write!(out, "{pad}]");
+        }
+        _ => out.push_str(&inline),
     }
 }
 

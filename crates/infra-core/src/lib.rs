@@ -16,7 +16,8 @@ pub use address::{Address, AddressError};
 pub use backend::{BackendError, BackendFactory, LockInfo, StateBackend};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use provider::{
-    ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError, Registry,
+    CheckContext, ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError,
+    Registry,
 };
 pub use schema::{Attribute, Change, Output, Presence, Schema, Type, TypeMismatch};
-pub use value::{PathSeg, Secret, Value, ValuePath, display_path};
+pub use value::{PathSeg, Secret, Value, ValuePath, display_path, is_bare_key};

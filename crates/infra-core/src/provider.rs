@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,6 +91,16 @@ impl fmt::Debug for OpContext {
     }
 }
 
+/// What plan-time checks may look at besides the inputs: the project on
+/// disk and the provider's settings, never the cloud.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckContext<'a> {
+    /// The project root, against which inputs that name files resolve.
+    pub root: &'a Path,
+    /// The stack's settings table for this provider; `Null` when none.
+    pub settings: &'a Value,
+}
+
 /// A resource as the engine last recorded it, handed to read, update and delete.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Existing {
@@ -177,6 +187,17 @@ pub trait Provider: Send + Sync {
     /// rules). Each problem is a path into the inputs and a message.
     fn validate(&self, _inputs: &Value) -> Vec<(crate::ValuePath, String)> {
         Vec::new()
+    }
+
+    /// [`validate`](Provider::validate) plus checks that read local files
+    /// the inputs name (a Helm chart's values schema). The engine calls
+    /// this one; override it only when the project or settings matter.
+    fn validate_in(
+        &self,
+        _project: &CheckContext<'_>,
+        inputs: &Value,
+    ) -> Vec<(crate::ValuePath, String)> {
+        self.validate(inputs)
     }
 
     /// Whether a resource as recorded may be deleted (or replaced), checked

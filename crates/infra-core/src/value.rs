@@ -278,7 +278,11 @@ impl fmt::Display for Value {
                     if i > 0 {
                         f.write_str(",")?;
                     }
-                    write!(f, " {k} = {v}")?;
+                    if is_bare_key(k) {
+                        write!(f, " {k} = {v}")?;
+                    } else {
+                        write!(f, " {k:?} = {v}")?;
+                    }
                 }
                 f.write_str(if m.is_empty() { "}" } else { " }" })
             }
@@ -286,6 +290,15 @@ impl fmt::Display for Value {
             Value::Sensitive(_) => f.write_str("(sensitive)"),
         }
     }
+}
+
+/// Whether a map key can be written without quotes, as in TOML: ASCII
+/// letters, digits, `_` and `-`.
+pub fn is_bare_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl From<&str> for Value {

@@ -21,7 +21,7 @@ use crate::EngineError;
 use crate::eval::Resolve;
 use crate::events::{ApplySummary, Emitter, EventKind};
 use crate::journal::{self, Intent, Outcome, Record, Step};
-use crate::plan::{Action, Plan, desired_inputs};
+use crate::plan::{Action, Plan, check_context, desired_inputs};
 use crate::secrets::SecretKey;
 use crate::state::State;
 use infra_core::{Registry, StateBackend};
@@ -176,6 +176,7 @@ impl Executor<'_> {
                 if let Some(v) = desired_inputs(
                     config,
                     &**provider,
+                    &check_context(self.stack, &**provider),
                     self.key,
                     &resolver,
                     &mut sink,
@@ -477,6 +478,7 @@ impl Executor<'_> {
                 let mut v = desired_inputs(
                     config,
                     &*provider,
+                    &check_context(self.stack, &*provider),
                     self.key,
                     &resolver,
                     &mut problems,

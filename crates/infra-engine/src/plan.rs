@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use infra_core::{
-    Address, Change, Diagnostic, OpKind, PathSeg, Provider, Registry, Schema, Value, ValuePath,
-    display_path,
+    Address, Change, CheckContext, Diagnostic, OpKind, PathSeg, Provider, Registry, Schema, Value,
+    ValuePath, display_path,
 };
 use infra_stack::{Reference, ResourceConfig, Stack};
 use serde::{Deserialize, Serialize};
@@ -344,6 +344,7 @@ impl Planner<'_> {
         desired_inputs(
             config,
             &**provider,
+            &check_context(self.stack, &**provider),
             self.key,
             resolver,
             problems,
@@ -664,10 +665,24 @@ impl Planner<'_> {
     }
 }
 
-/// Evaluates one resource's inputs and checks them against its schema.
+/// What a provider's plan-time checks see of `stack`.
+pub(crate) fn check_context<'a>(stack: &'a Stack, provider: &dyn Provider) -> CheckContext<'a> {
+    static NONE: Value = Value::Null;
+    CheckContext {
+        root: &stack.root,
+        settings: provider
+            .settings_section()
+            .and_then(|s| stack.settings.get(s))
+            .unwrap_or(&NONE),
+    }
+}
+
+/// Evaluates one resource's inputs and checks them against its schema and
+/// the provider's own checks.
 pub(crate) fn desired_inputs(
     config: &ResourceConfig,
     provider: &dyn Provider,
+    project: &CheckContext<'_>,
     key: &SecretKey,
     resolver: &dyn Resolve,
     problems: &mut Vec<Diagnostic>,
@@ -747,7 +762,7 @@ pub(crate) fn desired_inputs(
         }
     }
     if ok {
-        for (path, message) in provider.validate(&inputs) {
+        for (path, message) in provider.validate_in(project, &inputs) {
             problems.push(located(Diagnostic::error(message), config, &path));
             ok = false;
         }

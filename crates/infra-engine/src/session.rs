@@ -670,6 +670,7 @@ impl Session<'_> {
         let declared = crate::plan::desired_inputs(
             config,
             &*provider,
+            &crate::plan::check_context(self.stack, &*provider),
             &self.key,
             &StateResolver {
                 state: &self.state,

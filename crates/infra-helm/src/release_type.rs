@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use infra_core::{
-    ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError, Schema, Value,
-    ValuePath,
+    CheckContext, ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError,
+    Schema, Value, ValuePath,
 };
 
 use crate::cli::{Finished, Helm, Major, args, is_not_found, resolve_binary};
@@ -21,7 +21,7 @@ use crate::release::{
 };
 use crate::schema::{SETTINGS_SECTION, schema};
 use crate::spec::{Kube, ReleaseSpec, Settings, Target, collect_secrets};
-use crate::validate::validate;
+use crate::validate::{SchemaCache, validate};
 use crate::workdir::Workdir;
 
 /// The key of observed inputs that reports a release whose status is not
@@ -57,6 +57,8 @@ pub struct HelmRelease {
     schema: Schema,
     /// Helm's major version per executable, detected once.
     versions: Mutex<HashMap<PathBuf, Major>>,
+    /// Chart values schemas, compiled once.
+    schemas: SchemaCache,
 }
 
 impl std::fmt::Debug for HelmRelease {
@@ -77,6 +79,7 @@ impl HelmRelease {
         HelmRelease {
             schema: schema(),
             versions: Mutex::new(HashMap::new()),
+            schemas: SchemaCache::default(),
         }
     }
 
@@ -576,6 +579,14 @@ impl Provider for HelmRelease {
 
     fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
         validate(inputs)
+    }
+
+    fn validate_in(&self, project: &CheckContext<'_>, inputs: &Value) -> Vec<(ValuePath, String)> {
+        let problems = validate(inputs);
+        if !problems.is_empty() {
+            return problems;
+        }
+        self.schemas.check(project, inputs)
     }
 
     fn default_timeout(&self, op: OpKind) -> Duration {

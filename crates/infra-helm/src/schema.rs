@@ -31,6 +31,8 @@ fn kubernetes() -> Type {
         Attribute::new("ca_data", Type::String)
             .required()
             .describe("the cluster's certificate authority, base64-encoded PEM as EKS returns it"),
+        Attribute::new("region", Type::String)
+            .describe("the cluster's region, for the token; the AWS environment's when unset"),
     ])
 }
 

@@ -21,6 +21,9 @@ pub enum Kube {
         endpoint: String,
         /// The certificate authority, base64 PEM.
         ca_data: String,
+        /// The cluster's region, passed to `eks token`; the environment's
+        /// when `None`.
+        region: Option<String>,
     },
     /// A kubeconfig file of the user's, and optionally a context in it.
     Kubeconfig {
@@ -76,6 +79,10 @@ pub struct Settings {
     pub binary: Option<PathBuf>,
     /// What the EKS kubeconfig's exec entry runs; this executable when unset.
     pub token_command: Option<PathBuf>,
+    /// helm's cache home, where `helm repo update` / `helm pull` keep
+    /// repository charts; helm's own default (`$HELM_CACHE_HOME`,
+    /// `~/.cache/helm`) when unset. Read for plan-time values validation.
+    pub cache: Option<PathBuf>,
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> ProviderError {
@@ -110,6 +117,7 @@ impl Settings {
         Ok(Settings {
             binary: path("binary")?,
             token_command: path("token_command")?,
+            cache: path("cache")?.map(|p| root.join(p)),
         })
     }
 }
@@ -185,6 +193,7 @@ impl Target {
                     cluster: k.required("eks_cluster")?,
                     endpoint: k.required("endpoint")?,
                     ca_data: k.required("ca_data")?,
+                    region: k.string("region")?,
                 }
             }
             (None, Some(path)) => Kube::Kubeconfig {

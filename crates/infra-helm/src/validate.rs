@@ -1,9 +1,17 @@
 //! Plan-time checks of `helm_release` inputs beyond their types: release and
-//! namespace names, how the cluster is reached, the timeout's syntax.
+//! namespace names, how the cluster is reached, the timeout's syntax, and
+//! the values against the chart's `values.schema.json` when the chart is on
+//! the local disk.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use infra_core::{PathSeg, Value, ValuePath};
+use infra_chart::{Chart, ValuesSchema, default_helm_cache};
+use infra_core::{CheckContext, PathSeg, Value, ValuePath, display_path};
+
+use crate::spec::Settings;
 
 /// The longest release name helm accepts.
 pub const MAX_NAME_LEN: usize = 53;
@@ -146,6 +154,77 @@ pub fn validate(inputs: &Value) -> Vec<(ValuePath, String)> {
         ));
     }
     out
+}
+
+/// Compiled chart schemas by chart file, so that a plan (which checks each
+/// release more than once) compiles a large schema once.
+#[derive(Default)]
+pub(crate) struct SchemaCache(Mutex<HashMap<PathBuf, Arc<ValuesSchema>>>);
+
+impl SchemaCache {
+    /// The violations of the release's `values` against its chart's schema,
+    /// each at its path under `values`. None when the chart is not on the
+    /// local disk (helm fetches it at apply; nothing to check against) or
+    /// has no schema. Values unknown until apply pass here and are checked
+    /// when the engine resolves them, before helm runs.
+    pub(crate) fn check(
+        &self,
+        project: &CheckContext<'_>,
+        inputs: &Value,
+    ) -> Vec<(ValuePath, String)> {
+        let Some(Value::String(chart)) = given(inputs, "chart") else {
+            return Vec::new();
+        };
+        let version = match given(inputs, "version") {
+            None => None,
+            Some(Value::String(v)) => Some(v.as_str()),
+            Some(_) => return Vec::new(),
+        };
+        let cache = match Settings::from_value(project.settings, project.root) {
+            Ok(s) => s.cache.or_else(default_helm_cache),
+            Err(e) => return vec![(Vec::new(), e.message)],
+        };
+        let chart = match Chart::locate(chart, version, project.root, cache.as_deref()) {
+            Ok(Some(c)) => c,
+            Ok(None) => return Vec::new(),
+            Err(e) => return vec![(key("chart"), e.to_string())],
+        };
+        let schema = match self.schema(&chart) {
+            Ok(Some(s)) => s,
+            Ok(None) => return Vec::new(),
+            Err(e) => return vec![(key("chart"), e)],
+        };
+        let empty = Value::map();
+        let values = given(inputs, "values").unwrap_or(&empty);
+        schema
+            .validate(values)
+            .into_iter()
+            .map(|(path, message)| {
+                let mut at = key("values");
+                at.extend(path);
+                let message = format!(
+                    "`{}`: {message} (values.schema.json of chart {} {})",
+                    display_path(&at),
+                    chart.name,
+                    chart.version
+                );
+                (at, message)
+            })
+            .collect()
+    }
+
+    fn schema(&self, chart: &Chart) -> Result<Option<Arc<ValuesSchema>>, String> {
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = cache.get(&chart.source) {
+            return Ok(Some(s.clone()));
+        }
+        let Some(schema) = chart.values_schema().map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let schema = Arc::new(schema);
+        cache.insert(chart.source.clone(), schema.clone());
+        Ok(Some(schema))
+    }
 }
 
 #[cfg(test)]

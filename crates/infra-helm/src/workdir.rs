@@ -84,8 +84,10 @@ impl Workdir {
                 cluster,
                 endpoint,
                 ca_data,
+                region,
             } => {
-                let config = eks_kubeconfig(cluster, endpoint, ca_data, token_command);
+                let config =
+                    eks_kubeconfig(cluster, endpoint, ca_data, region.as_deref(), token_command);
                 let bytes = serde_json::to_vec_pretty(&config).map_err(|e| {
                     ProviderError::new(ErrorKind::Failed, format!("writing a kubeconfig: {e}"))
                 })?;
@@ -110,15 +112,21 @@ impl Workdir {
 }
 
 /// A kubeconfig for an EKS cluster (JSON, which is valid YAML). Its user is
-/// an exec entry that runs `<token_command> eks token --cluster NAME`, so
+/// an exec entry that runs `<token_command> eks token --cluster NAME
+/// [--region REGION]`, so
 /// helm gets a fresh token whenever the old one nears its 15 minutes and
 /// no token is ever written down (reference §4.3).
 pub fn eks_kubeconfig(
     cluster: &str,
     endpoint: &str,
     ca_data: &str,
+    region: Option<&str>,
     token_command: &Path,
 ) -> serde_json::Value {
+    let mut args = vec!["eks", "token", "--cluster", cluster];
+    if let Some(region) = region {
+        args.extend(["--region", region]);
+    }
     json!({
         "apiVersion": "v1",
         "kind": "Config",
@@ -135,7 +143,7 @@ pub fn eks_kubeconfig(
                 "exec": {
                     "apiVersion": EXEC_API_VERSION,
                     "command": token_command.to_string_lossy(),
-                    "args": ["eks", "token", "--cluster", cluster],
+                    "args": args,
                     "interactiveMode": "Never",
                     "provideClusterInfo": false,
                 },
