@@ -2,7 +2,9 @@
 //! `infra` binary: the shipped `local` stack applies, converges, updates a
 //! node group in place, plans a replacement, is protected by deletion
 //! protection, and destroys to nothing. The emulator runs on 127.0.0.1; no
-//! test talks to real AWS.
+//! test talks to real AWS. The Airflow release goes to the stand-in helm
+//! (crates/infra-helm/tests/fixtures/helm, a documented test double) found
+//! on PATH, which records the values file it was given.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -33,6 +35,7 @@ impl Platform {
             .expect("shipped stack");
             std::fs::write(dir.path().join("stacks").join(f), text).expect("copy stack");
         }
+        install_standin_helm(dir.path());
         let subnets = default_subnets(emulator.endpoint());
         assert!(
             subnets.len() >= 2,
@@ -64,10 +67,14 @@ impl Platform {
     }
 
     fn infra(&self, args: &[&str]) -> Output {
+        let mut path = std::ffi::OsString::from(self.dir.path().join("bin"));
+        path.push(":");
+        path.push(std::env::var_os("PATH").unwrap_or_default());
         Command::new(env!("CARGO_BIN_EXE_infra"))
             .args(args)
             .args(["--stack", "e2e", "--no-color"])
             .current_dir(self.dir.path())
+            .env("PATH", path)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", REGION)
@@ -108,6 +115,37 @@ impl Platform {
             aws_sdk_s3::Client::from_conf(s3),
         )
     }
+}
+
+/// Puts `bin/helm` into the project: a wrapper that runs the stand-in helm
+/// with its releases and logs under `helm-standin/`.
+fn install_standin_helm(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/infra-helm/tests/fixtures/helm");
+    let python = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 must be installed to run the helm stand-in");
+    let python = String::from_utf8_lossy(&python.stdout).trim().to_owned();
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    let script = format!(
+        "#!/bin/sh\nHELM_STANDIN_DIR='{}' exec '{python}' '{}' \"$@\"\n",
+        root.join("helm-standin").display(),
+        fixture.display()
+    );
+    std::fs::write(bin.join("helm"), script).expect("wrapper");
+    std::fs::set_permissions(bin.join("helm"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+}
+
+/// The JSON lines the stand-in helm logged to `file`.
+fn standin_log(root: &Path, file: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(root.join("helm-standin").join(file))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
 }
 
 /// The subnet ids of the emulator's default VPC, through EC2's query API
@@ -209,6 +247,32 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
         .expect("versioning");
     assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
 
+    // helm was given the database's address and the bucket from the
+    // emulator, and the password only inside the 0600 values file.
+    let address = db
+        .endpoint()
+        .and_then(|e| e.address())
+        .expect("db address")
+        .to_owned();
+    let uploads = standin_log(p.dir.path(), "values.log");
+    assert_eq!(uploads.len(), 1, "one helm upgrade: {uploads:?}");
+    assert_eq!(uploads[0]["mode"], "0600", "{:?}", uploads[0]);
+    let values = &uploads[0]["content"];
+    let connection = &values["data"]["metadataConnection"];
+    assert_eq!(connection["host"], address.as_str());
+    assert_eq!(connection["pass"], "e2e-sentinel-password");
+    assert_eq!(connection["port"], 5432);
+    assert_eq!(
+        values["config"]["logging"]["remote_base_log_folder"],
+        format!("s3://{bucket}/task-logs")
+    );
+    assert_eq!(values["workers"]["replicas"], 1);
+    let argv = std::fs::read_to_string(p.dir.path().join("helm-standin/argv.log")).expect("argv");
+    assert!(argv.contains("\"upgrade\""), "{argv}");
+    assert!(!argv.contains("e2e-sentinel-password"), "{argv}");
+    let env = std::fs::read_to_string(p.dir.path().join("helm-standin/env.log")).expect("env");
+    assert!(!env.contains("e2e-sentinel-password"), "{env}");
+
     // State equals the emulator: a refreshing plan finds no drift and no change.
     let out = p.ok(&["plan", "--detailed-exitcode"], 0);
     assert!(!out.contains("changed outside infra"), "{out}");
@@ -298,6 +362,12 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
     assert!(groups.db_subnet_groups().is_empty());
     let buckets = s3.list_buckets().send().await.expect("buckets");
     assert!(buckets.buckets().is_empty());
+    let argv = standin_log(p.dir.path(), "argv.log");
+    assert_eq!(
+        argv.last().and_then(|a| a[0].as_str()),
+        Some("uninstall"),
+        "the release went first and was uninstalled: {argv:?}"
+    );
 }
 
 #[test]
@@ -332,11 +402,12 @@ fn prod_plans_the_whole_platform_without_credentials() {
         "rds_subnet_group.airflow",
         "rds_instance.airflow_db",
         "s3_bucket.logs",
+        "helm_release.airflow",
     ] {
         assert!(stdout.contains(address), "{address} missing from\n{stdout}");
     }
     assert!(
-        stdout.contains("Plan: 6 to add, 0 to change, 0 to replace, 0 to destroy."),
+        stdout.contains("Plan: 7 to add, 0 to change, 0 to replace, 0 to destroy."),
         "{stdout}"
     );
 }
