@@ -49,8 +49,7 @@ impl Project {
     }
 
     fn write_stack(&self, name: &str, text: &str) {
-        std::fs::write(self.dir.path().join(format!("stacks/{name}.toml")), text)
-            .expect("stack");
+        std::fs::write(self.dir.path().join(format!("stacks/{name}.toml")), text).expect("stack");
     }
 
     fn infra(&self, args: &[&str]) -> Output {
@@ -80,10 +79,7 @@ fn pack_chart(repository: &Path) {
         tar.append_path_with_name(chart.join(f), format!("airflow/{f}"))
             .expect("add to archive");
     }
-    tar.into_inner()
-        .expect("tar")
-        .finish()
-        .expect("gzip");
+    tar.into_inner().expect("tar").finish().expect("gzip");
 }
 
 fn text(out: &Output) -> String {

@@ -121,7 +121,8 @@ impl Platform {
 /// with its releases and logs under `helm-standin/`.
 fn install_standin_helm(root: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/infra-helm/tests/fixtures/helm");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/infra-helm/tests/fixtures/helm");
     let python = Command::new("python3")
         .args(["-c", "import sys; print(sys.executable)"])
         .output()

@@ -219,6 +219,21 @@ pub trait Provider: Send + Sync {
         Duration::from_secs(1)
     }
 
+    /// Called when the journal proves that an operation of infra's own on
+    /// this resource was interrupted (an intent without a result), before
+    /// the engine reads the cloud to learn what it did. A provider whose
+    /// cloud holds a lock for an unfinished operation (a Helm release left
+    /// `pending-upgrade`) releases it here, and says what it did. `inputs`
+    /// are the interrupted operation's, or the recorded ones for a delete.
+    async fn interrupted(
+        &self,
+        _ctx: &OpContext,
+        _op: OpKind,
+        _inputs: &Value,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
     /// Creates the resource and waits until it is usable.
     async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError>;
 

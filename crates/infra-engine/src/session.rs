@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use infra_core::{
-    BackendError, Diagnostic, LockInfo, OpContext, Provider, Registry, StateBackend, Value,
+    BackendError, Diagnostic, LockInfo, OpContext, OpKind, Provider, Registry, StateBackend, Value,
 };
 use infra_stack::{Stack, load_stack};
 use tokio::task::JoinSet;
@@ -322,16 +322,20 @@ impl Session<'_> {
             let outcome = match outcome {
                 Some(o) => o.clone(),
                 None => {
-                    let resolved = self.resolve(intent).await?;
+                    let (resolved, released) = self.resolve(intent).await?;
+                    let found = match &resolved {
+                        Outcome::Applied { id, .. } => {
+                            format!("found {id} in the cloud and recorded it")
+                        }
+                        Outcome::Deleted => "confirmed deleted".into(),
+                        Outcome::Failed { message } => message.clone(),
+                    };
                     self.engine.emitter.emit(EventKind::Recovered {
                         address: intent.address.clone(),
                         step: intent.step,
-                        outcome: match &resolved {
-                            Outcome::Applied { id, .. } => {
-                                format!("found {id} in the cloud and recorded it")
-                            }
-                            Outcome::Deleted => "confirmed deleted".into(),
-                            Outcome::Failed { message } => message.clone(),
+                        outcome: match released {
+                            Some(done) => format!("{done}; {found}"),
+                            None => found,
                         },
                     });
                     resolved
@@ -342,8 +346,13 @@ impl Session<'_> {
         self.persist().await
     }
 
-    /// Decides what an interrupted operation did by reading the cloud.
-    async fn resolve(&self, intent: &journal::Intent) -> Result<Outcome, EngineError> {
+    /// Decides what an interrupted operation did by reading the cloud,
+    /// after letting the provider release what the operation left locked
+    /// (what it did, if anything, is the second value).
+    async fn resolve(
+        &self,
+        intent: &journal::Intent,
+    ) -> Result<(Outcome, Option<String>), EngineError> {
         let address = &intent.address;
         let provider = self.engine.registry.get(&address.ty).ok_or_else(|| {
             EngineError::Recovery(format!("no provider for `{address}` in this build"))
@@ -364,9 +373,21 @@ impl Session<'_> {
                 .map(|d| d.existing()),
             _ => self.state.get(address).map(|r| r.existing()),
         };
-        Ok(match intent.step {
+        let (op, inputs) = match intent.step {
+            Step::Create | Step::CreateReplacement => (OpKind::Create, intent.inputs.as_ref()),
+            Step::Update => (OpKind::Update, intent.inputs.as_ref()),
+            Step::Delete | Step::DeleteDeposed => (OpKind::Delete, None),
+        };
+        let inputs = inputs
+            .cloned()
+            .or_else(|| existing.as_ref().map(|e| e.inputs.clone()))
+            .unwrap_or_else(Value::map);
+        let released = provider
+            .interrupted(&ctx, op, &inputs)
+            .await
+            .map_err(fail)?;
+        let outcome = match intent.step {
             Step::Create | Step::CreateReplacement => {
-                let inputs = intent.inputs.clone().unwrap_or_else(Value::map);
                 match provider.find(&ctx, &inputs).await.map_err(fail)? {
                     Some(found) => applied(found, inputs),
                     None => Outcome::Failed {
@@ -401,7 +422,8 @@ impl Session<'_> {
                 }
                 _ => Outcome::Deleted,
             },
-        })
+        };
+        Ok((outcome, released))
     }
 
     fn context(

@@ -608,6 +608,27 @@ impl Provider for HelmRelease {
         })
     }
 
+    async fn interrupted(
+        &self,
+        ctx: &OpContext,
+        _op: OpKind,
+        inputs: &Value,
+    ) -> Result<Option<String>, ProviderError> {
+        // The journal proves the pending operation was ours: undo it.
+        Ok(match self.recover_pending(ctx, inputs).await? {
+            Recovery::NotPending => None,
+            Recovery::RolledBack { from, to } => Some(match from {
+                Some(from) => {
+                    format!("rolled the release back from pending revision {from} to revision {to}")
+                }
+                None => format!("rolled the pending release back to revision {to}"),
+            }),
+            Recovery::Uninstalled => {
+                Some("uninstalled a pending release that was never deployed".to_owned())
+            }
+        })
+    }
+
     async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
         // `upgrade --install` adopts a release an interrupted create made.
         self.apply(ctx, inputs).await
