@@ -22,6 +22,7 @@ use crate::eval::Resolve;
 use crate::events::{ApplySummary, Emitter, EventKind};
 use crate::journal::{self, Intent, Outcome, Record, Step};
 use crate::plan::{Action, Plan, check_context, desired_inputs};
+use crate::retry::retrying;
 use crate::secrets::SecretKey;
 use crate::state::State;
 use infra_core::{Registry, StateBackend};
@@ -597,8 +598,7 @@ pub(crate) fn token(
         .collect()
 }
 
-/// Retries throttling and transient errors with capped exponential backoff
-/// and full jitter, within the operation's timeout.
+/// One scheduled operation's provider call, retried as [`retrying`] does.
 async fn call_with_retry(
     provider: &dyn Provider,
     ctx: &OpContext,
@@ -606,80 +606,34 @@ async fn call_with_retry(
     inputs: Option<&Value>,
     existing: Option<&infra_core::Existing>,
 ) -> Result<infra_core::Observed, ProviderError> {
-    const MAX_ATTEMPTS: u32 = 8;
-    const BASE: Duration = Duration::from_millis(100);
-    const CAP: Duration = Duration::from_secs(10);
-    let deadline = Instant::now() + ctx.timeout;
     let empty = Value::map();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let call = async {
-            match (step, existing) {
-                (Step::Create | Step::CreateReplacement, _) => {
-                    provider.create(ctx, inputs.unwrap_or(&empty)).await
-                }
-                (Step::Update, Some(e)) => provider.update(ctx, e, inputs.unwrap_or(&empty)).await,
-                (Step::Delete | Step::DeleteDeposed, Some(e)) => {
-                    provider
-                        .delete(ctx, e)
-                        .await
-                        .map(|()| infra_core::Observed {
-                            id: e.id.clone(),
-                            inputs: Value::Null,
-                            outputs: Value::Null,
-                        })
-                }
-                (Step::Delete | Step::DeleteDeposed, None) => Ok(infra_core::Observed {
-                    id: String::new(),
-                    inputs: Value::Null,
-                    outputs: Value::Null,
-                }),
-                (Step::Update, None) => {
-                    Err(ProviderError::new(ErrorKind::NotFound, "nothing to update"))
-                }
+    retrying(ctx, &format!("{step:?}"), || async {
+        match (step, existing) {
+            (Step::Create | Step::CreateReplacement, _) => {
+                provider.create(ctx, inputs.unwrap_or(&empty)).await
             }
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        let result = match tokio::time::timeout(left, call).await {
-            Ok(r) => r,
-            Err(_) => {
-                return Err(ProviderError::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "{step:?} did not finish within {}",
-                        humantime::format_duration(ctx.timeout)
-                    ),
-                ));
+            (Step::Update, Some(e)) => provider.update(ctx, e, inputs.unwrap_or(&empty)).await,
+            (Step::Delete | Step::DeleteDeposed, Some(e)) => {
+                provider
+                    .delete(ctx, e)
+                    .await
+                    .map(|()| infra_core::Observed {
+                        id: e.id.clone(),
+                        inputs: Value::Null,
+                        outputs: Value::Null,
+                    })
             }
-        };
-        match result {
-            Err(e) if e.kind.is_retryable() && attempt < MAX_ATTEMPTS => {
-                let exp = BASE.saturating_mul(1 << attempt.min(16)).min(CAP);
-                let wait = exp.mul_f64(rand::random::<f64>());
-                if Instant::now() + wait >= deadline {
-                    return Err(e);
-                }
-                ctx.progress(&format!(
-                    "retrying in {} after: {}",
-                    humantime::format_duration(round_ms(wait)),
-                    e.message
-                ));
-                tokio::time::sleep(wait).await;
+            (Step::Delete | Step::DeleteDeposed, None) => Ok(infra_core::Observed {
+                id: String::new(),
+                inputs: Value::Null,
+                outputs: Value::Null,
+            }),
+            (Step::Update, None) => {
+                Err(ProviderError::new(ErrorKind::NotFound, "nothing to update"))
             }
-            Err(e) if e.kind.is_retryable() => {
-                return Err(ProviderError::new(
-                    e.kind,
-                    format!("gave up after {attempt} attempts: {}", e.message),
-                ));
-            }
-            other => return other,
         }
-    }
-}
-
-fn round_ms(d: Duration) -> Duration {
-    Duration::from_millis(d.as_millis() as u64)
+    })
+    .await
 }
 
 /// Turns plan changes into scheduled operations with their ordering.

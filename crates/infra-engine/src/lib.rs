@@ -24,6 +24,7 @@ mod graph;
 mod journal;
 mod local;
 mod plan;
+mod retry;
 mod secrets;
 mod session;
 mod state;

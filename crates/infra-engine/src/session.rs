@@ -18,6 +18,7 @@ use crate::graph::{DepGraph, GraphFormat};
 use crate::journal::{self, Outcome, Step};
 use crate::local::LocalBackend;
 use crate::plan::{Drift, Plan, PlanOptions, Planner, diff};
+use crate::retry::retrying;
 use crate::secrets::SecretKey;
 use crate::state::State;
 
@@ -382,13 +383,15 @@ impl Session<'_> {
             .cloned()
             .or_else(|| existing.as_ref().map(|e| e.inputs.clone()))
             .unwrap_or_else(Value::map);
-        let released = provider
-            .interrupted(&ctx, op, &inputs)
+        let released = retrying(&ctx, "recovery", || provider.interrupted(&ctx, op, &inputs))
             .await
             .map_err(fail)?;
         let outcome = match intent.step {
             Step::Create | Step::CreateReplacement => {
-                match provider.find(&ctx, &inputs).await.map_err(fail)? {
+                match retrying(&ctx, "find", || provider.find(&ctx, &inputs))
+                    .await
+                    .map_err(fail)?
+                {
                     Some(found) => applied(found, inputs),
                     None => Outcome::Failed {
                         message: "the create never reached the cloud; nothing to record".into(),
@@ -396,7 +399,10 @@ impl Session<'_> {
                 }
             }
             Step::Update => match existing {
-                Some(e) => match provider.read(&ctx, &e).await.map_err(fail)? {
+                Some(e) => match retrying(&ctx, "read", || provider.read(&ctx, &e))
+                    .await
+                    .map_err(fail)?
+                {
                     // What the cloud has now; the next plan converges the rest.
                     Some(found) => {
                         let inputs = found.inputs.clone();
@@ -412,7 +418,10 @@ impl Session<'_> {
             },
             Step::Delete | Step::DeleteDeposed => match existing {
                 Some(e) if Some(&e.id) == intent.target_id.as_ref() => {
-                    match provider.read(&ctx, &e).await.map_err(fail)? {
+                    match retrying(&ctx, "read", || provider.read(&ctx, &e))
+                        .await
+                        .map_err(fail)?
+                    {
                         None => Outcome::Deleted,
                         Some(_) => Outcome::Failed {
                             message: "the delete did not happen; the next plan deletes it again"
@@ -505,7 +514,8 @@ impl Session<'_> {
                     provider.default_timeout(infra_core::OpKind::Read),
                 );
                 reads.spawn(async move {
-                    let result = provider.read(&ctx, &r.existing()).await;
+                    let existing = r.existing();
+                    let result = retrying(&ctx, "read", || provider.read(&ctx, &existing)).await;
                     (r, result)
                 });
             }
