@@ -36,6 +36,15 @@ pub struct GlobalArgs {
     /// Never colour the output (also when NO_COLOR is set).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Where state lives (`s3://bucket/key`), overriding the stack file's
+    /// `state`.
+    #[arg(
+        long = "state",
+        global = true,
+        value_name = "LOCATION",
+        env = "INFRA_STATE"
+    )]
+    pub state: Option<String>,
 }
 
 /// The subcommands.
@@ -60,6 +69,9 @@ pub enum Command {
     State(commands::state::StateCommand),
     /// Remove a stale lock left by a process that is gone.
     ForceUnlock(commands::force_unlock::ForceUnlockArgs),
+    /// Shared state storage: `infra backend bootstrap s3://bucket`.
+    #[command(subcommand)]
+    Backend(commands::backend::BackendCommand),
     /// EKS helpers: `infra eks token` for kubeconfig exec entries.
     #[command(subcommand)]
     Eks(commands::eks::EksCommand),

@@ -111,6 +111,7 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
         Command::Output(a) => commands::output::exec(ctx, a).await,
         Command::State(a) => commands::state::exec(ctx, a).await,
         Command::ForceUnlock(a) => commands::force_unlock::exec(ctx, a).await,
+        Command::Backend(c) => commands::backend::exec(ctx, c).await,
         Command::Eks(c) => commands::eks::exec(ctx, c).await,
     }
 }
@@ -140,6 +141,8 @@ pub(crate) struct Context {
     stack: Option<String>,
     root: PathBuf,
     json: bool,
+    /// `--state`.
+    state: Option<String>,
     registry: Registry,
     shell: Shell,
     stdin_tty: bool,
@@ -151,6 +154,7 @@ impl Context {
             stack: global.stack.filter(|s| !s.is_empty()),
             root: global.dir,
             json: global.json,
+            state: global.state.filter(|s| !s.is_empty()),
             registry,
             shell,
             stdin_tty: std::io::stdin().is_terminal(),
@@ -167,7 +171,7 @@ impl Context {
 
     /// An engine without an event renderer.
     fn engine(&self) -> Engine {
-        Engine::new(self.registry.clone())
+        Engine::new(self.registry.clone()).with_state(self.state.clone())
     }
 
     /// An engine whose events go to `progress`.

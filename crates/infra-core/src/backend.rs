@@ -102,4 +102,17 @@ pub trait BackendFactory: Send + Sync {
         settings: &BTreeMap<String, Value>,
         root: &Path,
     ) -> Result<Box<dyn StateBackend>, BackendError>;
+
+    /// Creates the storage `location` needs (`infra backend bootstrap`),
+    /// idempotently, and says what it did.
+    async fn bootstrap(
+        &self,
+        location: &str,
+        _settings: &BTreeMap<String, Value>,
+        _root: &Path,
+    ) -> Result<String, BackendError> {
+        Err(BackendError::Io(format!(
+            "{location}: this backend needs no bootstrap"
+        )))
+    }
 }

@@ -265,10 +265,12 @@ pub trait Provider: Send + Sync {
     async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError>;
 }
 
-/// The resource types an engine knows, by type name.
+/// What an engine knows: resource types by type name, and state backends
+/// by location scheme (`s3`).
 #[derive(Clone, Default)]
 pub struct Registry {
     providers: BTreeMap<String, Arc<dyn Provider>>,
+    backends: BTreeMap<String, Arc<dyn crate::BackendFactory>>,
 }
 
 impl Registry {
@@ -282,6 +284,22 @@ impl Registry {
         let name = provider.schema().type_name.clone();
         self.providers.insert(name, provider);
         self
+    }
+
+    /// Adds a state backend under its scheme.
+    pub fn register_backend(&mut self, factory: Arc<dyn crate::BackendFactory>) -> &mut Self {
+        self.backends.insert(factory.scheme().to_owned(), factory);
+        self
+    }
+
+    /// The backend factory of a scheme (`s3`).
+    pub fn backend(&self, scheme: &str) -> Option<&Arc<dyn crate::BackendFactory>> {
+        self.backends.get(scheme)
+    }
+
+    /// The schemes of every registered backend, sorted.
+    pub fn backend_schemes(&self) -> impl Iterator<Item = &str> {
+        self.backends.keys().map(String::as_str)
     }
 
     /// The provider of a type.

@@ -17,6 +17,7 @@
 //! ```
 
 mod apply;
+mod backends;
 mod error;
 mod eval;
 mod events;
@@ -30,6 +31,7 @@ mod session;
 mod state;
 
 pub use apply::{ApplyOptions, ApplyReport, Interrupt, InterruptHandle};
+pub use backends::Migrated;
 pub use error::EngineError;
 pub use events::{ApplySummary, Event, EventKind, EventSink};
 pub use graph::GraphFormat;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use infra_core::{
-    BackendError, Diagnostic, LockInfo, OpContext, OpKind, Provider, Registry, StateBackend, Value,
+    BackendError, Diagnostic, OpContext, OpKind, Provider, Registry, StateBackend, Value,
 };
 use infra_stack::{Stack, load_stack};
 use tokio::task::JoinSet;
@@ -16,7 +16,6 @@ use crate::apply::{ApplyOptions, ApplyReport, Executor};
 use crate::events::{Emitter, EventKind, EventSink};
 use crate::graph::{DepGraph, GraphFormat};
 use crate::journal::{self, Outcome, Step};
-use crate::local::LocalBackend;
 use crate::plan::{Drift, Plan, PlanOptions, Planner, diff};
 use crate::retry::retrying;
 use crate::secrets::SecretKey;
@@ -28,10 +27,12 @@ type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// environment. Cheap to share; every stack operation goes through it.
 #[derive(Clone)]
 pub struct Engine {
-    registry: Registry,
-    emitter: Emitter,
+    pub(crate) registry: Registry,
+    pub(crate) emitter: Emitter,
     env: EnvLookup,
     key: Option<SecretKey>,
+    /// `--state`: where state lives, overriding the stack files.
+    pub(crate) state_location: Option<String>,
 }
 
 /// How to take a stack's lock.
@@ -61,6 +62,7 @@ impl Engine {
             emitter: Emitter::new(None),
             env: Arc::new(|k| std::env::var(k).ok()),
             key: None,
+            state_location: None,
         }
     }
 
@@ -76,6 +78,13 @@ impl Engine {
         lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
         self.env = Arc::new(lookup);
+        self
+    }
+
+    /// Keeps state at `location` (`s3://bucket/key`) whatever the stack
+    /// files say (`--state`); `None` leaves it to them.
+    pub fn with_state(mut self, location: Option<String>) -> Self {
+        self.state_location = location;
         self
     }
 
@@ -138,21 +147,6 @@ impl Engine {
         Ok(DepGraph::build(stack)?.render(format))
     }
 
-    fn backend(&self, stack: &Stack) -> Result<Box<dyn StateBackend>, EngineError> {
-        match &stack.state {
-            None => Ok(Box::new(LocalBackend::new(
-                &stack.root.join("state"),
-                &stack.name,
-            ))),
-            Some(other) => Err(EngineError::Diagnostics(vec![
-                Diagnostic::error(format!(
-                    "state backend `{other}` is not supported by this build"
-                ))
-                .hint("remove `state = ...` to use the local state file under state/"),
-            ])),
-        }
-    }
-
     fn secret_key(&self, stack: &Stack) -> Result<SecretKey, EngineError> {
         match &self.key {
             Some(k) => Ok(k.clone()),
@@ -160,20 +154,10 @@ impl Engine {
         }
     }
 
-    /// Where the state of stack `name` lives: as its stack file says when
-    /// the file loads, else the local default, so that state commands and
-    /// `force-unlock` work even while the stack file is broken.
-    fn backend_at(&self, root: &Path, name: &str) -> Result<Box<dyn StateBackend>, EngineError> {
-        match load_stack(root, name, &self.registry, &|_| None).stack {
-            Some(stack) => self.backend(&stack),
-            None => Ok(Box::new(LocalBackend::new(&root.join("state"), name))),
-        }
-    }
-
     /// Reads the state of stack `name` without locking (for `state list`,
     /// `output`). `None` when the stack has never been applied.
     pub async fn read_state(&self, root: &Path, name: &str) -> Result<Option<State>, EngineError> {
-        let backend = self.backend_at(root, name)?;
+        let backend = self.backend_at(root, name).await?;
         match backend.read_snapshot().await? {
             Some(bytes) => Ok(Some(State::decode(&bytes, &backend.describe())?)),
             None => Ok(None),
@@ -182,7 +166,7 @@ impl Engine {
 
     /// Removes a lock by id, whoever holds it.
     pub async fn force_unlock(&self, root: &Path, name: &str, id: &str) -> Result<(), EngineError> {
-        Ok(self.backend_at(root, name)?.force_unlock(id).await?)
+        Ok(self.backend_at(root, name).await?.force_unlock(id).await?)
     }
 
     /// Locks the stack's state, reads it, and recovers whatever an
@@ -193,19 +177,8 @@ impl Engine {
         lock: &LockOptions,
     ) -> Result<Session<'a>, EngineError> {
         let graph = DepGraph::build(stack).map_err(EngineError::Diagnostics)?;
-        let backend = self.backend(stack)?;
-        let info = LockInfo {
-            id: uuid::Uuid::new_v4().to_string(),
-            holder: std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "unknown".into()),
-            host: hostname::get()
-                .map_or_else(|_| "unknown".into(), |h| h.to_string_lossy().into_owned()),
-            pid: std::process::id(),
-            operation: lock.operation.clone(),
-            created: crate::state::now(),
-            expires: None,
-        };
+        let backend = self.backend(stack).await?;
+        let info = crate::backends::lock_info(&lock.operation);
         let deadline = Instant::now() + lock.timeout;
         loop {
             match backend.lock(&info).await {
@@ -263,6 +236,11 @@ impl Session<'_> {
     /// The state as this session sees it.
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// Where this session's state lives, for messages.
+    pub fn describe_backend(&self) -> String {
+        self.backend.describe()
     }
 
     async fn load(&mut self) -> Result<(), EngineError> {

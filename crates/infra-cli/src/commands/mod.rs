@@ -2,6 +2,7 @@
 //! engine call and renders the result.
 
 pub mod apply;
+pub mod backend;
 pub mod destroy;
 pub mod eks;
 pub mod force_unlock;
