@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use crate::disk::{self, FORMAT_VERSION, LedgerView, ResourceFile, Tally, context};
+use crate::faults::Injector;
 
 /// How often, at most, a process rewrites `ledger.json` while it has changes.
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
@@ -56,6 +57,7 @@ pub(crate) struct Cloud {
     view: Mutex<ViewState>,
     dirty: AtomicBool,
     wake: Arc<Notify>,
+    injector: Injector,
 }
 
 /// The ledger as of `offset` bytes into the log.
@@ -87,6 +89,7 @@ impl Cloud {
             }),
             dirty: AtomicBool::new(false),
             wake: Arc::new(Notify::new()),
+            injector: Injector::new(dir),
         };
         cloud.rescan(&mut lock(&cloud.view))?;
         // Refresh ledger.json soon even if this run changes nothing: a
@@ -99,6 +102,11 @@ impl Cloud {
     /// The sim dir.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The fault injection state of this dir in this process.
+    pub fn injector(&self) -> &Injector {
+        &self.injector
     }
 
     /// Starts the task that refreshes `ledger.json` at most every

@@ -26,6 +26,52 @@
 //! resource, as a real cloud would. [`OpContext::timeout`](infra_core::OpContext)
 //! is not enforced here: timeouts wrap providers.
 //!
+//! # Fault injection
+//!
+//! ```toml
+//! [sim]
+//! faults = { seed = 7, throttle = 0.3, throttle_burst = 3, transient = 0.05, timeout = 0.02, slow = 0.1, slow_factor = 5 }
+//! ```
+//!
+//! Every key is optional; without `faults` nothing is injected and no call is
+//! counted. Probabilities are numbers from 0 to 1 (default 0).
+//!
+//! | key | what |
+//! | --- | --- |
+//! | `seed` | integer (default 0): the same seed injects the same faults |
+//! | `throttle` | share of calls refused with [`ErrorKind::Throttled`](infra_core::ErrorKind::Throttled) before any effect |
+//! | `throttle_burst` | calls (default 0) after a call that starts throttling that are throttled too |
+//! | `transient` | probability that a call not throttled fails with [`ErrorKind::Transient`](infra_core::ErrorKind::Transient) (a 503) before any effect |
+//! | `timeout` | probability that a call that got through takes effect and then fails with [`ErrorKind::Transient`](infra_core::ErrorKind::Transient) "request timed out", as when the response is lost |
+//! | `slow` | probability that a call that got through waits its latency times `slow_factor` |
+//! | `slow_factor` | number from 1 (default 10) |
+//! | `addresses` | list of addresses faults apply to (default all) |
+//! | `operations` | list of `"create"`, `"read"`, `"find"`, `"update"`, `"delete"` faults apply to (default all) |
+//!
+//! A call is checked in that order: throttled, else transient, else it runs
+//! (slow or not) and may then time out. Bursts are sized so that `throttle`
+//! stays the long-run share of throttled calls: a call outside a burst starts
+//! one with probability `throttle / (b + 1 - throttle * b)` for
+//! `b = throttle_burst`. A timed-out create has made its resource: the retry
+//! with the same token returns it and counts nothing, which is what this
+//! fault proves. A `fail_on` operation still fails permanently, once a call
+//! gets past throttling and transient errors. A bad key or value is an
+//! [`ErrorKind::Invalid`](infra_core::ErrorKind::Invalid) error naming it
+//! (`[sim] faults.throttle must be a probability from 0 to 1, found 1.5`),
+//! on every call.
+//!
+//! Decisions do not depend on scheduling: the n-th call of an operation at an
+//! address draws each fault from SHA-256 of (seed, address, operation, n,
+//! fault), and the burst it starts covers calls n+1.. by number. Calls are
+//! counted from 1 in memory, per [`SimProvider`] and sim dir (in the `infra`
+//! binary: per process), a `read` apart from a `create`; the engine makes the
+//! calls of one operation at one address one after another (its retries), so
+//! their numbers do not depend on which other operations run meanwhile. So a
+//! seed reproduces a run: the same commands on the same starting dir inject
+//! the same faults. A new process starts counting again, so re-running a
+//! command replays its faults; change the seed to meet others. Each injected
+//! fault is one line of `faults.log` ([`faults`] reads it).
+//!
 //! # Files
 //!
 //! In the sim dir:
@@ -43,6 +89,10 @@
 //! - `ledger.json` — a view, `{ "<address>": { "creates", "deletes", "live" } }`,
 //!   summed over the resources at each address ([`LedgerEntry`]); `live` when
 //!   any of them is. `ledger.lock` orders its writers across processes.
+//! - `faults.log` — only once a fault was injected: one JSON line per fault
+//!   ([`InjectedFault`]: `{ "version", "seed", "address", "operation", "call",
+//!   "fault" }`), the faults of one call appended with a single `O_APPEND`
+//!   write.
 //!
 //! # Ids and idempotency
 //!
@@ -88,7 +138,9 @@
 
 mod cloud;
 mod disk;
+mod faults;
 mod provider;
 
 pub use disk::{LedgerEntry, LiveResource, ledger, live_resources};
+pub use faults::{Fault, InjectedFault, Operation, faults};
 pub use provider::{DEFAULT_DIR, SimProvider, TYPE_NAME};

@@ -15,6 +15,7 @@ use tokio::sync::OnceCell;
 
 use crate::cloud::{Cloud, CloudError, Created};
 use crate::disk::{self, ResourceFile};
+use crate::faults::{self, FaultSettings, Injected, Operation};
 
 /// The resource type the provider implements.
 pub const TYPE_NAME: &str = "sim_resource";
@@ -69,12 +70,35 @@ impl SimProvider {
         }
     }
 
-    /// The cloud of the sim dir the context's settings name, opened once.
-    async fn cloud(&self, ctx: &OpContext) -> Result<Arc<Cloud>, ProviderError> {
-        let dir = Settings::parse(&ctx.settings)
-            .map_err(|m| error(ErrorKind::Invalid, ctx, &m))?
-            .dir;
-        let dir = ctx.root.join(dir);
+    /// The cloud of the sim dir the context's settings name, opened once,
+    /// and what fault injection decided for this call of `op` there.
+    async fn cloud(
+        &self,
+        ctx: &OpContext,
+        op: Operation,
+    ) -> Result<(Arc<Cloud>, Injected), ProviderError> {
+        let settings =
+            Settings::parse(&ctx.settings).map_err(|m| error(ErrorKind::Invalid, ctx, &m))?;
+        let cloud = self.open(ctx, &settings).await?;
+        let Some(faults) = settings.faults else {
+            return Ok((cloud, Injected::NONE));
+        };
+        let address = ctx.address.to_string();
+        let injected = blocking(&cloud, move |c| {
+            Ok(c.injector().next(&faults, &address, op)?)
+        })
+        .await
+        .map_err(|e| cloud_error(ctx, &cloud, e))?;
+        Ok((cloud, injected))
+    }
+
+    /// Opens the sim dir the settings name, once per provider.
+    async fn open(
+        &self,
+        ctx: &OpContext,
+        settings: &Settings,
+    ) -> Result<Arc<Cloud>, ProviderError> {
+        let dir = ctx.root.join(&settings.dir);
         let cell = {
             let mut clouds = self.clouds.lock().unwrap_or_else(PoisonError::into_inner);
             Arc::clone(clouds.entry(dir.clone()).or_default())
@@ -140,9 +164,10 @@ impl Provider for SimProvider {
 
     async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
         let spec = Spec::strict(ctx, inputs)?;
-        let cloud = self.cloud(ctx).await?;
+        let (cloud, injected) = self.cloud(ctx, Operation::Create).await?;
+        before(ctx, &injected)?;
         if spec.fail_on == Some(OpKind::Create) {
-            wait(ctx, spec.create).await;
+            wait(ctx, &injected, spec.create).await;
             return Err(failed_as_configured(ctx, OpKind::Create));
         }
         let id = disk::id_for_token(&ctx.token);
@@ -150,14 +175,16 @@ impl Provider for SimProvider {
         let created = blocking(&cloud, move |c| c.create(&id, &address, &token, &given))
             .await
             .map_err(|e| cloud_error(ctx, &cloud, e))?;
-        match created {
+        let file = match created {
             Created::New(file) => {
                 // The cloud has accepted the create; now wait until usable.
-                wait(ctx, spec.create).await;
-                Ok(observed(file))
+                wait(ctx, &injected, spec.create).await;
+                file
             }
-            Created::Replayed(file) => Ok(observed(file)),
-        }
+            Created::Replayed(file) => file,
+        };
+        after(ctx, &injected)?;
+        Ok(observed(file))
     }
 
     async fn read(
@@ -166,12 +193,14 @@ impl Provider for SimProvider {
         existing: &Existing,
     ) -> Result<Option<Observed>, ProviderError> {
         let spec = Spec::read(&existing.inputs).0;
-        let cloud = self.cloud(ctx).await?;
-        wait(ctx, spec.read).await;
+        let (cloud, injected) = self.cloud(ctx, Operation::Read).await?;
+        before(ctx, &injected)?;
+        wait(ctx, &injected, spec.read).await;
         let id = existing.id.clone();
         let file = blocking(&cloud, move |c| c.load(&id))
             .await
             .map_err(|e| cloud_error(ctx, &cloud, e))?;
+        after(ctx, &injected)?;
         Ok(file.filter(|f| f.live).map(observed))
     }
 
@@ -180,11 +209,13 @@ impl Provider for SimProvider {
         ctx: &OpContext,
         _inputs: &Value,
     ) -> Result<Option<Observed>, ProviderError> {
-        let cloud = self.cloud(ctx).await?;
+        let (cloud, injected) = self.cloud(ctx, Operation::Find).await?;
+        before(ctx, &injected)?;
         let id = disk::id_for_token(&ctx.token);
         let file = blocking(&cloud, move |c| c.load(&id))
             .await
             .map_err(|e| cloud_error(ctx, &cloud, e))?;
+        after(ctx, &injected)?;
         match file {
             Some(file) if file.live && file.address != ctx.address.to_string() => Err(cloud_error(
                 ctx,
@@ -206,55 +237,60 @@ impl Provider for SimProvider {
         inputs: &Value,
     ) -> Result<Observed, ProviderError> {
         let spec = Spec::strict(ctx, inputs)?;
-        let cloud = self.cloud(ctx).await?;
+        let (cloud, injected) = self.cloud(ctx, Operation::Update).await?;
+        before(ctx, &injected)?;
         if spec.fail_on == Some(OpKind::Update) {
-            wait(ctx, spec.update).await;
+            wait(ctx, &injected, spec.update).await;
             return Err(failed_as_configured(ctx, OpKind::Update));
         }
         let (id, given) = (existing.id.clone(), inputs.clone());
         let file = blocking(&cloud, move |c| c.update(&id, &given))
             .await
             .map_err(|e| cloud_error(ctx, &cloud, e))?;
-        wait(ctx, spec.update).await;
+        wait(ctx, &injected, spec.update).await;
+        after(ctx, &injected)?;
         Ok(observed(file))
     }
 
     async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
-        let cloud = self.cloud(ctx).await?;
+        let (cloud, injected) = self.cloud(ctx, Operation::Delete).await?;
+        before(ctx, &injected)?;
         let id = existing.id.clone();
         let stored = blocking(&cloud, move |c| c.load(&id))
             .await
             .map_err(|e| cloud_error(ctx, &cloud, e))?;
-        let Some(stored) = stored.filter(|f| f.live) else {
-            return Ok(());
-        };
-        // The cloud's own configuration decides, as deletion protection would.
-        let spec = Spec::read(&stored.inputs).0;
-        if spec.fail_on == Some(OpKind::Delete) {
-            wait(ctx, spec.delete).await;
-            return Err(failed_as_configured(ctx, OpKind::Delete));
+        if let Some(stored) = stored.filter(|f| f.live) {
+            // The cloud's own configuration decides, as deletion protection would.
+            let spec = Spec::read(&stored.inputs).0;
+            if spec.fail_on == Some(OpKind::Delete) {
+                wait(ctx, &injected, spec.delete).await;
+                return Err(failed_as_configured(ctx, OpKind::Delete));
+            }
+            let id = existing.id.clone();
+            let deleted = blocking(&cloud, move |c| c.delete(&id))
+                .await
+                .map_err(|e| cloud_error(ctx, &cloud, e))?;
+            if deleted.is_some() {
+                wait(ctx, &injected, spec.delete).await;
+            }
         }
-        let id = existing.id.clone();
-        let deleted = blocking(&cloud, move |c| c.delete(&id))
-            .await
-            .map_err(|e| cloud_error(ctx, &cloud, e))?;
-        if deleted.is_some() {
-            wait(ctx, spec.delete).await;
-        }
-        Ok(())
+        after(ctx, &injected)
     }
 }
 
-/// The `[sim]` settings table. Seeded fault injection will add its keys here.
+/// The `[sim]` settings table.
 struct Settings {
     /// The sim dir, relative to the project root.
     dir: PathBuf,
+    /// Seeded fault injection; none when `faults` is absent.
+    faults: Option<FaultSettings>,
 }
 
 impl Settings {
     fn parse(settings: &Value) -> Result<Settings, String> {
         let mut parsed = Settings {
             dir: PathBuf::from(DEFAULT_DIR),
+            faults: None,
         };
         let table = match settings {
             Value::Null => return Ok(parsed),
@@ -275,9 +311,11 @@ impl Settings {
                         other.kind()
                     ));
                 }
+                (faults::KEY, value) => parsed.faults = Some(FaultSettings::parse(value)?),
                 _ => {
                     return Err(format!(
-                        "unknown key `{key}` in [{SECTION}]: expected `dir`"
+                        "unknown key `{key}` in [{SECTION}]: expected `dir` or `{}`",
+                        faults::KEY
                     ));
                 }
             }
@@ -362,11 +400,35 @@ impl Spec {
     }
 }
 
-/// Simulates the time an operation takes.
-async fn wait(ctx: &OpContext, latency: Duration) {
-    if !latency.is_zero() {
-        ctx.progress(&format!("simulating {} ms of latency", latency.as_millis()));
-        tokio::time::sleep(latency).await;
+/// Simulates the time an operation takes, longer when the call is slow.
+async fn wait(ctx: &OpContext, injected: &Injected, latency: Duration) {
+    let latency = injected.latency(latency);
+    if latency.is_zero() {
+        return;
+    }
+    match injected.slow_factor() {
+        Some(factor) => ctx.progress(&format!(
+            "simulating {} ms of latency ({factor}x slow, injected by [{SECTION}] faults)",
+            latency.as_millis()
+        )),
+        None => ctx.progress(&format!("simulating {} ms of latency", latency.as_millis())),
+    }
+    tokio::time::sleep(latency).await;
+}
+
+/// The injected error a call fails with before it has any effect.
+fn before(ctx: &OpContext, injected: &Injected) -> Result<(), ProviderError> {
+    match injected.before() {
+        Some((kind, message)) => Err(error(kind, ctx, &message)),
+        None => Ok(()),
+    }
+}
+
+/// The injected error a call fails with after it has taken effect.
+fn after(ctx: &OpContext, injected: &Injected) -> Result<(), ProviderError> {
+    match injected.after() {
+        Some((kind, message)) => Err(error(kind, ctx, &message)),
+        None => Ok(()),
     }
 }
 

@@ -545,7 +545,7 @@ async fn settings_choose_the_dir_and_are_checked() {
         ),
         (
             r#"{"seed": 1}"#,
-            "sim_resource.a: unknown key `seed` in [sim]: expected `dir`",
+            "sim_resource.a: unknown key `seed` in [sim]: expected `dir` or `faults`",
         ),
     ] {
         let c = ctx_with(root.path(), "a", "tok-a", inputs(bad));
