@@ -36,6 +36,11 @@ pub struct GlobalArgs {
     /// Never colour the output (also when NO_COLOR is set).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Log what infra does to stderr: -v info, -vv debug (every provider
+    /// call, helm's argv), -vvv trace (inputs, secrets redacted).
+    /// INFRA_LOG takes a full filter instead (`infra_engine=debug`).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
     /// Where state lives (`s3://bucket/key`), overriding the stack file's
     /// `state`.
     #[arg(

@@ -51,6 +51,7 @@ where
             };
         }
     };
+    init_logging(cli.global.verbose);
     let shell = Shell::new(cli.global.no_color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -74,6 +75,27 @@ where
     });
     drop(runtime);
     code.into()
+}
+
+/// Diagnostic logs to stderr, off unless asked for: `-v` info, `-vv`
+/// debug, `-vvv` trace, or an `INFRA_LOG` filter. Secrets are never in
+/// them: values render redacted and helm gets secrets only in files.
+fn init_logging(verbose: u8) {
+    let filter = match std::env::var("INFRA_LOG") {
+        Ok(f) if !f.trim().is_empty() => f,
+        _ => match verbose {
+            0 => return,
+            1 => "info".to_owned(),
+            2 => "debug".to_owned(),
+            _ => "trace".to_owned(),
+        },
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// How a command ended, short of an error.

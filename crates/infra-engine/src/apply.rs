@@ -260,6 +260,11 @@ impl Executor<'_> {
                     let step = op.step;
                     tasks.spawn(async move {
                         let t = Instant::now();
+                        tracing::debug!(address = %ctx.address, ?step, token = %ctx.token, "provider call");
+                        if let Some(inputs) = &p.inputs {
+                            // Display redacts secrets.
+                            tracing::trace!(address = %ctx.address, %inputs, "provider call inputs");
+                        }
                         let result = call_with_retry(
                             &*p.provider,
                             &ctx,
@@ -268,6 +273,10 @@ impl Executor<'_> {
                             p.existing.as_ref(),
                         )
                         .await;
+                        match &result {
+                            Ok(o) => tracing::debug!(address = %ctx.address, ?step, id = %o.id, elapsed = ?t.elapsed(), "provider call finished"),
+                            Err(e) => tracing::debug!(address = %ctx.address, ?step, kind = ?e.kind, error = %e, "provider call failed"),
+                        }
                         let _ = tx.send(Report::Done(i, result, t.elapsed()));
                     });
                 }
@@ -574,8 +583,14 @@ impl Resolve for ApplyResolver<'_> {
 }
 
 async fn append(backend: &dyn StateBackend, records: &[Record]) -> Result<(), EngineError> {
+    let bytes = journal::encode(records);
+    tracing::trace!(
+        records = records.len(),
+        bytes = bytes.len(),
+        "journal append"
+    );
     backend
-        .append_journal(&journal::encode(records))
+        .append_journal(&bytes)
         .await
         .map_err(EngineError::Backend)
 }

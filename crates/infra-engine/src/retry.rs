@@ -49,6 +49,7 @@ where
                 if Instant::now() + wait >= deadline {
                     return Err(e);
                 }
+                tracing::debug!(address = %ctx.address, attempt, ?wait, error = %e, "retrying");
                 ctx.progress(&format!(
                     "retrying in {} after: {}",
                     humantime::format_duration(Duration::from_millis(wait.as_millis() as u64)),

@@ -493,6 +493,7 @@ impl Session<'_> {
                 );
                 reads.spawn(async move {
                     let existing = r.existing();
+                    tracing::debug!(address = %r.address, id = %existing.id, "refresh read");
                     let result = retrying(&ctx, "read", || provider.read(&ctx, &existing)).await;
                     (r, result)
                 });

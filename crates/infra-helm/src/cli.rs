@@ -155,6 +155,8 @@ impl Helm {
     /// Runs `helm ARGS`, killed after `limit`. A failure to start is an
     /// error; a non-zero exit is returned for the caller to judge.
     pub async fn run(&self, args: &[OsString], limit: Duration) -> Result<Finished, ProviderError> {
+        // Safe to log: values and tokens never travel in argv.
+        tracing::debug!(binary = %self.binary.display(), ?args, "running helm");
         let mut cmd = Command::new(&self.binary);
         cmd.args(args)
             .env_clear()
