@@ -425,13 +425,22 @@ impl Session<'_> {
             .and_then(|s| self.stack.settings.get(s))
             .cloned()
             .unwrap_or(Value::Null);
+        // Progress of reads and recovery (retries, rollbacks) reaches the
+        // user like an apply's does.
+        let emitter = self.engine.emitter.clone();
+        let at = address.clone();
         OpContext::new(
             address.clone(),
             token.to_owned(),
             settings,
             self.stack.root.clone(),
             timeout,
-            Arc::new(|_| {}),
+            Arc::new(move |m: &str| {
+                emitter.emit(EventKind::OperationProgress {
+                    address: at.clone(),
+                    message: m.to_owned(),
+                })
+            }),
         )
     }
 
