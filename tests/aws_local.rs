@@ -180,9 +180,15 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
     let p = Platform::new();
     let (eks, rds, s3) = p.clients().await;
 
-    // Apply the whole platform.
-    let out = p.ok(&["apply", "--auto-approve"], 0);
+    // Apply the whole platform, logging everything (the AWS SDK's trace
+    // logs included): the database password appears in none of it.
+    let out = p.ok(&["apply", "--auto-approve", "-vvv"], 0);
     assert!(out.contains("Apply complete"), "{out}");
+    assert!(out.contains("TRACE"), "logged at the highest verbosity");
+    assert!(
+        !out.contains("e2e-sentinel-password"),
+        "the password leaked into the logs"
+    );
     let cluster = eks
         .describe_cluster()
         .name("local-airflow")

@@ -1,0 +1,193 @@
+//! A sentinel secret planted in every sensitive position — a resource's
+//! secret input and a Helm release's values, both `{ from_env = ... }` —
+//! appears nowhere infra writes: state, journal (kept by a killed run),
+//! saved plans, `--json` output, logs at the highest verbosity, helm's argv
+//! and environment. Only helm's 0600 values file may hold it. State files
+//! are created 0600. (The RDS password's path to the AWS API is checked
+//! the same way in tests/aws_local.rs.)
+
+mod cli_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cli_support::Project;
+
+const SENTINEL: &str = "SENTINEL-9f3a-do-not-leak";
+
+fn python() -> String {
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 must be installed to run the helm stand-in");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// `bin/helm`: the stand-in helm (a documented test double) keeping its
+/// releases and logs under `helm-standin/`.
+fn install_helm(root: &Path) {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/infra-helm/tests/fixtures/helm");
+    std::fs::create_dir_all(root.join("bin")).expect("bin");
+    std::fs::write(root.join("kubeconfig"), "apiVersion: v1\nkind: Config\n").expect("kube");
+    let script = format!(
+        "#!/bin/sh\nexport HELM_STANDIN_DIR='{}'\nexec '{}' '{}' \"$@\"\n",
+        root.join("helm-standin").display(),
+        python(),
+        fixture.display()
+    );
+    std::fs::write(root.join("bin/helm"), script).expect("wrapper");
+    std::fs::set_permissions(
+        root.join("bin/helm"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+}
+
+fn stack(slow_ms: u64) -> String {
+    format!(
+        r#"[helm]
+binary = "bin/helm"
+
+[resources.sim_resource.db]
+payload = {{ password = {{ from_env = "SECRET" }} }}
+
+[resources.sim_resource.slow]
+update_ms = {slow_ms}
+payload = {{ token = {{ from_env = "SECRET" }}, after = "${{sim_resource.db.id}}" }}
+
+[resources.helm_release.app]
+name = "app"
+chart = "oci://registry.example/app"
+version = "1.0.0"
+kubeconfig = "kubeconfig"
+values = {{ db = {{ host = "${{sim_resource.db.id}}", password = {{ from_env = "SECRET" }} }}, list = [{{ from_env = "SECRET" }}] }}
+"#
+    )
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+}
+
+#[track_caller]
+fn assert_clean(what: &str, text: &str) {
+    assert!(
+        !text.contains(SENTINEL),
+        "the secret leaked into {what}:\n{text}"
+    );
+}
+
+#[test]
+fn the_sentinel_secret_appears_nowhere_infra_writes() {
+    let p = Project::new(&stack(0)).env("SECRET", SENTINEL);
+    install_helm(p.root());
+    let mut checked = 0;
+
+    let plan = p.infra(&["plan", "--out", "saved.plan", "-vvv"]);
+    plan.expect_code(0);
+    assert_clean("plan output", &(plan.stdout.clone() + &plan.stderr));
+    assert!(plan.stdout.contains("(sensitive)"), "{}", plan.stdout);
+    let saved = std::fs::read_to_string(p.root().join("saved.plan")).expect("saved plan");
+    assert_clean("the saved plan", &saved);
+    let json = p.infra(&["plan", "--json"]);
+    json.expect_code(0);
+    assert_clean("plan --json", &(json.stdout.clone() + &json.stderr));
+    checked += 3;
+
+    let apply = p.infra(&["apply", "saved.plan", "-vvv"]);
+    apply.expect_code(0);
+    assert_clean("apply logs", &(apply.stdout.clone() + &apply.stderr));
+    assert!(
+        apply.stderr.contains("TRACE") && apply.stderr.contains("running helm"),
+        "the logs are at the highest verbosity: {}",
+        apply.stderr
+    );
+    let json = p.infra(&["apply", "--auto-approve", "--json", "-vvv"]);
+    json.expect_code(0);
+    assert_clean("apply --json", &(json.stdout.clone() + &json.stderr));
+    for cmd in [
+        &["output", "--json"][..],
+        &["state", "pull"],
+        &["state", "show", "helm_release.app", "--json"],
+    ] {
+        let run = p.infra(cmd);
+        run.expect_code(0);
+        assert_clean(&format!("infra {cmd:?}"), &run.stdout);
+        checked += 1;
+    }
+    checked += 2;
+
+    // A run killed mid-apply leaves its journal: no secret there either.
+    p.set_stack(&stack(3_000).replace("token = {", "rotated = true, token = {"));
+    let mut child = p
+        .command(&["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let journal = p.root().join("state/x.journal");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&journal).map_or(true, |j| !j.contains("\"record\":\"intent\"")) {
+        assert!(
+            Instant::now() < deadline,
+            "the apply never journaled an intent"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+    assert!(journal.exists(), "the killed run left its journal");
+
+    // Everything on disk: state, journal, lock, key, the sim's cloud.
+    let mut all = Vec::new();
+    files(&p.root().join("state"), &mut all);
+    files(&p.root().join(".sim"), &mut all);
+    for f in &all {
+        let bytes = std::fs::read(f).expect("read");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SENTINEL),
+            "the secret leaked into {}",
+            f.display()
+        );
+        checked += 1;
+    }
+    for f in all.iter().filter(|f| f.starts_with(p.root().join("state"))) {
+        let mode = std::fs::metadata(f).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", f.display());
+    }
+
+    // helm: argv and environment never; the values file (0600) only.
+    let standin = p.root().join("helm-standin");
+    for log in ["argv.log", "env.log", "kubeconfig.log"] {
+        let text = std::fs::read_to_string(standin.join(log)).unwrap_or_default();
+        assert_clean(log, &text);
+        checked += 1;
+    }
+    let values = std::fs::read_to_string(standin.join("values.log")).expect("values.log");
+    assert!(
+        values.contains(SENTINEL),
+        "helm did get the secret in its values file"
+    );
+    assert!(values.contains("\"mode\": \"0600\""), "{values}");
+
+    // The next run recovers, and still writes no secret.
+    let run = p.infra(&["apply", "--auto-approve", "-vvv"]);
+    run.expect_code(0);
+    assert_clean("the recovering run", &(run.stdout.clone() + &run.stderr));
+    let state = std::fs::read_to_string(p.root().join("state/x.json")).expect("state");
+    assert_clean("state after recovery", &state);
+    println!("sentinel checked in {checked} outputs and files");
+}
