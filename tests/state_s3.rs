@@ -7,7 +7,7 @@
 
 mod cli_support;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cli_support::Project;
