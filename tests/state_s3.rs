@@ -249,6 +249,16 @@ async fn a_killed_apply_is_recovered_once_its_lease_expires() {
     child.kill().expect("kill -9");
     child.wait().expect("reap");
 
+    // At once, the lock is still there, and its holder known to be gone.
+    let blocked = p.infra(&["plan"]);
+    blocked.expect_code(1);
+    assert!(
+        blocked.stderr.contains("the holder is gone")
+            && blocked.stderr.contains("infra force-unlock"),
+        "{}",
+        blocked.stderr
+    );
+
     // The dead run's lock holds until its lease (3 s here) runs out; then
     // the next run takes it over, says so, and recovers the journal.
     let out = p

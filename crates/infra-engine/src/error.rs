@@ -11,7 +11,7 @@ pub enum EngineError {
     #[error("{}", render(.0))]
     Diagnostics(Vec<Diagnostic>),
     /// Another process holds the stack's lock.
-    #[error("{state} is locked by {} on {} (pid {}, running `{}` since {})\n  hint: wait for it to finish, retry with --lock-timeout, or if that process is gone run `infra force-unlock {}`", .holder.holder, .holder.host, .holder.pid, .holder.operation, .holder.created, .holder.id)]
+    #[error("{state} is locked by {} on {} (pid {}, running `{}` since {}){}", .holder.holder, .holder.host, .holder.pid, .holder.operation, .holder.created, lock_hint(.holder))]
     Locked {
         /// Where the state lives.
         state: String,
@@ -67,6 +67,32 @@ pub enum EngineError {
     /// happened and the next run recovers it.
     #[error("stopped; the next run recovers from the journal")]
     Interrupted,
+}
+
+/// What to do about a held lock. A holder on this machine whose process
+/// is gone left the lock behind (its lease not yet expired): say so.
+fn lock_hint(holder: &LockInfo) -> String {
+    let this_host = hostname::get().is_ok_and(|h| h.to_string_lossy() == holder.host);
+    let gone = this_host
+        && holder.pid != 0
+        && Path::new("/proc/self").exists()
+        && !Path::new(&format!("/proc/{}", holder.pid)).exists();
+    let expires = holder
+        .expires
+        .as_deref()
+        .map(|e| format!(", or wait for its lease to expire at {e}"))
+        .unwrap_or_default();
+    if gone {
+        format!(
+            "\n  the holder is gone: pid {} is not running on this machine\n  hint: run `infra force-unlock {}`{expires}",
+            holder.pid, holder.id
+        )
+    } else {
+        format!(
+            "\n  hint: wait for it to finish, retry with --lock-timeout, or if that process is gone run `infra force-unlock {}`{expires}",
+            holder.id
+        )
+    }
 }
 
 fn render(diagnostics: &[Diagnostic]) -> String {
