@@ -773,6 +773,30 @@ fn build_ops(plan: &Plan, state: &State) -> Vec<Op> {
                 edges.push((del, dp));
             }
         }
+        // ...and before what it depended on goes: the old object still
+        // holds its dependencies' ids (a subnet its VPC's).
+        let id = ops[dp].target_id.as_deref();
+        let its_deps = state
+            .deposed
+            .iter()
+            .find(|d| d.address == a && Some(d.id.as_str()) == id)
+            .map(|d| d.dependencies.clone())
+            .unwrap_or_else(|| state_deps(&a));
+        for dep in its_deps {
+            for &other in &deposed {
+                if ops[other].address == dep {
+                    edges.push((dp, other));
+                }
+            }
+            // A dependency deleted and created again in this run is not
+            // waited for: that would be a cycle (its new object must exist
+            // before ours, which must exist before the deposed one goes).
+            if let Some(&dd) = deletes.get(&dep)
+                && !forward.contains_key(&dep)
+            {
+                edges.push((dp, dd));
+            }
+        }
     }
     edges.sort_unstable();
     edges.dedup();
