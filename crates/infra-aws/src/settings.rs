@@ -19,6 +19,11 @@ pub struct AwsSettings {
 const KEYS: [&str; 3] = ["region", "profile", "endpoint_url"];
 
 impl AwsSettings {
+    /// Every problem of the `[aws]` table, each at its key.
+    pub fn problems(table: &Value) -> Vec<(infra_core::ValuePath, String)> {
+        infra_core::settings_problems(table, |t| AwsSettings::parse(t).err().map(|e| e.message))
+    }
+
     /// Reads the `[aws]` table as the engine hands it over (`Null` when the
     /// stack has none).
     pub fn parse(table: &Value) -> Result<Self, ProviderError> {

@@ -17,7 +17,7 @@ pub use backend::{BackendError, BackendFactory, LockInfo, StateBackend};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use provider::{
     CheckContext, ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError,
-    Registry,
+    Registry, settings_problems,
 };
 pub use schema::{Attribute, Change, Output, Presence, Schema, Type, TypeMismatch};
 pub use value::{PathSeg, Secret, Value, ValuePath, display_path, is_bare_key};

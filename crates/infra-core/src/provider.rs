@@ -183,6 +183,14 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// Problems of the stack's settings table for this provider (`[aws]`),
+    /// found when the stack is loaded, each at a path into the table (see
+    /// [`settings_problems`]). A provider reading settings should check
+    /// them here, or a typo is only found when the cloud is first called.
+    fn check_settings(&self, _settings: &Value) -> Vec<(crate::ValuePath, String)> {
+        Vec::new()
+    }
+
     /// Checks beyond the schema's types, at plan time (e.g. S3 lifecycle
     /// rules). Each problem is a path into the inputs and a message.
     fn validate(&self, _inputs: &Value) -> Vec<(crate::ValuePath, String)> {
@@ -265,6 +273,26 @@ pub trait Provider: Send + Sync {
     async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError>;
 }
 
+/// The problems of a settings table, found by running `parse` (a
+/// provider's own settings parser, which stops at the first problem) on
+/// each key alone, so that each is reported at its key.
+pub fn settings_problems(
+    table: &Value,
+    parse: impl Fn(&Value) -> Option<String>,
+) -> Vec<(crate::ValuePath, String)> {
+    match table {
+        Value::Null => Vec::new(),
+        Value::Map(m) => m
+            .iter()
+            .filter_map(|(k, v)| {
+                let alone: Value = [(k.as_str(), v.clone())].into_iter().collect();
+                parse(&alone).map(|e| (vec![crate::PathSeg::Key(k.clone())], e))
+            })
+            .collect(),
+        other => parse(other).map(|e| (Vec::new(), e)).into_iter().collect(),
+    }
+}
+
 /// What an engine knows: resource types by type name, and state backends
 /// by location scheme (`s3`).
 #[derive(Clone, Default)]
@@ -300,6 +328,11 @@ impl Registry {
     /// The schemes of every registered backend, sorted.
     pub fn backend_schemes(&self) -> impl Iterator<Item = &str> {
         self.backends.keys().map(String::as_str)
+    }
+
+    /// Every provider, by type name.
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.providers.values()
     }
 
     /// The provider of a type.

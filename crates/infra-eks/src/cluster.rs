@@ -672,6 +672,10 @@ impl Provider for EksCluster {
         Some("aws")
     }
 
+    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
+        infra_aws::AwsSettings::problems(settings)
+    }
+
     fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
         validate(inputs).0
     }

@@ -854,6 +854,10 @@ impl Provider for EksNodeGroup {
         Some("aws")
     }
 
+    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
+        infra_aws::AwsSettings::problems(settings)
+    }
+
     fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
         validate(inputs).0
     }

@@ -177,6 +177,16 @@ impl Engine {
         lock: &LockOptions,
     ) -> Result<Session<'a>, EngineError> {
         let graph = DepGraph::build(stack).map_err(EngineError::Diagnostics)?;
+        // Bad input is refused before anything is written (lock file,
+        // secret key): what `check` finds needs no state.
+        let errors: Vec<Diagnostic> = self
+            .check(stack)
+            .into_iter()
+            .filter(|d| d.severity == infra_core::Severity::Error)
+            .collect();
+        if !errors.is_empty() {
+            return Err(EngineError::Diagnostics(errors));
+        }
         let backend = self.backend(stack).await?;
         let info = crate::backends::lock_info(&lock.operation);
         let deadline = Instant::now() + lock.timeout;
@@ -446,7 +456,15 @@ impl Session<'_> {
 
     /// Writes the working state as a new snapshot and drops the journal.
     async fn persist(&mut self) -> Result<(), EngineError> {
-        self.state.serial += 1;
+        self.state.serial = self
+            .state
+            .serial
+            .checked_add(1)
+            .filter(|s| *s <= crate::state::MAX_SERIAL)
+            .ok_or_else(|| EngineError::CorruptState {
+                origin: self.backend.describe(),
+                reason: format!("serial {} is out of range", self.state.serial),
+            })?;
         self.backend.write_snapshot(&self.state.encode()).await?;
         self.backend.clear_journal().await?;
         self.persisted = Some((self.state.lineage.clone(), self.state.serial));

@@ -69,6 +69,10 @@ pub struct Deposed {
     pub dependencies: Vec<Address>,
 }
 
+/// The largest serial a state may have: far beyond any number of writes,
+/// and exact in the JSON numbers of other tools (2^53).
+pub const MAX_SERIAL: u64 = 1 << 53;
+
 impl State {
     /// A new, empty state with a fresh lineage.
     pub fn new() -> Self {
@@ -133,9 +137,23 @@ impl State {
                     reason: "it has no `version` field".into(),
                 });
             }
+            Some(0) => {
+                return Err(EngineError::CorruptState {
+                    origin: origin.to_owned(),
+                    reason: "format version 0 does not exist (versions start at 1)".into(),
+                });
+            }
             Some(_) => {}
         }
-        serde_json::from_slice(bytes).map_err(corrupt)
+        let state: State = serde_json::from_slice(bytes).map_err(corrupt)?;
+        // Every write adds one; a serial this large was not written by infra.
+        if state.serial > MAX_SERIAL {
+            return Err(EngineError::CorruptState {
+                origin: origin.to_owned(),
+                reason: format!("serial {} is out of range", state.serial),
+            });
+        }
+        Ok(state)
     }
 
     /// Serializes the state, pretty-printed so that diffs of it are readable.

@@ -577,6 +577,14 @@ impl Provider for HelmRelease {
         Some(SETTINGS_SECTION)
     }
 
+    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
+        infra_core::settings_problems(settings, |t| {
+            Settings::from_value(t, std::path::Path::new("."))
+                .err()
+                .map(|e| e.message)
+        })
+    }
+
     fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
         validate(inputs)
     }

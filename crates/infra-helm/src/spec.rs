@@ -114,6 +114,15 @@ impl Settings {
                 ))),
             }
         };
+        const KEYS: [&str; 3] = ["binary", "token_command", "cache"];
+        if let Value::Map(m) = settings
+            && let Some(key) = m.keys().find(|k| !KEYS.contains(&k.as_str()))
+        {
+            return Err(invalid(format!(
+                "unknown key `{key}` in [helm]; the keys are {}",
+                KEYS.join(", ")
+            )));
+        }
         Ok(Settings {
             binary: path("binary")?,
             token_command: path("token_command")?,

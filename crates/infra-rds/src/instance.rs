@@ -243,6 +243,10 @@ impl Provider for RdsInstance {
         Some("aws")
     }
 
+    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
+        infra_aws::AwsSettings::problems(settings)
+    }
+
     fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
         spec::validate(inputs)
     }

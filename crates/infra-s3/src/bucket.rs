@@ -217,6 +217,10 @@ impl Provider for S3Bucket {
         Some("aws")
     }
 
+    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
+        infra_aws::AwsSettings::problems(settings)
+    }
+
     fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
         validate(inputs)
     }

@@ -154,6 +154,10 @@ impl Provider for SimProvider {
         Some(SECTION)
     }
 
+    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
+        infra_core::settings_problems(settings, |t| Settings::parse(t).err())
+    }
+
     fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
         Spec::read(inputs).1
     }

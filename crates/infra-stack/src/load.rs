@@ -12,11 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use infra_core::{Address, Diagnostic, Registry, Value};
+use infra_core::{Address, Diagnostic, PathSeg, Registry, Value, ValuePath};
 
 use self::interp::{Interpolated, Vars};
 use self::resource::StackIndex;
-use self::source::{Entry, Kind, Pos, Sources, Table};
+use self::source::{Entry, Kind, Node, Pos, Sources, Table};
 use crate::Stack;
 
 /// The result of loading: the stack when there were no errors, and every
@@ -80,6 +80,29 @@ pub(super) struct Ctx<'a> {
 const TOP_LEVEL: [&str; 4] = ["extends", "resources", "state", "vars"];
 
 impl Ctx<'_> {
+    /// Asks every provider reading `[section]` what is wrong with it, and
+    /// reports each problem once, where it was written.
+    fn check_settings(&mut self, registry: &Registry, section: &str, entry: &Entry, value: &Value) {
+        let mut problems: Vec<(ValuePath, String)> = registry
+            .providers()
+            .filter(|p| p.settings_section() == Some(section))
+            .flat_map(|p| p.check_settings(value))
+            .collect();
+        problems.sort();
+        problems.dedup();
+        for (path, message) in problems {
+            let (key, value) = position_of(&entry.value, &path);
+            // A key that should not be there is reported at the key; a
+            // wrong value at the value.
+            let pos = if message.contains("unknown key") {
+                key
+            } else {
+                value
+            };
+            self.error_at(pos, message, format!("fix `[{section}]`"));
+        }
+    }
+
     fn error_at(&mut self, pos: Pos, message: impl Into<String>, hint: impl Into<String>) {
         let loc = self.sources.location(pos);
         self.diags
@@ -134,10 +157,11 @@ impl Ctx<'_> {
                 continue;
             }
             if let Some(v) = self.node_to_value(&entry.value, &format!("`[{section}]`"), 0) {
+                self.check_settings(registry, section, entry, &v);
                 settings.insert(section.to_owned(), v);
             }
         }
-        let state = table.get("state").and_then(|e| self.state(e));
+        let state = table.get("state").and_then(|e| self.state(e, registry));
         let resources = self.resources(&table, registry);
         Some(Stack {
             name: name.to_owned(),
@@ -250,7 +274,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn state(&mut self, entry: &Entry) -> Option<String> {
+    fn state(&mut self, entry: &Entry, registry: &Registry) -> Option<String> {
         let Kind::String(s) = &entry.value.kind else {
             self.error_at(
                 entry.value.pos,
@@ -264,7 +288,32 @@ impl Ctx<'_> {
         };
         let interp = self.interpolate(s, entry.value.pos, 0)?;
         match interp.value {
-            Interpolated::Value(Value::String(s)) => Some(s),
+            Interpolated::Value(Value::String(s)) => {
+                let scheme = s.split_once("://").map(|(scheme, _)| scheme);
+                if scheme.is_some_and(|scheme| registry.backend(scheme).is_some()) {
+                    return Some(s);
+                }
+                let known: Vec<String> = registry
+                    .backend_schemes()
+                    .map(|s| format!("{s}://..."))
+                    .collect();
+                let message = match scheme {
+                    Some(scheme) => {
+                        format!("state backend `{scheme}://` is not supported by this build")
+                    }
+                    None => format!("state location `{s}` has no scheme"),
+                };
+                let hint = if known.is_empty() {
+                    "remove `state` to keep state under state/".to_owned()
+                } else {
+                    format!(
+                        "write one of: {}; or remove `state` to keep state under state/",
+                        known.join(", ")
+                    )
+                };
+                self.error_at(entry.value.pos, message, hint);
+                None
+            }
             Interpolated::Value(other) => {
                 self.error_at(
                     entry.value.pos,
@@ -432,4 +481,30 @@ pub(super) fn closest<'c>(
         .filter(|&(d, _)| d <= limit)
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
+}
+
+/// Where the value at `path` under `node` was written: its key and its
+/// value (the deepest that exists).
+fn position_of(node: &Node, path: &[PathSeg]) -> (Pos, Pos) {
+    let (mut key, mut node) = (node.pos, node);
+    for seg in path {
+        match (seg, &node.kind) {
+            (PathSeg::Key(k), Kind::Table(t)) => match t.get(k) {
+                Some(e) => {
+                    key = e.key;
+                    node = &e.value;
+                }
+                None => break,
+            },
+            (PathSeg::Index(i), Kind::Array(items)) => match items.get(*i) {
+                Some(n) => {
+                    key = n.pos;
+                    node = n;
+                }
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    (key, node.pos)
 }

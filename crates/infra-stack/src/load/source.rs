@@ -240,7 +240,12 @@ impl Convert<'_> {
                 Err(_) => self.invalid(pos, format!("integer `{i}` is out of range")),
             },
             DeValue::Float(x) => match x.as_str().parse::<f64>() {
-                Ok(n) => Kind::Float(n),
+                Ok(n) if n.is_finite() => Kind::Float(n),
+                // JSON (state, plans, helm values) has no inf or nan.
+                Ok(_) => self.invalid(
+                    pos,
+                    format!("`{x}` is not a finite number; infra values must be finite"),
+                ),
                 Err(_) => self.invalid(pos, format!("invalid float `{x}`")),
             },
             DeValue::Boolean(b) => Kind::Bool(b),

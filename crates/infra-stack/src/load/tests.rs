@@ -121,7 +121,29 @@ fn registry() -> Registry {
         schema: db,
         section: None,
     }));
+    r.register_backend(Arc::new(FakeBackends));
     r
+}
+
+/// Knows the `s3` scheme; never opened by the loader.
+struct FakeBackends;
+
+#[async_trait]
+impl infra_core::BackendFactory for FakeBackends {
+    fn scheme(&self) -> &str {
+        "s3"
+    }
+
+    async fn open(
+        &self,
+        location: &str,
+        _settings: &std::collections::BTreeMap<String, Value>,
+        _root: &std::path::Path,
+    ) -> Result<Box<dyn infra_core::StateBackend>, infra_core::BackendError> {
+        Err(infra_core::BackendError::Io(format!(
+            "{location}: not in tests"
+        )))
+    }
 }
 
 fn env(name: &str) -> Option<String> {
