@@ -239,7 +239,7 @@ pub fn duration(ms: u64) -> String {
 pub fn diagnostics(diagnostics: &[Diagnostic], style: Style) -> String {
     let mut out = String::new();
     for d in diagnostics {
-        let text = d.to_string();
+        let text = shorten(&d.to_string());
         let (label, rest) = match d.severity {
             Severity::Error => (style.red("error"), text.strip_prefix("error")),
             Severity::Warning => (style.yellow("warning"), text.strip_prefix("warning")),
@@ -260,13 +260,42 @@ pub fn diagnostics(diagnostics: &[Diagnostic], style: Style) -> String {
 pub fn engine_error(e: &EngineError, style: Style) -> String {
     match e {
         EngineError::Diagnostics(d) => diagnostics(d, style),
-        other => format!("{}: {other}\n", style.red("error")),
+        other => format!("{}: {}\n", style.red("error"), shorten(&other.to_string())),
     }
 }
 
 /// Any other error: `error: ...` with its causes.
 pub fn error(message: &str, style: Style) -> String {
-    format!("{}: {message}\n", style.red("error"))
+    format!("{}: {}\n", style.red("error"), shorten(message))
+}
+
+/// The longest line of a message shown whole, in characters.
+const MAX_LINE: usize = 2_000;
+
+/// A message whose lines longer than [`MAX_LINE`] characters keep only
+/// their start and end: a 5 MB name quoted back is no help, only noise,
+/// and what is wrong with it is usually said at the end.
+fn shorten(message: &str) -> String {
+    if message.len() <= MAX_LINE {
+        return message.to_owned();
+    }
+    const TAIL: usize = 300;
+    message
+        .lines()
+        .map(|line| {
+            let chars = line.chars().count();
+            if chars <= MAX_LINE {
+                return line.to_owned();
+            }
+            let head: String = line.chars().take(MAX_LINE - TAIL).collect();
+            let tail: String = line.chars().skip(chars - TAIL).collect();
+            format!(
+                "{head}…({} characters left out)…{tail}",
+                chars - (MAX_LINE - TAIL) - TAIL
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn words(step: Step) -> (&'static str, &'static str, &'static str) {

@@ -585,6 +585,18 @@ impl Planner<'_> {
         problems: &mut Vec<Diagnostic>,
     ) {
         let Some(provider) = self.registry.get(&r.address.ty) else {
+            // Planning it anyway would apply everything else and then fail.
+            problems.push(
+                Diagnostic::error(format!(
+                    "cannot {what} `{}`: the state holds it, but this build of infra has no `{}` resource type",
+                    r.address, r.address.ty
+                ))
+                .on(r.address.clone())
+                .hint(format!(
+                    "run an infra built with the `{}` type, which made it",
+                    r.address.ty
+                )),
+            );
             return;
         };
         if let Err(why) = provider.deletable(&r.existing()) {

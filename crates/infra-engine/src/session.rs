@@ -188,6 +188,12 @@ impl Engine {
             return Err(EngineError::Diagnostics(errors));
         }
         let backend = self.backend(stack).await?;
+        // A state that cannot be read is refused before the lock file and
+        // the secret key are made (snapshots are replaced atomically, so
+        // this read sees a whole one; it is read again under the lock).
+        if let Some(bytes) = backend.read_snapshot().await? {
+            State::decode(&bytes, &backend.describe())?;
+        }
         let info = crate::backends::lock_info(&lock.operation);
         let deadline = Instant::now() + lock.timeout;
         loop {

@@ -146,6 +146,19 @@ impl State {
             Some(_) => {}
         }
         let state: State = serde_json::from_slice(bytes).map_err(corrupt)?;
+        if let Some(cycle) = state.dependency_cycle() {
+            return Err(EngineError::CorruptState {
+                origin: origin.to_owned(),
+                reason: format!(
+                    "the recorded dependencies form a cycle: {}",
+                    cycle
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
+                ),
+            });
+        }
         // Every write adds one; a serial this large was not written by infra.
         if state.serial > MAX_SERIAL {
             return Err(EngineError::CorruptState {
@@ -154,6 +167,46 @@ impl State {
             });
         }
         Ok(state)
+    }
+
+    /// A cycle in the recorded dependencies (infra never writes one: they
+    /// come from an acyclic graph), as the path around it.
+    fn dependency_cycle(&self) -> Option<Vec<Address>> {
+        // Iterative depth-first search; `on_path` holds the current chain.
+        let mut done: std::collections::BTreeSet<&Address> = Default::default();
+        for start in self.resources.keys() {
+            if done.contains(start) {
+                continue;
+            }
+            let mut on_path: Vec<&Address> = vec![start];
+            let mut next: Vec<usize> = vec![0];
+            while let (Some(&at), Some(i)) = (on_path.last(), next.last_mut()) {
+                let deps = &self.resources[at].dependencies;
+                match deps.get(*i) {
+                    Some(d) => {
+                        *i += 1;
+                        if let Some(pos) = on_path.iter().position(|a| *a == d) {
+                            let mut cycle: Vec<Address> =
+                                on_path[pos..].iter().map(|a| (*a).clone()).collect();
+                            cycle.push(d.clone());
+                            return Some(cycle);
+                        }
+                        if let Some((key, _)) = self.resources.get_key_value(d)
+                            && !done.contains(key)
+                        {
+                            on_path.push(key);
+                            next.push(0);
+                        }
+                    }
+                    None => {
+                        done.insert(at);
+                        on_path.pop();
+                        next.pop();
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// Serializes the state, pretty-printed so that diffs of it are readable.

@@ -474,6 +474,11 @@ pub(super) fn closest<'c>(
     name: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
+    // Nobody mistypes a key of hundreds of characters; and the distance
+    // costs O(n·m).
+    if name.len() > 256 {
+        return None;
+    }
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
