@@ -418,6 +418,14 @@ fn generated_stacks() -> Vec<Case> {
         // FIXME: as above, reported at the file's start, not at line 2.
         &at("1:1"),
     ));
+    // An endless file: read up to a bound, not until memory runs out.
+    cases.push(Case::new(
+        "extends_dev_zero",
+        Target::Stack,
+        "extends = \"/dev/zero\"\n".to_owned(),
+        "is larger than 64 MiB",
+        &at("1:11"),
+    ));
     cases.push(Case::new(
         "nested_100_arrays",
         Target::Stack,

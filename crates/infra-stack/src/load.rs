@@ -224,8 +224,13 @@ impl Ctx<'_> {
     /// Reads a file as UTF-8; `named_at` is where an `extends` named it.
     fn read(&mut self, root: &Path, path: &Path, named_at: Option<Pos>) -> Option<String> {
         let shown = path.display();
-        let mut diag = match std::fs::read(root.join(path)) {
-            Ok(bytes) => match String::from_utf8(bytes) {
+        let mut diag = match read_limited(&root.join(path)) {
+            Ok(None) => Diagnostic::error(format!(
+                "`{shown}` is larger than {} MiB; a stack file is never that large",
+                MAX_FILE_BYTES >> 20
+            ))
+            .hint("check what `extends` names: it must be a stack file"),
+            Ok(Some(bytes)) => match String::from_utf8(bytes) {
                 Ok(text) => return Some(text),
                 Err(e) => {
                     let valid = e.utf8_error().valid_up_to();
@@ -512,4 +517,18 @@ fn position_of(node: &Node, path: &[PathSeg]) -> (Pos, Pos) {
         }
     }
     (key, node.pos)
+}
+
+/// The largest stack file read: far beyond any real one, and a bound on
+/// what `extends = "/dev/zero"` can cost.
+const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The file's bytes, or `None` when it is larger than [`MAX_FILE_BYTES`].
+fn read_limited(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
 }
