@@ -419,7 +419,7 @@ async fn drift_is_detected_and_repaired() {
 }
 
 #[tokio::test]
-async fn provider_validation_fails_the_plan() {
+async fn provider_validation_fails_before_the_stack_is_locked() {
     let w = World::new();
     let stack = w
         .stack()
@@ -429,16 +429,17 @@ async fn provider_validation_fails_the_plan() {
             vec![],
         )
         .build();
-    let mut s = w
-        .engine
-        .open(&stack, &LockOptions::new("plan"))
-        .await
-        .unwrap();
-    let err = s.plan(&refresh()).await.unwrap_err().to_string();
-    s.close().await.unwrap();
+    let err = match w.engine.open(&stack, &LockOptions::new("plan")).await {
+        Ok(_) => panic!("a stack with invalid inputs was opened"),
+        Err(e) => e.to_string(),
+    };
     assert!(
         err.contains("mem.a: `fail` must be create, update or delete"),
         "{err}"
+    );
+    assert!(
+        !w.dir.path().join("state").exists(),
+        "nothing was written for a stack that cannot be planned"
     );
 }
 
