@@ -53,7 +53,13 @@ fn pull_prints_the_state_and_push_refuses_older_or_foreign_states() {
     // --force replaces, and the next plan sees the old payload again.
     p.infra(&["state", "push", "old.json", "--force"])
         .expect_code(0);
-    assert_eq!(p.state()["serial"], old["serial"]);
+    let pushed = p.state();
+    assert_eq!(pushed["lineage"], old["lineage"]);
+    assert_eq!(pushed["resources"], old["resources"]);
+    assert!(
+        pushed["serial"].as_u64() > old["serial"].as_u64(),
+        "a push makes a new serial, so plans against the replaced state are stale"
+    );
 }
 
 #[test]

@@ -42,7 +42,7 @@ impl Engine {
         root: &Path,
         name: &str,
     ) -> Result<Box<dyn StateBackend>, EngineError> {
-        let Some(location) = location else {
+        let Some(location) = location.filter(|l| *l != "local") else {
             return Ok(Box::new(LocalBackend::new(&root.join("state"), name)));
         };
         let known = || {
@@ -94,19 +94,35 @@ impl Engine {
         .await
     }
 
-    /// The backend of stack `name` as its stack file says when the file
-    /// loads, else `--state` or the local default, so that state commands
-    /// and `force-unlock` work even while the stack file is broken.
+    /// The backend of stack `name`: `--state` when given (so that state
+    /// commands and `force-unlock` work while the stack file is broken),
+    /// else as the stack file says. A stack file that does not load is an
+    /// error, never a silent fall back to local files it may not use.
     pub(crate) async fn backend_at(
         &self,
         root: &Path,
         name: &str,
     ) -> Result<Box<dyn StateBackend>, EngineError> {
-        match load_stack(root, name, &self.registry, &|_| None).stack {
-            Some(stack) => self.backend(&stack).await,
-            None => {
-                self.open_backend(self.state_location.as_deref(), &BTreeMap::new(), root, name)
+        let env = self.env.clone();
+        let loaded = load_stack(root, name, &self.registry, &move |k| env(k));
+        match (loaded.stack, self.state_location.as_deref()) {
+            (Some(stack), _) => self.backend(&stack).await,
+            (None, Some(location)) => {
+                self.open_backend(Some(location), &BTreeMap::new(), root, name)
                     .await
+            }
+            (None, None) => {
+                let mut problems: Vec<Diagnostic> = loaded
+                    .diagnostics
+                    .into_iter()
+                    .filter(Diagnostic::is_error)
+                    .collect();
+                if let Some(first) = problems.first_mut() {
+                    first.hint = Some(
+                        "fix the stack file, or name where its state is with --state LOCATION (`--state local` for state/)".into(),
+                    );
+                }
+                Err(EngineError::Diagnostics(problems))
             }
         }
     }
@@ -140,22 +156,27 @@ impl Engine {
         origin: &str,
         force: bool,
     ) -> Result<(), EngineError> {
-        let pushed = State::decode(bytes, origin)?;
+        let mut pushed = State::decode(bytes, origin)?;
         let backend = self.backend_at(root, name).await?;
         let info = lock_info("push");
         self.take_lock(&*backend, &info).await?;
         let result = async {
             refuse_journal(&*backend).await?;
             if let Some(current) = backend.read_snapshot().await? {
+                if current == bytes {
+                    return Ok(());
+                }
                 let current = State::decode(&current, &backend.describe())?;
                 check_replaceable(&current, &pushed, &backend.describe(), force)?;
+                // A new serial: plans made against the replaced state are
+                // stale, and other copies of the pushed one are older.
+                pushed.serial = current.serial.max(pushed.serial) + 1;
             }
-            backend.write_snapshot(bytes).await?;
+            backend.write_snapshot(&pushed.encode()).await?;
             Ok(())
         }
         .await;
-        backend.unlock(&info.id).await?;
-        result
+        first_error(result, backend.unlock(&info.id).await)
     }
 
     /// Copies the stack's state to `to` (`infra state migrate`; `None` is
@@ -208,12 +229,12 @@ impl Engine {
                 Ok(())
             }
             .await;
-            target.unlock(&info.id).await?;
-            result
+            first_error(result, target.unlock(&info.id).await)
         }
         .await;
-        session.close().await?;
+        let closed = session.close().await;
         copied?;
+        closed?;
         Ok(Migrated {
             from,
             to: target.describe(),
@@ -311,14 +332,25 @@ fn check_replaceable(
             "push a state of this stack, or pass --force to replace it anyway",
         ));
     }
-    if current.serial > pushed.serial {
+    if current.serial >= pushed.serial {
         return Err(refuse(
             format!(
-                "{origin} is at serial {}, newer than the pushed serial {}: pushing would lose updates",
+                "{origin} is at serial {}, and the pushed state at {} differs from it: pushing would lose updates",
                 current.serial, pushed.serial
             ),
             "`infra state pull` the current state and merge by hand, or pass --force",
         ));
     }
     Ok(())
+}
+
+/// The work's result unless it succeeded and releasing the lock did not:
+/// the first error wins.
+fn first_error<T>(
+    result: Result<T, EngineError>,
+    unlocked: Result<(), BackendError>,
+) -> Result<T, EngineError> {
+    let value = result?;
+    unlocked?;
+    Ok(value)
 }

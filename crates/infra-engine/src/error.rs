@@ -73,7 +73,10 @@ pub enum EngineError {
 /// is gone left the lock behind (its lease not yet expired): say so.
 fn lock_hint(holder: &LockInfo) -> String {
     let this_host = hostname::get().is_ok_and(|h| h.to_string_lossy() == holder.host);
-    let gone = this_host
+    // Only a lease-based lock outlives its process; a held OS file lock
+    // proves its holder alive (its pid may be in another PID namespace).
+    let gone = holder.expires.is_some()
+        && this_host
         && holder.pid != 0
         && Path::new("/proc/self").exists()
         && !Path::new(&format!("/proc/{}", holder.pid)).exists();

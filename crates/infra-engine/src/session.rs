@@ -29,7 +29,7 @@ type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 pub struct Engine {
     pub(crate) registry: Registry,
     pub(crate) emitter: Emitter,
-    env: EnvLookup,
+    pub(crate) env: EnvLookup,
     key: Option<SecretKey>,
     /// `--state`: where state lives, overriding the stack files.
     pub(crate) state_location: Option<String>,
@@ -177,22 +177,27 @@ impl Engine {
         lock: &LockOptions,
     ) -> Result<Session<'a>, EngineError> {
         let graph = DepGraph::build(stack).map_err(EngineError::Diagnostics)?;
-        // Bad input is refused before anything is written (lock file,
-        // secret key): what `check` finds needs no state.
-        let errors: Vec<Diagnostic> = self
-            .check(stack)
-            .into_iter()
-            .filter(|d| d.severity == infra_core::Severity::Error)
-            .collect();
-        if !errors.is_empty() {
-            return Err(EngineError::Diagnostics(errors));
-        }
         let backend = self.backend(stack).await?;
-        // A state that cannot be read is refused before the lock file and
-        // the secret key are made (snapshots are replaced atomically, so
-        // this read sees a whole one; it is read again under the lock).
-        if let Some(bytes) = backend.read_snapshot().await? {
-            State::decode(&bytes, &backend.describe())?;
+        // Nothing is written for bad input. A state that cannot be read is
+        // refused before the lock file and the secret key are made
+        // (snapshots are replaced atomically, so this read sees a whole
+        // one; it is read again under the lock). A stack never applied has
+        // neither yet, so its inputs are checked first too; once it has
+        // state, a failed plan leaves the files as they were.
+        match backend.read_snapshot().await? {
+            Some(bytes) => {
+                State::decode(&bytes, &backend.describe())?;
+            }
+            None => {
+                let errors: Vec<Diagnostic> = self
+                    .check(stack)
+                    .into_iter()
+                    .filter(Diagnostic::is_error)
+                    .collect();
+                if !errors.is_empty() {
+                    return Err(EngineError::Diagnostics(errors));
+                }
+            }
         }
         let info = crate::backends::lock_info(&lock.operation);
         let deadline = Instant::now() + lock.timeout;
@@ -496,11 +501,40 @@ impl Session<'_> {
             .map_err(EngineError::Diagnostics)?;
         plan.lineage = self.persisted.as_ref().map(|(l, _)| l.clone());
         plan.serial = self.persisted.as_ref().map_or(0, |(_, s)| *s);
+        self.refuse_cyclic_deletes(&plan)?;
         self.engine.emitter.emit(EventKind::PlanReady {
             summary: plan.summary,
             estimate_ms: plan.estimate_ms,
         });
         Ok(plan)
+    }
+
+    /// Deletes follow the dependencies recorded in state; a plan deleting
+    /// resources whose recorded dependencies form a cycle (written by hand,
+    /// or recorded by a crash between updates) cannot be ordered: say so
+    /// at plan time, naming the state.
+    fn refuse_cyclic_deletes(&self, plan: &Plan) -> Result<(), EngineError> {
+        let Some(cycle) = self.state.dependency_cycle() else {
+            return Ok(());
+        };
+        let deleted = plan.changes.iter().any(|c| {
+            matches!(
+                c.action,
+                crate::plan::Action::Delete | crate::plan::Action::Replace
+            ) && cycle.contains(&c.address)
+        });
+        if !deleted {
+            return Ok(());
+        }
+        let path: Vec<String> = cycle.iter().map(ToString::to_string).collect();
+        Err(EngineError::Diagnostics(vec![
+            Diagnostic::error(format!(
+                "the dependencies recorded in {} form a cycle, so these resources cannot be deleted in order: {}",
+                self.backend.describe(),
+                path.join(" -> ")
+            ))
+            .hint("fix the `dependencies` of these resources in the state file (keep a backup), then run again"),
+        ]))
     }
 
     /// Reads every resource in state from the cloud, in parallel; records

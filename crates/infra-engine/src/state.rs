@@ -146,19 +146,6 @@ impl State {
             Some(_) => {}
         }
         let state: State = serde_json::from_slice(bytes).map_err(corrupt)?;
-        if let Some(cycle) = state.dependency_cycle() {
-            return Err(EngineError::CorruptState {
-                origin: origin.to_owned(),
-                reason: format!(
-                    "the recorded dependencies form a cycle: {}",
-                    cycle
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" -> ")
-                ),
-            });
-        }
         // Every write adds one; a serial this large was not written by infra.
         if state.serial > MAX_SERIAL {
             return Err(EngineError::CorruptState {
@@ -169,9 +156,10 @@ impl State {
         Ok(state)
     }
 
-    /// A cycle in the recorded dependencies (infra never writes one: they
-    /// come from an acyclic graph), as the path around it.
-    fn dependency_cycle(&self) -> Option<Vec<Address>> {
+    /// A cycle in the recorded dependencies, as the path around it. Not
+    /// refused when reading: a state is still readable with one (a crash
+    /// between updates can record one), only its deletes cannot be ordered.
+    pub(crate) fn dependency_cycle(&self) -> Option<Vec<Address>> {
         // Iterative depth-first search; `on_path` holds the current chain.
         let mut done: std::collections::BTreeSet<&Address> = Default::default();
         for start in self.resources.keys() {

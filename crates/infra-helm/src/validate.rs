@@ -159,7 +159,7 @@ pub fn validate(inputs: &Value) -> Vec<(ValuePath, String)> {
 /// Compiled chart schemas by chart file, so that a plan (which checks each
 /// release more than once) compiles a large schema once.
 #[derive(Default)]
-pub(crate) struct SchemaCache(Mutex<HashMap<PathBuf, Arc<ValuesSchema>>>);
+pub(crate) struct SchemaCache(Mutex<HashMap<PathBuf, (serde_json::Value, Arc<ValuesSchema>)>>);
 
 impl SchemaCache {
     /// The violations of the release's `values` against its chart's schema,
@@ -214,15 +214,21 @@ impl SchemaCache {
     }
 
     fn schema(&self, chart: &Chart) -> Result<Option<Arc<ValuesSchema>>, String> {
+        let Some(document) = &chart.schema else {
+            return Ok(None);
+        };
         let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = cache.get(&chart.source) {
-            return Ok(Some(s.clone()));
+        // The chart was just read: a schema edited since is compiled again.
+        if let Some((seen, compiled)) = cache.get(&chart.source)
+            && seen == document
+        {
+            return Ok(Some(compiled.clone()));
         }
         let Some(schema) = chart.values_schema().map_err(|e| e.to_string())? else {
             return Ok(None);
         };
         let schema = Arc::new(schema);
-        cache.insert(chart.source.clone(), schema.clone());
+        cache.insert(chart.source.clone(), (document.clone(), schema.clone()));
         Ok(Some(schema))
     }
 }

@@ -608,8 +608,8 @@ impl StateBackend for S3Backend {
                 .await
                 .map_err(|f| f.into_error("delete", &s.bucket.url(key)))?;
         }
-        // Numbers keep growing after a clear, so a late append of a run
-        // that lost its lease collides with ours instead of slipping in.
+        // Numbers keep growing after a clear (within this process), so a
+        // late append of ours collides instead of slipping in.
         if let Some((last, _)) = objects.last() {
             *next = Some(next.unwrap_or(0).max(last + 1));
         }

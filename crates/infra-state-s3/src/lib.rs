@@ -43,8 +43,12 @@
 //!   prefix and concatenates in sequence order. Clearing deletes newest
 //!   first, so a run killed halfway leaves a prefix of the journal: one the
 //!   engine once wrote, whose begin record tells the next run it was folded.
-//!   Sequence numbers keep growing within a run, so a late append of a run
-//!   that lost its lease collides (and fails) instead of interleaving.
+//!   Sequence numbers keep growing within a process, so within it a late
+//!   append collides (and fails) instead of interleaving. Across processes
+//!   the guard is the lease: a run checks it is still the holder before
+//!   each append, so only an append already in flight when its lease was
+//!   taken over (stalled longer than lease/3) could land in the next run's
+//!   journal; S3 has no fencing token to stop that.
 //! - **Startup check.** When the factory opens a backend on a store for the
 //!   first time, [`check_conditional_writes`] makes sure the store honours
 //!   `If-None-Match` and `If-Match`: an S3-compatible store that ignored

@@ -15,7 +15,13 @@ use infra_core::BackendError;
 /// An S3 client for `config`, addressed by path when the endpoint is an
 /// emulator or an S3-compatible store (they have no per-bucket host names).
 pub fn client(config: &SdkConfig) -> Client {
-    let mut builder = aws_sdk_s3::config::Builder::from(config);
+    // A stalled connection must not hold the lease lock (renewal) or a
+    // write forever: well under the shortest useful lease.
+    let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .operation_attempt_timeout(std::time::Duration::from_secs(15))
+        .build();
+    let mut builder = aws_sdk_s3::config::Builder::from(config).timeout_config(timeouts);
     if has_custom_endpoint(config) {
         builder = builder.force_path_style(true);
     }
