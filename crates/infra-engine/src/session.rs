@@ -333,9 +333,14 @@ impl Session<'_> {
                     self.engine.emitter.emit(EventKind::Recovered {
                         address: intent.address.clone(),
                         step: intent.step,
-                        outcome: match released {
-                            Some(done) => format!("{done}; {found}"),
-                            None => found,
+                        outcome: match (released, &resolved) {
+                            // What the provider undid is gone: not "never
+                            // reached the cloud".
+                            (Some(done), Outcome::Failed { .. }) => {
+                                format!("{done}; the next plan makes it again")
+                            }
+                            (Some(done), _) => format!("{done}; {found}"),
+                            (None, _) => found,
                         },
                     });
                     resolved
