@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use infra_core::{BackendError, Diagnostic, LockInfo, StateBackend, Value};
 use infra_stack::{Stack, load_stack};
@@ -159,7 +160,7 @@ impl Engine {
         let mut pushed = State::decode(bytes, origin)?;
         let backend = self.backend_at(root, name).await?;
         let info = lock_info("push");
-        self.take_lock(&*backend, &info).await?;
+        self.take_lock(&*backend, &info, Duration::ZERO).await?;
         let result = async {
             refuse_journal(&*backend).await?;
             if let Some(current) = backend.read_snapshot().await? {
@@ -206,7 +207,7 @@ impl Engine {
         let state = session.state().clone();
         let info = lock_info("migrate");
         let copied = async {
-            self.take_lock(&*target, &info).await?;
+            self.take_lock(&*target, &info, Duration::ZERO).await?;
             let result = async {
                 refuse_journal(&*target).await?;
                 if let Some(current) = target.read_snapshot().await? {
@@ -264,23 +265,34 @@ impl Engine {
         Ok(factory.bootstrap(location, settings, root).await?)
     }
 
-    async fn take_lock(
+    /// Takes `backend`'s lock, retrying while another holds it for up to
+    /// `timeout` (zero: fail at once), and reports a lease taken over.
+    pub(crate) async fn take_lock(
         &self,
         backend: &dyn StateBackend,
         info: &LockInfo,
+        timeout: Duration,
     ) -> Result<(), EngineError> {
-        match backend.lock(info).await {
-            Ok(None) => Ok(()),
-            Ok(Some(previous)) => {
-                self.emitter
-                    .emit(crate::events::EventKind::LockTakenOver { previous });
-                Ok(())
+        let deadline = Instant::now() + timeout;
+        loop {
+            match backend.lock(info).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(previous)) => {
+                    self.emitter
+                        .emit(crate::events::EventKind::LockTakenOver { previous });
+                    return Ok(());
+                }
+                Err(BackendError::Locked(holder)) if Instant::now() >= deadline => {
+                    return Err(EngineError::Locked {
+                        state: backend.describe(),
+                        holder,
+                    });
+                }
+                Err(BackendError::Locked(_)) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(BackendError::Locked(holder)) => Err(EngineError::Locked {
-                state: backend.describe(),
-                holder,
-            }),
-            Err(e) => Err(e.into()),
         }
     }
 }

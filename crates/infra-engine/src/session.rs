@@ -3,11 +3,9 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use infra_core::{
-    BackendError, Diagnostic, OpContext, OpKind, Provider, Registry, StateBackend, Value,
-};
+use infra_core::{Diagnostic, OpContext, OpKind, Provider, Registry, StateBackend, Value};
 use infra_stack::{Stack, load_stack};
 use tokio::task::JoinSet;
 
@@ -200,26 +198,7 @@ impl Engine {
             }
         }
         let info = crate::backends::lock_info(&lock.operation);
-        let deadline = Instant::now() + lock.timeout;
-        loop {
-            match backend.lock(&info).await {
-                Ok(None) => break,
-                Ok(Some(previous)) => {
-                    self.emitter.emit(EventKind::LockTakenOver { previous });
-                    break;
-                }
-                Err(BackendError::Locked(holder)) if Instant::now() >= deadline => {
-                    return Err(EngineError::Locked {
-                        state: backend.describe(),
-                        holder,
-                    });
-                }
-                Err(BackendError::Locked(_)) => {
-                    tokio::time::sleep(Duration::from_millis(200)).await
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.take_lock(&*backend, &info, lock.timeout).await?;
         let mut session = Session {
             engine: self,
             stack,
