@@ -4,8 +4,12 @@
 //! `infra validate` at the TOML line that made it. Also: the production
 //! plan shows the release's values with the database password redacted.
 
+mod cli_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use cli_support::output_text;
 
 /// The chart version the blueprint pins.
 const CHART_VERSION: &str = "1.15.0";
@@ -82,20 +86,12 @@ fn pack_chart(repository: &Path) {
     tar.into_inner().expect("tar").finish().expect("gzip");
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[test]
 fn every_shipped_overlay_validates_against_the_chart_schema() {
     let p = Project::new();
     for stack in ["dev", "staging", "prod", "local"] {
         let out = p.infra(&["validate", "--stack", stack]);
-        assert_eq!(out.status.code(), Some(0), "{stack}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(0), "{stack}: {}", output_text(&out));
         // The schema was really applied: the same overlay with one wrong
         // value fails.
         p.write_stack(
@@ -105,7 +101,7 @@ fn every_shipped_overlay_validates_against_the_chart_schema() {
             ),
         );
         let out = p.infra(&["validate", "--stack", "wrong"]);
-        assert_eq!(out.status.code(), Some(1), "{stack}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(1), "{stack}: {}", output_text(&out));
     }
 }
 
@@ -117,7 +113,7 @@ fn a_wrong_type_fails_validate_at_its_toml_line() {
         "extends = \"prod.toml\"\n\n[resources.helm_release.airflow.values.workers]\nreplicas = \"three\"\n",
     );
     let out = p.infra(&["validate", "--stack", "wrong"]);
-    let all = text(&out);
+    let all = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
         all.contains("stacks/wrong.toml:4:12: helm_release.airflow: `values.workers.replicas`: \"three\" is not of type integer (values.schema.json of chart airflow 1.15.0)"),
@@ -134,7 +130,7 @@ fn an_unknown_key_fails_validate_with_a_suggestion() {
         "extends = \"dev.toml\"\n\n[resources.helm_release.airflow.values.pgbouncer]\nmaxClientConns = 200\n",
     );
     let out = p.infra(&["validate", "--stack", "wrong"]);
-    let all = text(&out);
+    let all = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
         all.contains("stacks/wrong.toml:4:18: helm_release.airflow: `values.pgbouncer.maxClientConns`: unknown key `maxClientConns` (did you mean `maxClientConn`?)"),
@@ -161,7 +157,7 @@ fn a_wrong_value_in_the_blueprint_is_reported_in_the_blueprint() {
     )
     .expect("edit");
     let out = p.infra(&["validate", "--stack", "staging"]);
-    let all = text(&out);
+    let all = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
         all.contains(&format!("stacks/airflow.toml:{line}:12: helm_release.airflow: `values.executor`: \"Celery\" does not match the pattern")),
@@ -182,7 +178,7 @@ fn the_prod_plan_shows_the_release_values_with_the_password_redacted() {
         .env("AIRFLOW_DB_PASSWORD", "SENTINEL-prod-db-password")
         .output()
         .expect("run infra");
-    let all = text(&out);
+    let all = output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(all.contains("+ helm_release.airflow"), "{all}");
     assert!(all.contains("pass = (sensitive)"), "{all}");

@@ -6,11 +6,14 @@
 //! (crates/infra-helm/tests/fixtures/helm, a documented test double) found
 //! on PATH, which records the values file it was given.
 
+mod cli_support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use cli_support::install_standin_helm;
 use infra_aws::testing::{Emulator, REGION};
 
 /// A project holding the shipped stacks plus `stacks/e2e.toml`, an overlay
@@ -35,7 +38,7 @@ impl Platform {
             .expect("shipped stack");
             std::fs::write(dir.path().join("stacks").join(f), text).expect("copy stack");
         }
-        install_standin_helm(dir.path());
+        install_standin_helm(dir.path(), false);
         let subnets = default_subnets(emulator.endpoint());
         assert!(
             subnets.len() >= 2,
@@ -115,29 +118,6 @@ impl Platform {
             aws_sdk_s3::Client::from_conf(s3),
         )
     }
-}
-
-/// Puts `bin/helm` into the project: a wrapper that runs the stand-in helm
-/// with its releases and logs under `helm-standin/`.
-fn install_standin_helm(root: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/infra-helm/tests/fixtures/helm");
-    let python = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 must be installed to run the helm stand-in");
-    let python = String::from_utf8_lossy(&python.stdout).trim().to_owned();
-    let bin = root.join("bin");
-    std::fs::create_dir_all(&bin).expect("bin dir");
-    let script = format!(
-        "#!/bin/sh\nHELM_STANDIN_DIR='{}' exec '{python}' '{}' \"$@\"\n",
-        root.join("helm-standin").display(),
-        fixture.display()
-    );
-    std::fs::write(bin.join("helm"), script).expect("wrapper");
-    std::fs::set_permissions(bin.join("helm"), std::fs::Permissions::from_mode(0o755))
-        .expect("chmod");
 }
 
 /// The JSON lines the stand-in helm logged to `file`.

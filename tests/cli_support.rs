@@ -149,3 +149,45 @@ impl Project {
         live
     }
 }
+
+/// Stdout and stderr of a finished command, for assertion messages.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Writes `root/bin/helm`: a wrapper running the stand-in helm
+/// (crates/infra-helm/tests/fixtures/helm, a documented test double) with
+/// its releases and logs under `root/helm-standin/`. With `die_in_upgrade`,
+/// an upgrade leaves the release pending and then SIGKILLs its parent
+/// (infra), as a run killed mid-upgrade would.
+pub fn install_standin_helm(root: &Path, die_in_upgrade: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    let python = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 must be installed to run the helm stand-in");
+    let python = String::from_utf8_lossy(&python.stdout).trim().to_owned();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/infra-helm/tests/fixtures/helm");
+    let run = format!("'{python}' '{}'", fixture.display());
+    let upgrade = if die_in_upgrade {
+        format!(
+            "if [ \"$1\" = upgrade ]; then\n  HELM_STANDIN_PENDING=upgrade {run} \"$@\"\n  kill -9 $PPID\n  exit 1\nfi\n"
+        )
+    } else {
+        String::new()
+    };
+    let script = format!(
+        "#!/bin/sh\nexport HELM_STANDIN_DIR='{}'\n{upgrade}exec {run} \"$@\"\n",
+        root.join("helm-standin").display()
+    );
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    std::fs::write(bin.join("helm"), script).expect("wrapper");
+    std::fs::set_permissions(bin.join("helm"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+}

@@ -7,20 +7,15 @@
 //! documented test double); "infra dies" is the wrapper killing its parent
 //! with SIGKILL while the upgrade is pending.
 
-use std::os::unix::fs::PermissionsExt;
+mod cli_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use cli_support::{install_standin_helm, output_text};
+
 struct Project {
     dir: tempfile::TempDir,
-}
-
-fn python() -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 must be installed to run the helm stand-in");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 impl Project {
@@ -45,26 +40,7 @@ impl Project {
     /// `bin/helm`: the stand-in; with `die_in_upgrade`, an upgrade leaves
     /// the release pending and then SIGKILLs infra, its parent.
     fn helm(&self, die_in_upgrade: bool) {
-        let fixture =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/infra-helm/tests/fixtures/helm");
-        let dir = self.root().join("helm-standin");
-        let run = format!("'{}' '{}'", python(), fixture.display());
-        let script = if die_in_upgrade {
-            format!(
-                "#!/bin/sh\nexport HELM_STANDIN_DIR='{}'\nif [ \"$1\" = upgrade ]; then\n  HELM_STANDIN_PENDING=upgrade {run} \"$@\"\n  kill -9 $PPID\n  exit 1\nfi\nexec {run} \"$@\"\n",
-                dir.display()
-            )
-        } else {
-            format!(
-                "#!/bin/sh\nexport HELM_STANDIN_DIR='{}'\nexec {run} \"$@\"\n",
-                dir.display()
-            )
-        };
-        let bin = self.root().join("bin");
-        std::fs::create_dir_all(&bin).expect("bin");
-        std::fs::write(bin.join("helm"), script).expect("wrapper");
-        std::fs::set_permissions(bin.join("helm"), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod");
+        install_standin_helm(self.root(), die_in_upgrade);
     }
 
     fn stack(&self, replicas: i64) {
@@ -110,26 +86,18 @@ impl Project {
     }
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[test]
 fn an_interrupted_install_is_uninstalled_and_installed_again() {
     let p = Project::new();
     p.stack(1);
     p.helm(true);
     let out = p.infra(&["apply", "--auto-approve"]);
-    assert_eq!(out.status.code(), None, "killed: {}", text(&out));
+    assert_eq!(out.status.code(), None, "killed: {}", output_text(&out));
     assert_eq!(p.revisions(), [(1, "pending-install".to_owned())]);
 
     p.helm(false);
     let out = p.infra(&["apply", "--auto-approve"]);
-    let all = text(&out);
+    let all = output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(
         all.contains("helm_release.app: recovered an interrupted create: uninstalled a pending release that was never deployed"),
@@ -137,7 +105,7 @@ fn an_interrupted_install_is_uninstalled_and_installed_again() {
     );
     assert_eq!(p.revisions(), [(1, "deployed".to_owned())]);
     let out = p.infra(&["plan", "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 }
 
 #[test]
@@ -145,12 +113,12 @@ fn an_interrupted_upgrade_is_rolled_back_and_upgraded_again() {
     let p = Project::new();
     p.stack(1);
     let out = p.infra(&["apply", "--auto-approve"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 
     p.stack(2);
     p.helm(true);
     let out = p.infra(&["apply", "--auto-approve"]);
-    assert_eq!(out.status.code(), None, "killed: {}", text(&out));
+    assert_eq!(out.status.code(), None, "killed: {}", output_text(&out));
     assert_eq!(
         p.revisions(),
         [
@@ -161,7 +129,7 @@ fn an_interrupted_upgrade_is_rolled_back_and_upgraded_again() {
 
     p.helm(false);
     let out = p.infra(&["apply", "--auto-approve"]);
-    let all = text(&out);
+    let all = output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(
         all.contains("helm_release.app: recovered an interrupted update: rolled the release back from pending revision 2 to revision 1"),
@@ -178,5 +146,5 @@ fn an_interrupted_upgrade_is_rolled_back_and_upgraded_again() {
         serde_json::from_str(values.lines().last().expect("an upgrade")).expect("json");
     assert_eq!(last["content"]["replicas"], 2);
     let out = p.infra(&["plan", "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 }

@@ -10,41 +10,12 @@ mod cli_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use cli_support::Project;
+use cli_support::{Project, install_standin_helm};
 
 const SENTINEL: &str = "SENTINEL-9f3a-do-not-leak";
-
-fn python() -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 must be installed to run the helm stand-in");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// `bin/helm`: the stand-in helm (a documented test double) keeping its
-/// releases and logs under `helm-standin/`.
-fn install_helm(root: &Path) {
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/infra-helm/tests/fixtures/helm");
-    std::fs::create_dir_all(root.join("bin")).expect("bin");
-    std::fs::write(root.join("kubeconfig"), "apiVersion: v1\nkind: Config\n").expect("kube");
-    let script = format!(
-        "#!/bin/sh\nexport HELM_STANDIN_DIR='{}'\nexec '{}' '{}' \"$@\"\n",
-        root.join("helm-standin").display(),
-        python(),
-        fixture.display()
-    );
-    std::fs::write(root.join("bin/helm"), script).expect("wrapper");
-    std::fs::set_permissions(
-        root.join("bin/helm"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .expect("chmod");
-}
 
 fn stack(slow_ms: u64) -> String {
     format!(
@@ -93,7 +64,12 @@ fn assert_clean(what: &str, text: &str) {
 #[test]
 fn the_sentinel_secret_appears_nowhere_infra_writes() {
     let p = Project::new(&stack(0)).env("SECRET", SENTINEL);
-    install_helm(p.root());
+    install_standin_helm(p.root(), false);
+    std::fs::write(
+        p.root().join("kubeconfig"),
+        "apiVersion: v1\nkind: Config\n",
+    )
+    .expect("kube");
     let mut checked = 0;
 
     let plan = p.infra(&["plan", "--out", "saved.plan", "-vvv"]);

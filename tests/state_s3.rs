@@ -7,10 +7,10 @@
 
 mod cli_support;
 
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::Project;
+use cli_support::{Project, output_text};
 use infra_aws::testing::{Emulator, REGION};
 
 const BUCKET: &str = "team-infra-state";
@@ -62,14 +62,6 @@ async fn state_of(emulator: &Emulator, key: &str) -> serde_json::Value {
         .expect("body")
         .into_bytes();
     serde_json::from_slice(&body).expect("state JSON")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn spawn(p: &Project, args: &[&str]) -> Child {
@@ -152,7 +144,7 @@ async fn a_second_apply_fails_at_once_naming_the_holder() {
         second.stderr
     );
     let first = first.wait_with_output().expect("first");
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(first.status.code(), Some(0), "{}", output_text(&first));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,7 +178,12 @@ async fn concurrent_applies_take_turns_and_lose_no_update() {
             .collect();
         for run in runs {
             let out = run.wait_with_output().expect("apply");
-            assert_eq!(out.status.code(), Some(0), "trial {t}: {}", text(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "trial {t}: {}",
+                output_text(&out)
+            );
         }
         let state = state_of(emulator, "race/x.json").await;
         let held = addresses(&state);
@@ -265,7 +262,7 @@ async fn a_killed_apply_is_recovered_once_its_lease_expires() {
         .command(&["apply", "--auto-approve", "--lock-timeout", "30s"])
         .output()
         .expect("rerun");
-    let all = text(&out);
+    let all = output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(all.contains("took over the state lock"), "{all}");
     assert!(all.contains("recovered an interrupted create"), "{all}");
