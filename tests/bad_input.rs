@@ -16,8 +16,8 @@
 //! values of the project's applied state.
 //!
 //! Cases marked `bug:` document a defect not fixed yet: they assert the
-//! correct behaviour and run in the `known_bugs` test, which fails until
-//! the code is fixed (then delete the `bug:` line).
+//! correct behaviour, so their test fails until the code is fixed (then
+//! delete the `bug:` line); the mark labels the failure.
 //!
 //! Run with `cargo test --features sim --test bad_input`.
 #![cfg(feature = "sim")]
@@ -838,32 +838,30 @@ fn run_all(cases: &[&Case], what: &str) {
     panic!("{report}");
 }
 
-fn without_bugs(cases: &[Case]) -> Vec<&Case> {
-    cases.iter().filter(|c| c.bug.is_none()).collect()
-}
-
-fn only_bugs(cases: &[Case]) -> Vec<&Case> {
-    cases.iter().filter(|c| c.bug.is_some()).collect()
+/// Every case: one marked `bug:` fails like any other until it is fixed;
+/// the mark only labels its failure.
+fn all(cases: &[Case]) -> Vec<&Case> {
+    cases.iter().collect()
 }
 
 #[test]
 fn stack_corpus() {
-    run_all(&without_bugs(&load_stack_corpus()), "stack corpus cases");
+    run_all(&all(&load_stack_corpus()), "stack corpus cases");
 }
 
 #[test]
 fn state_corpus() {
-    run_all(&without_bugs(&load_state_corpus()), "state corpus cases");
+    run_all(&all(&load_state_corpus()), "state corpus cases");
 }
 
 #[test]
 fn generated_stack_cases() {
-    run_all(&without_bugs(&generated_stacks()), "generated stack cases");
+    run_all(&all(&generated_stacks()), "generated stack cases");
 }
 
 #[test]
 fn generated_state_cases() {
-    run_all(&without_bugs(&generated_states()), "generated state cases");
+    run_all(&all(&generated_states()), "generated state cases");
 }
 
 /// The broken snapshots again, as files handed to `infra state push`: each
@@ -874,7 +872,7 @@ fn state_push_refuses_broken_files() {
     let cases: Vec<Case> = load_state_corpus()
         .into_iter()
         .chain(generated_states())
-        .filter(|c| c.target == Target::State && c.bug.is_none())
+        .filter(|c| c.target == Target::State)
         .filter(|c| c.commands == parse_commands(STATE_COMMANDS))
         .map(|c| {
             let mut push = Case::new(&c.name, Target::Push, c.bytes, &c.expect, "pushed.json");
@@ -882,23 +880,7 @@ fn state_push_refuses_broken_files() {
             push
         })
         .collect();
-    run_all(&without_bugs(&cases), "state push cases");
-}
-
-// Cases marked `bug:` (none today) document a defect: they fail here until
-// the code is fixed.
-#[test]
-fn known_bugs() {
-    let all = [
-        load_stack_corpus(),
-        load_state_corpus(),
-        generated_stacks(),
-        generated_states(),
-    ];
-    let cases: Vec<&Case> = all.iter().flat_map(|c| only_bugs(c)).collect();
-    if !cases.is_empty() {
-        run_all(&cases, "known-bug cases");
-    }
+    run_all(&all(&cases), "state push cases");
 }
 
 /// A corrupt state refused by `plan` leaves no `state/.secret-key` or
