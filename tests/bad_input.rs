@@ -418,12 +418,14 @@ fn generated_stacks() -> Vec<Case> {
         // FIXME: as above, reported at the file's start, not at line 2.
         &at("1:1"),
     ));
-    // An endless file: read up to a bound, not until memory runs out.
+    // An endless file: refused before it is opened, as every file that is
+    // not a regular one (a FIFO would block the open: see the unit tests
+    // and `extends_a_fifo_returns_promptly`).
     cases.push(Case::new(
         "extends_dev_zero",
         Target::Stack,
         "extends = \"/dev/zero\"\n".to_owned(),
-        "is larger than 64 MiB",
+        "`/dev/zero` is a character device, not a stack file",
         &at("1:11"),
     ));
     cases.push(Case::new(
@@ -881,6 +883,75 @@ fn state_push_refuses_broken_files() {
         })
         .collect();
     run_all(&all(&cases), "state push cases");
+}
+
+/// A stack that does not exist: the hint lists only the files `--stack`
+/// would accept, not every `.toml` in `stacks/`.
+#[test]
+fn unknown_stack_lists_only_valid_stack_names() {
+    let p = Project::new("");
+    for name in [
+        "my stack.toml",
+        ".hidden.toml",
+        "ünï.toml",
+        "notes.txt",
+        "eu.west.toml",
+    ] {
+        std::fs::write(p.root().join("stacks").join(name), "").expect("write");
+    }
+    std::fs::create_dir(p.root().join("stacks").join("dir.toml")).expect("mkdir");
+    for stack in ["nope", "my stack"] {
+        let run: Run = p
+            .bare(&["validate", "--stack", stack])
+            .output()
+            .expect("run")
+            .into();
+        run.expect_code(1);
+        assert!(
+            run.stderr.contains("available stacks: eu.west, x\n"),
+            "{stack}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// `extends` naming a FIFO: opening one waits for a writer, so it must be
+/// refused before it is opened, at the `extends` line.
+#[cfg(unix)]
+#[test]
+fn extends_a_fifo_returns_promptly() {
+    use std::time::{Duration, Instant};
+    let p = Project::new("");
+    let status = std::process::Command::new("mkfifo")
+        .arg(p.root().join("stacks").join("pipe.toml"))
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo failed");
+    p.write_raw("extends = \"pipe.toml\"\n");
+    let mut child = p
+        .command(&["validate"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run infra");
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`infra validate` hangs on an `extends` naming a FIFO");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let run: Run = child.wait_with_output().expect("output").into();
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "stacks/x.toml:1:11: `stacks/pipe.toml` is a named pipe (FIFO), not a stack file"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A corrupt state refused by `plan` leaves no `state/.secret-key` or

@@ -17,7 +17,7 @@ pub struct Address {
 /// A string that is not a valid `<type>.<name>` address.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "`{0}` is not a resource address: expected `<type>.<name>` with letters, digits, `_` or `-`"
+    "`{0}` is not a resource address: expected `<type>.<name>` with ASCII letters, digits, `_` or `-`"
 )]
 pub struct AddressError(pub String);
 

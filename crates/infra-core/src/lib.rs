@@ -20,4 +20,4 @@ pub use provider::{
     Registry, settings_problems,
 };
 pub use schema::{Attribute, Change, Output, Presence, Schema, Type, TypeMismatch};
-pub use value::{PathSeg, Secret, Value, ValuePath, display_path, is_bare_key};
+pub use value::{MAX_NESTING, PathSeg, Secret, Value, ValuePath, display_path, is_bare_key};

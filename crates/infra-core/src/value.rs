@@ -14,6 +14,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Serialized as plain JSON, except `Unknown` as `{"$unknown": true}` and
 /// `Sensitive` as `{"$sensitive": "<digest>"}`: the plaintext of a secret is
 /// never serialized, so it cannot reach state, plan files or `--json` output.
+/// So that no user data can be mistaken for a marker, a map key that starts
+/// with `$` is written with one more `$` (`"$x"` as `"$$x"`) and read back
+/// without it: a single-`$` key only ever belongs to a marker.
 #[derive(Clone, Debug, Default)]
 pub enum Value {
     /// No value.
@@ -247,9 +250,34 @@ impl Value {
         }
     }
 
-    /// Converts from JSON (as found in state or a provider's API answer).
+    /// Converts plain JSON (a provider's API answer) as data: every key
+    /// is a key, nothing is read as a marker. Numbers beyond `i64` become
+    /// floats.
     pub fn from_json(json: serde_json::Value) -> Value {
-        serde_json::from_value(json).unwrap_or(Value::Null)
+        use serde_json::Value as J;
+        match json {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(b),
+            J::Number(n) => n
+                .as_i64()
+                .map(Value::Int)
+                .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN))),
+            J::String(s) => Value::String(s),
+            J::Array(a) => Value::List(a.into_iter().map(Value::from_json).collect()),
+            J::Object(o) => Value::Map(o.into_iter().map(|(k, v)| (k, Value::from_json(v))).collect()),
+        }
+    }
+
+    /// How deeply lists and tables nest in this value: 0 for a scalar, 1
+    /// for a flat list or table. Secrets count what their plaintext holds.
+    pub fn nesting(&self) -> usize {
+        match self {
+            Value::List(l) => 1 + l.iter().map(Value::nesting).max().unwrap_or(0),
+            Value::Map(m) => 1 + m.values().map(Value::nesting).max().unwrap_or(0),
+            Value::Sensitive(s) => s.plaintext().map_or(1, |p| p.nesting().max(1)),
+            Value::Unknown => 1,
+            _ => 0,
+        }
     }
 }
 
@@ -331,8 +359,34 @@ impl<K: Into<String>> FromIterator<(K, Value)> for Value {
     }
 }
 
+/// The deepest nesting of lists and tables a value may have (see
+/// [`Value::nesting`]). The stack loader and the planner refuse deeper
+/// values at their source, so that whatever infra accepts, its state,
+/// journal and plan files can hold and read back: their decoder (serde_json,
+/// limited to 128 levels in all) has room for this depth plus the few
+/// levels of the documents around a value.
+pub const MAX_NESTING: usize = 64;
+
 const UNKNOWN_KEY: &str = "$unknown";
 const SENSITIVE_KEY: &str = "$sensitive";
+
+/// A map key as written: user keys starting with `$` get one more, so that
+/// a single `$` marks infra's own markers only.
+fn escape_key(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.starts_with('$') {
+        std::borrow::Cow::Owned(format!("${key}"))
+    } else {
+        std::borrow::Cow::Borrowed(key)
+    }
+}
+
+/// A map key as read back.
+fn unescape_key(mut key: String) -> String {
+    if key.starts_with("$$") {
+        key.remove(0);
+    }
+    key
+}
 
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -352,7 +406,7 @@ impl Serialize for Value {
             Value::Map(m) => {
                 let mut map = s.serialize_map(Some(m.len()))?;
                 for (k, v) in m {
-                    map.serialize_entry(k, v)?;
+                    map.serialize_entry(&escape_key(k), v)?;
                 }
                 map.end()
             }
@@ -426,19 +480,23 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = BTreeMap::new();
+        let mut raw = Vec::new();
         while let Some((k, v)) = access.next_entry::<String, Value>()? {
-            map.insert(k, v);
+            raw.push((k, v));
         }
-        if map.len() == 1 {
-            if let Some(Value::Bool(true)) = map.get(UNKNOWN_KEY) {
-                return Ok(Value::Unknown);
-            }
-            if let Some(Value::String(digest)) = map.get(SENSITIVE_KEY) {
-                return Ok(Value::Sensitive(Secret::redacted(digest.clone())));
+        // Only infra writes single-`$` keys, and only in these two shapes.
+        if let [(key, value)] = raw.as_slice() {
+            match (key.as_str(), value) {
+                (UNKNOWN_KEY, Value::Bool(true)) => return Ok(Value::Unknown),
+                (SENSITIVE_KEY, Value::String(digest)) => {
+                    return Ok(Value::Sensitive(Secret::redacted(digest.clone())));
+                }
+                _ => {}
             }
         }
-        Ok(Value::Map(map))
+        Ok(Value::Map(
+            raw.into_iter().map(|(k, v)| (unescape_key(k), v)).collect(),
+        ))
     }
 }
 
@@ -469,6 +527,32 @@ mod tests {
         let back: Value = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
         assert_eq!(back, v);
         assert!(back.has_unknown());
+    }
+
+    #[test]
+    fn user_data_shaped_like_markers_stays_data() {
+        let v: Value = [
+            ("$sensitive", Value::from("hello")),
+            ("$unknown", Value::Bool(true)),
+            ("$$x", Value::from(1)),
+            ("plain", Value::Unknown),
+        ]
+        .into_iter()
+        .collect();
+        let alone: Value = [("$sensitive", Value::from("hello"))].into_iter().collect();
+        for v in [v, alone] {
+            let json = serde_json::to_string(&v).unwrap();
+            let back: Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, v, "{json}");
+            assert!(!back.has_sensitive(), "{json}");
+        }
+    }
+
+    #[test]
+    fn plain_json_is_data() {
+        let v = Value::from_json(serde_json::json!({"$unknown": true, "n": [1, 2.5]}));
+        assert_eq!(v.get("$unknown"), Some(&Value::Bool(true)));
+        assert_eq!(v.nesting(), 2);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use infra_core::{Address, Diagnostic};
+use infra_core::{Address, Diagnostic, Location};
 use infra_stack::Stack;
 use petgraph::Direction;
 use petgraph::algo::tarjan_scc;
@@ -76,17 +76,14 @@ impl DepGraph {
             let mut d = Diagnostic::error(format!("dependency cycle: {}", path.join(" -> ")))
                 .on(cycle[0].clone())
                 .hint("break the cycle by removing one of these references or depends_on entries");
-            if let Some(l) = first.and_then(|r| r.location.clone()) {
-                d = d.at(l);
+            if let Some(l) = first.and_then(|r| cycle_location(r, &cycle)) {
+                d = d.at(l.clone());
             }
             let places: Vec<String> = cycle
                 .iter()
                 .filter_map(|a| {
-                    stack
-                        .resource(a)?
-                        .location
-                        .as_ref()
-                        .map(|l| format!("{a} at {l}"))
+                    let l = cycle_location(stack.resource(a)?, &cycle)?;
+                    Some(format!("{a} at {l}"))
                 })
                 .collect();
             if !places.is_empty() {
@@ -297,6 +294,20 @@ impl DepGraph {
     }
 }
 
+/// Where to point at a resource of a cycle: a resource that names itself
+/// in `depends_on` at that entry (its whole cycle is written there),
+/// otherwise at the resource.
+fn cycle_location<'r>(
+    r: &'r infra_stack::ResourceConfig,
+    cycle: &[Address],
+) -> Option<&'r Location> {
+    let self_loop = cycle.len() == 1 && cycle[0] == r.address;
+    self_loop
+        .then(|| r.depends_on_locations.get(&r.address))
+        .flatten()
+        .or(r.location.as_ref())
+}
+
 /// The addresses a resource depends on, borrowed, sorted and deduplicated.
 fn direct_dependencies_into<'r>(r: &'r infra_stack::ResourceConfig, out: &mut Vec<&'r Address>) {
     out.clear();
@@ -363,5 +374,34 @@ mod tests {
             errs[0].message,
             "dependency cycle: sim_resource.a -> sim_resource.b -> sim_resource.c -> sim_resource.a"
         );
+    }
+
+    #[test]
+    fn a_self_dependency_is_reported_at_its_depends_on_entry() {
+        let at = |line, column| Location {
+            file: std::path::Path::new("stacks/x.toml").into(),
+            line,
+            column,
+        };
+        let a = Address::new("sim_resource", "a").unwrap();
+        let b = Address::new("sim_resource", "b").unwrap();
+        let mut stack = StackBuilder::new("t", ".")
+            .resource(a.clone(), BTreeMap::new(), vec![b.clone(), a.clone()])
+            .resource(b.clone(), BTreeMap::new(), vec![])
+            .build();
+        let r = &mut stack.resources[0];
+        r.location = Some(at(1, 1));
+        r.depends_on_locations = BTreeMap::from([(b, at(2, 15)), (a, at(2, 31))]);
+        let errs = DepGraph::build(&stack).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(
+            errs[0].to_string(),
+            "error: stacks/x.toml:2:31: sim_resource.a: dependency cycle: sim_resource.a -> sim_resource.a\n  \
+             hint: break the cycle by removing one of these references or depends_on entries: sim_resource.a at stacks/x.toml:2:31"
+        );
+        // Without the entry's location (a stack built in code): the resource's.
+        stack.resources[0].depends_on_locations.clear();
+        let errs = DepGraph::build(&stack).unwrap_err();
+        assert_eq!(errs[0].location, Some(at(1, 1)));
     }
 }

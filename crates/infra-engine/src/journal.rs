@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::EngineError;
 use crate::state::{Deposed, ResourceState, State, now};
 
-/// The journal format version.
-pub const JOURNAL_VERSION: u32 = 1;
+/// The journal format version: 2 escapes `$` map keys as state version 2
+/// does; the records of a version-1 journal are migrated as they are read.
+pub const JOURNAL_VERSION: u32 = 2;
 
 /// One line of the journal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -140,11 +141,20 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Journal, EngineError> {
     let mut journal = Journal::default();
     let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     let last = lines.len().saturating_sub(1);
+    let mut version = JOURNAL_VERSION;
     for (i, line) in lines.iter().enumerate() {
         if line.is_empty() {
             continue;
         }
-        let record: Record = match serde_json::from_slice(line) {
+        let decoded = if version == 1 {
+            serde_json::from_slice::<serde_json::Value>(line).and_then(|mut doc| {
+                crate::state::escape_v1_keys(&mut doc);
+                serde_json::from_value(doc)
+            })
+        } else {
+            serde_json::from_slice(line)
+        };
+        let record: Record = match decoded {
             Ok(r) => r,
             // Only the final line can be torn; anything else is corruption.
             Err(_) if i == last => break,
@@ -157,18 +167,19 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Journal, EngineError> {
         };
         match record {
             Record::Begin {
-                version,
+                version: found,
                 lineage,
                 base_serial,
                 ..
             } => {
-                if version > JOURNAL_VERSION {
+                if found > JOURNAL_VERSION {
                     return Err(EngineError::NewerState {
                         origin: origin.to_owned(),
-                        found: version,
+                        found,
                         supported: JOURNAL_VERSION,
                     });
                 }
+                version = found;
                 journal.begin = Some((lineage, base_serial));
             }
             Record::Intent(intent) => journal.entries.push((intent, None)),

@@ -8,7 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::EngineError;
 
 /// The state format this build writes and the newest it reads.
-pub const STATE_VERSION: u32 = 1;
+///
+/// Version 2 escapes map keys that start with `$` (see [`Value`]), so user
+/// data can never read back as an unknown or a secret; version 1 states are
+/// migrated when read (their keys were written as they are).
+pub const STATE_VERSION: u32 = 2;
 
 /// A stack's state: every resource infra manages, with what it applied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -145,7 +149,14 @@ impl State {
             }
             Some(_) => {}
         }
-        let state: State = serde_json::from_slice(bytes).map_err(corrupt)?;
+        let mut state: State = if probe.version == Some(1) {
+            let mut doc: serde_json::Value = serde_json::from_slice(bytes).map_err(corrupt)?;
+            escape_v1_keys(&mut doc);
+            serde_json::from_value(doc).map_err(corrupt)?
+        } else {
+            serde_json::from_slice(bytes).map_err(corrupt)?
+        };
+        state.version = STATE_VERSION;
         // Every write adds one; a serial this large was not written by infra.
         if state.serial > MAX_SERIAL {
             return Err(EngineError::CorruptState {
@@ -253,6 +264,38 @@ fn from_list<'de, D: serde::Deserializer<'de>>(
         }
     }
     Ok(map)
+}
+
+/// Rewrites a version-1 document in the version-2 encoding: every map key
+/// starting with `$` gets one more, except the markers version 1 wrote
+/// (`{"$unknown": true}`, `{"$sensitive": "digest"}`), which it read as
+/// markers too.
+pub(crate) fn escape_v1_keys(doc: &mut serde_json::Value) {
+    use serde_json::Value as J;
+    match doc {
+        J::Array(items) => items.iter_mut().for_each(escape_v1_keys),
+        J::Object(map) => {
+            let marker = map.len() == 1
+                && matches!(
+                    map.iter().next(),
+                    Some((k, J::Bool(true))) if k == "$unknown"
+                ) || map.len() == 1
+                && matches!(
+                    map.iter().next(),
+                    Some((k, J::String(_))) if k == "$sensitive"
+                );
+            if marker {
+                return;
+            }
+            let entries = std::mem::take(map);
+            for (k, mut v) in entries {
+                escape_v1_keys(&mut v);
+                let k = if k.starts_with('$') { format!("${k}") } else { k };
+                map.insert(k, v);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Now, as RFC 3339 UTC with seconds.

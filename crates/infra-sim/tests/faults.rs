@@ -500,7 +500,7 @@ async fn bad_fault_settings_are_invalid_and_name_the_key() {
         ),
         (
             r#"{"addresses": ["db"]}"#,
-            "[sim] faults.addresses: `db` is not a resource address: expected `<type>.<name>` with letters, digits, `_` or `-`",
+            "[sim] faults.addresses: `db` is not a resource address: expected `<type>.<name>` with ASCII letters, digits, `_` or `-`",
         ),
         (
             r#"{"operations": ["create", "list"]}"#,

@@ -111,14 +111,12 @@ impl Ctx<'_> {
 
     fn load(&mut self, root: &Path, name: &str, registry: &Registry) -> Option<Stack> {
         let name = name.strip_suffix(".toml").unwrap_or(name);
-        let valid = !name.starts_with('.')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-        if name.is_empty() || !valid {
+        if !is_stack_name(name) {
             self.diags.push(
-                Diagnostic::error(format!("invalid stack name `{name}`"))
-                    .hint(available_stacks_hint(root)),
+                Diagnostic::error(format!("invalid stack name `{name}`")).hint(format!(
+                    "stack names use ASCII letters, digits, `_`, `-` and `.`; {}",
+                    available_stacks_hint(root)
+                )),
             );
             return None;
         }
@@ -224,12 +222,21 @@ impl Ctx<'_> {
     /// Reads a file as UTF-8; `named_at` is where an `extends` named it.
     fn read(&mut self, root: &Path, path: &Path, named_at: Option<Pos>) -> Option<String> {
         let shown = path.display();
+        let not_a_stack_hint = if named_at.is_some() {
+            "check what `extends` names: it must be a stack file".to_owned()
+        } else {
+            format!("make `{shown}` a regular file holding the stack's TOML")
+        };
         let mut diag = match read_limited(&root.join(path)) {
+            Err(ReadError::NotAFile(what)) => {
+                Diagnostic::error(format!("`{shown}` is {what}, not a stack file"))
+                    .hint(not_a_stack_hint)
+            }
             Ok(None) => Diagnostic::error(format!(
                 "`{shown}` is larger than {} MiB; a stack file is never that large",
                 MAX_FILE_BYTES >> 20
             ))
-            .hint("check what `extends` names: it must be a stack file"),
+            .hint(not_a_stack_hint),
             Ok(Some(bytes)) => match String::from_utf8(bytes) {
                 Ok(text) => return Some(text),
                 Err(e) => {
@@ -247,11 +254,11 @@ impl Ctx<'_> {
                     return None;
                 }
             },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
                 Diagnostic::error(format!("cannot read `{shown}`: no such file"))
                     .hint(available_stacks_hint(root))
             }
-            Err(e) => Diagnostic::error(format!("cannot read `{shown}`: {e}")),
+            Err(ReadError::Io(e)) => Diagnostic::error(format!("cannot read `{shown}`: {e}")),
         };
         if let Some(pos) = named_at {
             diag = diag.at(self.sources.location(pos));
@@ -357,6 +364,27 @@ impl Ctx<'_> {
         let mut declared = BTreeSet::new();
         let mut todo = Vec::new();
         for (ty, type_entry) in types {
+            // A quoted key may hold anything, but an address is
+            // `<type>.<name>`: say so before the names look wrong.
+            if !is_identifier(ty) {
+                let (message, fallback) = if ty.contains('.') {
+                    (
+                        format!("resource type `{ty}` contains a dot"),
+                        "addresses are `<type>.<name>`: write the type without dots, unquoted",
+                    )
+                } else {
+                    (
+                        format!("invalid resource type `{ty}`"),
+                        "types use ASCII letters, digits, `_` and `-`",
+                    )
+                };
+                let hint = match closest(ty, registry.type_names()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => fallback.to_owned(),
+                };
+                self.error_at(type_entry.key, message, hint);
+                continue;
+            }
             let Kind::Table(named) = &type_entry.value.kind else {
                 self.error_at(
                     type_entry.value.pos,
@@ -388,7 +416,7 @@ impl Ctx<'_> {
                     self.error_at(
                         entry.key,
                         format!("invalid resource name `{name}`"),
-                        "names use letters, digits, `_` and `-`",
+                        "names use ASCII letters, digits, `_` and `-`",
                     );
                     continue;
                 };
@@ -428,11 +456,10 @@ fn available_stacks_hint(root: &Path) -> String {
         .flatten()
         .filter_map(Result::ok)
         .filter_map(|e| {
-            let path = e.path();
-            if path.extension()? != "toml" {
-                return None;
-            }
-            Some(path.file_stem()?.to_string_lossy().into_owned())
+            // Only what `--stack` would accept.
+            let name = e.file_name().into_string().ok()?;
+            let stem = name.strip_suffix(".toml")?;
+            (is_stack_name(stem) && e.path().is_file()).then(|| stem.to_owned())
         })
         .collect();
     names.sort();
@@ -441,6 +468,17 @@ fn available_stacks_hint(root: &Path) -> String {
     } else {
         format!("available stacks: {}", names.join(", "))
     }
+}
+
+/// Whether `--stack` accepts this name: ASCII letters, digits, `_`, `-`
+/// and `.`, not starting with `.` (no hidden files, no way out of
+/// `stacks/`).
+fn is_stack_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// Removes `.` and resolves `..` lexically, so a file reached two ways has
@@ -520,15 +558,51 @@ fn position_of(node: &Node, path: &[PathSeg]) -> (Pos, Pos) {
 }
 
 /// The largest stack file read: far beyond any real one, and a bound on
-/// what `extends = "/dev/zero"` can cost.
+/// what `extends` naming some huge file can cost.
 const MAX_FILE_BYTES: u64 = 64 << 20;
 
+/// Why a stack file could not be read.
+enum ReadError {
+    /// Neither a regular file nor a directory: what it is instead.
+    NotAFile(&'static str),
+    Io(io::Error),
+}
+
 /// The file's bytes, or `None` when it is larger than [`MAX_FILE_BYTES`].
-fn read_limited(path: &Path) -> io::Result<Option<Vec<u8>>> {
+/// Only regular files are opened: opening a FIFO waits for a writer, and
+/// a device may never end. A directory is opened, so that reading it
+/// fails with the system's own message.
+fn read_limited(path: &Path) -> Result<Option<Vec<u8>>, ReadError> {
     use std::io::Read as _;
+    let file_type = std::fs::metadata(path).map_err(ReadError::Io)?.file_type();
+    if !file_type.is_file() && !file_type.is_dir() {
+        return Err(ReadError::NotAFile(special_file_kind(file_type)));
+    }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(ReadError::Io)?;
     Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
+}
+
+/// What a file that is neither regular nor a directory is, for messages.
+#[cfg(unix)]
+fn special_file_kind(file_type: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if file_type.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_file_kind(_: std::fs::FileType) -> &'static str {
+    "a special file"
 }

@@ -33,6 +33,9 @@ pub struct ResourceConfig {
     pub inputs: BTreeMap<String, Expr>,
     /// Explicit dependencies besides the references inside `inputs`.
     pub depends_on: Vec<Address>,
+    /// Where each `depends_on` entry was written, when it came from a
+    /// file: a cycle through one is reported there.
+    pub depends_on_locations: BTreeMap<Address, Location>,
     /// The resource's lifecycle settings.
     pub lifecycle: Lifecycle,
     /// Where the resource is declared, when it came from a file.
@@ -318,6 +321,7 @@ impl StackBuilder {
             address,
             inputs,
             depends_on,
+            depends_on_locations: BTreeMap::new(),
             lifecycle: Lifecycle::default(),
             location: None,
             value_locations: ValueLocations::new(),

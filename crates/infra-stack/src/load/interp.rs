@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use infra_core::{Diagnostic, Value};
+use infra_core::{Diagnostic, MAX_NESTING, Value};
 
+use super::resource::NESTING_HINT;
 use super::source::{Kind, MAX_DEPTH, Node, Pos, Table};
 use super::{Ctx, closest, is_identifier};
 use crate::{Part, Reference};
@@ -310,7 +311,22 @@ impl Ctx<'_> {
             .state
             .insert(name.to_owned(), VarState::InProgress);
         self.vars.stack.push(name.to_owned());
-        let value = self.node_to_value(&entry.value, "`[vars]`", depth + 1);
+        let mut value = self.node_to_value(&entry.value, "`[vars]`", depth + 1);
+        // Refused at the definition, which is where to flatten it; with
+        // variables inside counted, as they are in the value.
+        if let Some(nesting) = value.as_ref().map(Value::nesting)
+            && nesting > MAX_NESTING
+        {
+            let loc = self.sources.location(entry.value.pos);
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "value nested too deeply: `var.{name}` is {nesting} lists and tables deep, more than {MAX_NESTING}"
+                ))
+                .at(loc)
+                .hint(NESTING_HINT),
+            );
+            value = None;
+        }
         self.vars.stack.pop();
         self.vars
             .state
@@ -329,11 +345,12 @@ impl Ctx<'_> {
     ) -> Option<Value> {
         if depth > MAX_DEPTH {
             let loc = self.sources.location(node.pos);
+            // Trees from `source` are capped below this, so only a chain of
+            // variables (each step counts) gets here.
             self.diags.push(
-                Diagnostic::error(format!(
-                    "value nested too deeply (more than {MAX_DEPTH} levels)"
-                ))
-                .at(loc),
+                Diagnostic::error("variables and the values they hold nest too deeply")
+                    .at(loc)
+                    .hint("shorten the chain of `${var.*}` references, or flatten the value"),
             );
             return None;
         }

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use infra_core::{
-    Address, Attribute, Diagnostic, Location, PathSeg, Presence, Registry, Schema, Type, Value,
-    ValuePath, display_path,
+    Address, Attribute, Diagnostic, Location, MAX_NESTING, PathSeg, Presence, Registry, Schema,
+    Type, Value, ValuePath, display_path,
 };
 
 use super::interp::Interpolated;
@@ -17,6 +17,9 @@ use crate::{Expr, Lifecycle, Reference, ResourceConfig, Timeouts, ValueLocations
 
 /// Keys of a resource table that are not input attributes.
 const RESERVED: [&str; 2] = ["depends_on", "lifecycle"];
+
+/// What to do about a value nested deeper than [`MAX_NESTING`].
+pub(super) const NESTING_HINT: &str = "flatten it, or pass the data as a JSON string";
 
 /// What every resource is checked against: the types and the declared
 /// addresses of the whole stack.
@@ -49,11 +52,12 @@ impl Ctx<'_> {
             schema,
             address: &address,
             locations: Vec::with_capacity(table.len()),
+            too_deep: Vec::new(),
             ok: true,
         };
-        let depends_on = match table.get("depends_on") {
+        let (depends_on, depends_on_locations) = match table.get("depends_on") {
             Some(e) => lowering.depends_on(&e.value),
-            None => Vec::new(),
+            None => (Vec::new(), BTreeMap::new()),
         };
         let lifecycle = match table.get("lifecycle") {
             Some(e) => lowering.lifecycle(&e.value),
@@ -75,6 +79,7 @@ impl Ctx<'_> {
                 address,
                 inputs,
                 depends_on,
+                depends_on_locations,
                 lifecycle,
                 location,
                 value_locations: ValueLocations::from_entries(locations),
@@ -92,6 +97,9 @@ struct Lowering<'c, 'a, 'r> {
     /// In the order values are lowered (depth first, keys sorted), which
     /// is the order of their paths.
     locations: Vec<(ValuePath, Location)>,
+    /// The inputs already reported as nested too deeply: once each, since
+    /// every branch of a deep value is likely as deep.
+    too_deep: Vec<String>,
     ok: bool,
 }
 
@@ -119,6 +127,32 @@ impl Lowering<'_, '_, '_> {
             ),
             None,
         );
+    }
+
+    /// Reports a value nested deeper than [`MAX_NESTING`] at `pos`, once
+    /// per input. `var` is the string that brought in a variable's lists
+    /// and tables, with the depth they make; `None` when the file itself
+    /// nests too deeply.
+    fn nested_too_deeply(&mut self, pos: Pos, path: &[PathSeg], var: Option<(&str, usize)>) {
+        self.ok = false;
+        let input = match path.first() {
+            Some(PathSeg::Key(k)) => k.clone(),
+            _ => String::new(),
+        };
+        if self.too_deep.contains(&input) {
+            return;
+        }
+        let message = match var {
+            Some((s, depth)) => format!(
+                "value nested too deeply: `{s}` in `{}` makes `{input}` {depth} lists and tables deep, more than {MAX_NESTING}",
+                display_path(path)
+            ),
+            None => format!(
+                "value nested too deeply: `{input}` nests lists and tables more than {MAX_NESTING} deep"
+            ),
+        };
+        self.error(pos, message, Some(NESTING_HINT.to_owned()));
+        self.too_deep.push(input);
     }
 
     /// Lowers the keys of a table against the attributes of an object
@@ -250,6 +284,12 @@ impl Lowering<'_, '_, '_> {
             Kind::Datetime(d) => self
                 .scalar(Value::String(d.clone()), node.pos, ty, path)
                 .and_then(literal),
+            // `depth` counts the lists and tables this value is in, itself
+            // included: an input's own list is level 1.
+            Kind::Array(_) if depth > MAX_NESTING => {
+                self.nested_too_deeply(node.pos, path, None);
+                None
+            }
             Kind::Array(items) => {
                 let item_ty = match ty {
                     Type::List(item) => &**item,
@@ -274,6 +314,10 @@ impl Lowering<'_, '_, '_> {
             Kind::Table(table) => {
                 if let Some(e) = self.env_input(table) {
                     return e;
+                }
+                if depth > MAX_NESTING {
+                    self.nested_too_deeply(node.pos, path, None);
+                    return None;
                 }
                 match ty {
                     Type::Object(attrs) => self
@@ -312,17 +356,32 @@ impl Lowering<'_, '_, '_> {
         ok.then(|| collapse_map(out))
     }
 
-    /// `{ from_env = "X" }`: `Some(result)` when the table is one.
+    /// `{ from_env = "X" }`: `Some(result)` when the table is one. A table
+    /// with `from_env` and other keys is an error, not data: it is far
+    /// more likely a mistyped secret than a map that means that key.
     fn env_input(&mut self, table: &Table) -> Option<Option<Expr>> {
-        let entry = match table.get("from_env") {
-            Some(e) if table.len() == 1 => e,
-            _ => return None,
-        };
+        let entry = table.get("from_env")?;
+        let others: Vec<(&String, &Entry)> =
+            table.iter().filter(|(k, _)| *k != "from_env").collect();
+        if let Some((_, first)) = others.first() {
+            let names: Vec<String> = others.iter().map(|(k, _)| format!("`{k}`")).collect();
+            self.error(
+                first.key,
+                format!(
+                    "a `from_env` table takes no other keys: found {}",
+                    names.join(", ")
+                ),
+                Some("write `{ from_env = \"NAME\" }` alone, as the whole value".to_owned()),
+            );
+        }
         match &entry.value.kind {
-            Kind::String(var) if !var.is_empty() => Some(Some(Expr::FromEnv {
-                var: var.clone(),
-                value: (self.cx.env)(var),
-            })),
+            Kind::String(var) if !var.is_empty() && others.is_empty() => {
+                Some(Some(Expr::FromEnv {
+                    var: var.clone(),
+                    value: (self.cx.env)(var),
+                }))
+            }
+            Kind::String(var) if !var.is_empty() => Some(None),
             _ => {
                 self.error(
                     entry.value.pos,
@@ -362,6 +421,13 @@ impl Lowering<'_, '_, '_> {
         }
         let expr = match interp.value {
             Interpolated::Value(v) => {
+                // A string that is exactly `${var.x}` takes the variable's
+                // lists and tables, inside the ones around it.
+                let nesting = depth.saturating_sub(1) + v.nesting();
+                if nesting > MAX_NESTING {
+                    self.nested_too_deeply(pos, path, Some((s, nesting)));
+                    return None;
+                }
                 let unquote = !s.contains("${") && parses_as(ty, s);
                 let mismatches = ty.check(&v);
                 for m in &mismatches {
@@ -456,7 +522,8 @@ impl Lowering<'_, '_, '_> {
         false
     }
 
-    fn depends_on(&mut self, node: &Node) -> Vec<Address> {
+    /// The addresses and where each was written.
+    fn depends_on(&mut self, node: &Node) -> (Vec<Address>, BTreeMap<Address, Location>) {
         let Kind::Array(items) = &node.kind else {
             self.error(
                 node.pos,
@@ -466,9 +533,10 @@ impl Lowering<'_, '_, '_> {
                 ),
                 Some("write `depends_on = [\"<type>.<name>\"]`".to_owned()),
             );
-            return Vec::new();
+            return (Vec::new(), BTreeMap::new());
         };
         let mut out = Vec::new();
+        let mut locations = BTreeMap::new();
         for item in items {
             let Kind::String(s) = &item.kind else {
                 self.error(
@@ -510,10 +578,11 @@ impl Lowering<'_, '_, '_> {
                 continue;
             }
             if !out.contains(&address) {
+                locations.insert(address.clone(), self.loc(item.pos));
                 out.push(address);
             }
         }
-        out
+        (out, locations)
     }
 
     fn lifecycle(&mut self, node: &Node) -> Lifecycle {

@@ -5,12 +5,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use infra_core::{Diagnostic, Location};
+use infra_core::{Diagnostic, Location, MAX_NESTING};
 use toml::Spanned;
+
+use super::resource::NESTING_HINT;
 use toml::de::{DeTable, DeValue};
 
-/// How deep values may nest (tables in tables, lists in lists, variables
-/// referring to variables). Recursion in the loader is bounded by this.
+/// How deep the loader recurses: into tables and lists from a file's top
+/// (where resource inputs start three levels down), and through variables
+/// referring to variables. Values themselves are held to the smaller
+/// [`MAX_NESTING`], checked where they are lowered; this bound only keeps
+/// the recursion finite for what is certainly too deep.
 pub(super) const MAX_DEPTH: usize = 128;
 
 /// A place in one of the loaded files.
@@ -171,10 +176,15 @@ pub(super) fn parse(sources: &Sources, file: usize, diags: &mut Vec<Diagnostic>)
     if !errors.is_empty() {
         for e in errors {
             let offset = e.span().map_or(0, |s| s.start);
-            diags.push(
-                Diagnostic::error(format!("invalid toml: {}", e.message()))
-                    .at(sources.location(sources.pos(file, offset))),
-            );
+            let mut d = Diagnostic::error(format!("invalid toml: {}", e.message()))
+                .at(sources.location(sources.pos(file, offset)));
+            // The parser's own depth limit, above infra's.
+            if e.message().contains("recursion") {
+                d = d.hint(format!(
+                    "values nest at most {MAX_NESTING} lists and tables deep: {NESTING_HINT}"
+                ));
+            }
+            diags.push(d);
         }
         return None;
     }
@@ -220,12 +230,14 @@ impl Convert<'_> {
             // Reported once per file: every branch below is as deep.
             if !self.too_deep {
                 self.too_deep = true;
+                // Inputs start three levels down, `[vars]` one: more than
+                // MAX_NESTING whichever this is.
                 self.diags.push(
                     Diagnostic::error(format!(
-                        "value nested too deeply (more than {MAX_DEPTH} levels)"
+                        "value nested too deeply: more than {MAX_NESTING} lists and tables deep"
                     ))
                     .at(self.sources.location(pos))
-                    .hint("flatten the tables or lists"),
+                    .hint(NESTING_HINT),
                 );
             }
             return Node {

@@ -652,7 +652,7 @@ params = { anything = [1, { nested = true }], d = 1979-05-27 }
             error: stacks/x.toml:19:12: unknown resource type `buckt`
               hint: did you mean `bucket`?
             error: stacks/x.toml:22:15: invalid resource name `bad name`
-              hint: names use letters, digits, `_` and `-`
+              hint: names use ASCII letters, digits, `_` and `-`
         "#]],
     );
 }
@@ -762,7 +762,7 @@ lifecycle = { ignore_changes = "all", timeouts = "1h", create_before_destroy = f
         expect![[r#"
             error: stacks/x.toml:3:15: bucket.a: dangling dependency `bucket.c`: no such resource in the stack
               hint: did you mean `bucket.a`?
-            error: stacks/x.toml:3:27: bucket.a: `nodot` is not a resource address: expected `<type>.<name>` with letters, digits, `_` or `-`
+            error: stacks/x.toml:3:27: bucket.a: `nodot` is not a resource address: expected `<type>.<name>` with ASCII letters, digits, `_` or `-`
             error: stacks/x.toml:3:36: bucket.a: `depends_on` entries must be strings, found integer
               hint: write `depends_on = ["<type>.<name>"]`
             error: stacks/x.toml:3:39: bucket.a: dangling dependency `db.main`: no such resource in the stack
@@ -882,7 +882,7 @@ fn missing_and_unreadable_files() {
         &[("stacks/a.toml", "")],
         expect![[r#"
             error: invalid stack name `../etc/passwd`
-              hint: available stacks: a
+              hint: stack names use ASCII letters, digits, `_`, `-` and `.`; available stacks: a
         "#]],
     );
     let loaded = load_files(
@@ -954,8 +954,8 @@ fn deep_nesting_is_an_error_not_a_crash() {
     );
     let loaded = load_files("x", &[("stacks/x.toml", text.as_bytes())]);
     expect![[r#"
-        error: stacks/x.toml:2:219: value nested too deeply (more than 128 levels)
-          hint: flatten the tables or lists
+        error: stacks/x.toml:2:219: value nested too deeply: more than 64 lists and tables deep
+          hint: flatten it, or pass the data as a JSON string
     "#]]
     .assert_eq(&render(&loaded, false));
     // Variables referring to variables: `v000` (resolved first) needs the
@@ -1050,4 +1050,268 @@ fn escapes_and_multiline_strings_point_at_the_string() {
               hint: declare it under `[vars]`: `nope2 = ...`
         "#]],
     );
+}
+
+/// `{ a = { a = ... 1 ... } }`, `levels` tables deep.
+fn nested_tables(levels: usize) -> String {
+    format!("{}1{}", "{ a = ".repeat(levels), " }".repeat(levels))
+}
+
+#[test]
+fn values_deeper_than_max_nesting_are_refused() {
+    use infra_core::MAX_NESTING;
+    // At the limit: loads, and the value is that deep.
+    let text = format!(
+        "[resources.db.a]\nidentifier = \"a\"\nparams = {}\n",
+        nested_tables(MAX_NESTING)
+    );
+    let loaded = load_files("x", &[("stacks/x.toml", text.as_bytes())]);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let stack = loaded.stack.expect("stack");
+    let Expr::Literal(v) = &stack.resources[0].inputs["params"] else {
+        panic!("a literal");
+    };
+    assert_eq!(v.nesting(), MAX_NESTING);
+    // One level more, inline: at the table that crosses the limit. Lists
+    // and headers count the same; each input is reported once.
+    let text = format!(
+        "[resources.db.a]\nidentifier = \"a\"\nparams = {}\n",
+        nested_tables(MAX_NESTING + 1)
+    );
+    let crossing = "params = ".len() + "{ a = ".len() * MAX_NESTING + 1;
+    let loaded = load_files("x", &[("stacks/x.toml", text.as_bytes())]);
+    let rendered = render(&loaded, false);
+    assert_eq!(
+        rendered,
+        format!(
+            "error: stacks/x.toml:3:{crossing}: db.a: value nested too deeply: `params` nests lists and tables more than 64 deep\n  hint: flatten it, or pass the data as a JSON string\n"
+        )
+    );
+    let lists = format!("{}{}", "[".repeat(70), "]".repeat(70));
+    let header: Vec<String> = (0..70).map(|i| format!("k{i}")).collect();
+    let text = format!(
+        "[resources.db.a]\nidentifier = \"a\"\nparams = [{lists}, {lists}]\n[resources.db.b.params.{}]\nx = 1\n",
+        header.join(".")
+    );
+    let loaded = load_files("x", &[("stacks/x.toml", text.as_bytes())]);
+    expect![[r#"
+        error: stacks/x.toml:3:74: db.a: value nested too deeply: `params` nests lists and tables more than 64 deep
+          hint: flatten it, or pass the data as a JSON string
+        error: stacks/x.toml:4:15: db.b: missing required attribute `identifier`
+          hint: add `identifier` (string)
+        error: stacks/x.toml:4:266: db.b: value nested too deeply: `params` nests lists and tables more than 64 deep
+          hint: flatten it, or pass the data as a JSON string
+    "#]]
+    .assert_eq(&render(&loaded, false));
+    // Beyond the toml parser's own limit: its error, with ours as the hint.
+    let text = format!("[resources.db.a]\nparams = {}\n", nested_tables(100));
+    let loaded = load_files("x", &[("stacks/x.toml", text.as_bytes())]);
+    expect![[r#"
+        error: stacks/x.toml:2:490: invalid toml: cannot recurse further; max recursion depth met
+          hint: values nest at most 64 lists and tables deep: flatten it, or pass the data as a JSON string
+    "#]]
+    .assert_eq(&render(&loaded, false));
+}
+
+#[test]
+fn variables_count_toward_max_nesting() {
+    // `"${var.deep}"` keeps the variable's tables: 60 inside 4 is 64 and
+    // loads; inside 5 it is 65, refused where the reference is written.
+    let stack = |wrapped: &str| {
+        format!(
+            "[vars]\ndeep = {}\n[resources.db.a]\nidentifier = \"a\"\nparams = {wrapped}\n",
+            nested_tables(60)
+        )
+    };
+    let ok = stack(r#"{ a = { b = { c = { d = "${var.deep}" } } } }"#);
+    let loaded = load_files("x", &[("stacks/x.toml", ok.as_bytes())]);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let text = stack(r#"{ a = { b = { c = { d = { e = "${var.deep}" } } } } }"#);
+    let loaded = load_files("x", &[("stacks/x.toml", text.as_bytes())]);
+    expect![[r#"
+        error: stacks/x.toml:5:40: db.a: value nested too deeply: `${var.deep}` in `params.a.b.c.d.e` makes `params` 65 lists and tables deep, more than 64
+          hint: flatten it, or pass the data as a JSON string
+    "#]]
+    .assert_eq(&render(&loaded, false));
+    // Variables wrapping variables: refused at the definition that
+    // crosses the limit, once, however often it is used.
+    let text = format!(
+        "[vars]\ndeep = {}\nwrap = {{ a = {{ b = [[[\"${{var.deep}}\"]]] }} }}\n[resources.db.a]\nidentifier = \"a\"\nparams = \"${{var.wrap}}\"\n[resources.db.b]\nidentifier = \"b\"\nparams = [\"${{var.wrap}}\"]\n",
+        nested_tables(60)
+    );
+    let loaded = load_files("x", &[("stacks/x.toml", text.as_bytes())]);
+    expect![[r#"
+        error: stacks/x.toml:3:8: value nested too deeply: `var.wrap` is 65 lists and tables deep, more than 64
+          hint: flatten it, or pass the data as a JSON string
+    "#]]
+    .assert_eq(&render(&loaded, false));
+    // A variable too deep by itself.
+    let text = format!("[vars]\ndeep = {}\n", nested_tables(70));
+    let loaded = load_files("x", &[("stacks/x.toml", text.as_bytes())]);
+    expect![[r#"
+        error: stacks/x.toml:2:8: value nested too deeply: `var.deep` is 70 lists and tables deep, more than 64
+          hint: flatten it, or pass the data as a JSON string
+    "#]]
+    .assert_eq(&render(&loaded, false));
+}
+
+#[test]
+fn resource_types_and_names_that_cannot_be_addresses() {
+    check(
+        &[(
+            "stacks/x.toml",
+            "[resources.\"bucket.s3\".a]\nname = \"a\"\n[resources.\"x.y\".b]\n[resources.\"no de\".c]\n[resources.bucket.\"ünï\"]\nname = \"u\"\n",
+        )],
+        expect![[r#"
+            error: stacks/x.toml:1:12: resource type `bucket.s3` contains a dot
+              hint: did you mean `bucket`?
+            error: stacks/x.toml:3:12: resource type `x.y` contains a dot
+              hint: addresses are `<type>.<name>`: write the type without dots, unquoted
+            error: stacks/x.toml:4:12: invalid resource type `no de`
+              hint: types use ASCII letters, digits, `_` and `-`
+            error: stacks/x.toml:5:19: invalid resource name `ünï`
+              hint: names use ASCII letters, digits, `_` and `-`
+        "#]],
+    );
+}
+
+#[test]
+fn available_stacks_lists_only_valid_stack_names() {
+    let loaded = load_files(
+        "prod",
+        &[
+            ("stacks/dev.toml", b""),
+            ("stacks/my stack.toml", b""),
+            ("stacks/.hidden.toml", b""),
+            ("stacks/ünï.toml", b""),
+            ("stacks/notes.txt", b""),
+            ("stacks/toml", b""),
+            ("stacks/dir.toml/x", b""),
+            ("stacks/eu.west.toml", b""),
+        ],
+    );
+    expect![[r#"
+        error: cannot read `stacks/prod.toml`: no such file
+          hint: available stacks: dev, eu.west
+    "#]]
+    .assert_eq(&render(&loaded, false));
+    let loaded = load_files("my stack", &[("stacks/my stack.toml", b"")]);
+    expect![[r#"
+        error: invalid stack name `my stack`
+          hint: stack names use ASCII letters, digits, `_`, `-` and `.`; no stacks in `stacks/`: create `stacks/<name>.toml`
+    "#]]
+    .assert_eq(&render(&loaded, false));
+}
+
+#[test]
+fn from_env_tables_take_no_other_keys() {
+    check(
+        &[(
+            "stacks/x.toml",
+            r#"[resources.db.a]
+identifier = "a"
+password = { from_env = "DB_PASSWORD", other = 1 }
+params = { x = { from_env = 5, a = 1, b = 2 } }
+
+[resources.db.b.password]
+from_env = "DB_PASSWORD"
+default = "x"
+"#,
+        )],
+        expect![[r#"
+            error: stacks/x.toml:3:40: db.a: a `from_env` table takes no other keys: found `other`
+              hint: write `{ from_env = "NAME" }` alone, as the whole value
+            error: stacks/x.toml:4:29: db.a: `from_env` must name an environment variable
+              hint: write `{ from_env = "NAME" }`
+            error: stacks/x.toml:4:32: db.a: a `from_env` table takes no other keys: found `a`, `b`
+              hint: write `{ from_env = "NAME" }` alone, as the whole value
+            error: stacks/x.toml:6:15: db.b: missing required attribute `identifier`
+              hint: add `identifier` (string)
+            error: stacks/x.toml:8:1: db.b: a `from_env` table takes no other keys: found `default`
+              hint: write `{ from_env = "NAME" }` alone, as the whole value
+        "#]],
+    );
+}
+
+#[test]
+fn depends_on_entries_keep_their_locations() {
+    let loaded = load_files(
+        "x",
+        &[(
+            "stacks/x.toml",
+            b"[resources.bucket.a]\nname = \"a\"\ndepends_on = [\"bucket.b\",\n  \"bucket.a\", \"bucket.b\"]\n[resources.bucket.b]\nname = \"b\"\n",
+        )],
+    );
+    let stack = loaded.stack.expect("stack");
+    let at: Vec<String> = stack.resources[0]
+        .depends_on_locations
+        .iter()
+        .map(|(a, l)| format!("{a} @ {l}"))
+        .collect();
+    // The first mention of each.
+    assert_eq!(
+        at,
+        [
+            "bucket.a @ stacks/x.toml:4:3",
+            "bucket.b @ stacks/x.toml:3:15"
+        ]
+    );
+}
+
+/// Loads on another thread, failing instead of hanging when it does not
+/// return in time.
+#[cfg(unix)]
+fn load_within(root: &std::path::Path, seconds: u64) -> Loaded {
+    let root = root.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(load_stack(&root, "x", &registry(), &env));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(seconds))
+        .expect("the load returns promptly")
+}
+
+#[cfg(unix)]
+#[test]
+fn extends_refuses_what_is_not_a_regular_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stacks = dir.path().join("stacks");
+    std::fs::create_dir_all(stacks.join("base")).expect("mkdir");
+    let status = std::process::Command::new("mkfifo")
+        .arg(stacks.join("pipe.toml"))
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo failed");
+    let cases = [
+        (
+            "extends = \"pipe.toml\"\n",
+            "error: stacks/x.toml:1:11: `stacks/pipe.toml` is a named pipe (FIFO), not a stack file",
+        ),
+        (
+            "extends = \"base\"\n",
+            "error: stacks/x.toml:1:11: cannot read `stacks/base`: Is a directory",
+        ),
+        (
+            "extends = \"/dev/zero\"\n",
+            "error: stacks/x.toml:1:11: `/dev/zero` is a character device, not a stack file",
+        ),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(stacks.join("x.toml"), text).expect("write");
+        let loaded = load_within(dir.path(), 10);
+        let rendered = render(&loaded, false);
+        assert!(rendered.starts_with(expected), "{text}: {rendered}");
+    }
+    // The stack file itself, too.
+    std::fs::remove_file(stacks.join("x.toml")).expect("rm");
+    let status = std::process::Command::new("mkfifo")
+        .arg(stacks.join("x.toml"))
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo failed");
+    expect![[r#"
+        error: `stacks/x.toml` is a named pipe (FIFO), not a stack file
+          hint: make `stacks/x.toml` a regular file holding the stack's TOML
+    "#]]
+    .assert_eq(&render(&load_within(dir.path(), 10), false));
 }
