@@ -45,6 +45,23 @@ pub enum EngineError {
         "the saved plan is stale: {0}\n  hint: run `infra plan --out FILE` again and apply the new plan"
     )]
     StalePlan(String),
+    /// A saved plan that this project did not write, or that was changed
+    /// since; nothing was applied.
+    #[error(
+        "refusing the saved plan {origin}: {reason}; nothing was applied\n  hint: make the plan again with `infra plan --out FILE`, with the same INFRA_SECRET_KEY (or state/.secret-key) as the apply"
+    )]
+    BadPlan {
+        /// The plan file.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A plan whose actions contradict the state or the stack it was
+    /// made for; nothing was applied.
+    #[error(
+        "refusing the plan: {0}; nothing was applied\n  hint: make a new plan; if this plan came from `infra plan`, please report it as a bug"
+    )]
+    InconsistentPlan(String),
     /// A state backend failed.
     #[error("{0}")]
     Backend(BackendError),

@@ -25,6 +25,8 @@ mod graph;
 mod journal;
 mod local;
 mod plan;
+mod planfile;
+mod recheck;
 mod retry;
 mod secrets;
 mod session;
@@ -46,3 +48,5 @@ pub use session::{Engine, LockOptions, Session};
 pub use state::{Deposed, ResourceState, STATE_VERSION, State};
 
 pub use infra_stack::{Expr, Reference, Stack, StackBuilder};
+#[cfg(test)]
+mod roundtrip_tests;

@@ -19,7 +19,7 @@ use crate::secrets::SecretKey;
 use crate::state::State;
 
 /// The plan format version.
-pub const PLAN_VERSION: u32 = 1;
+pub const PLAN_VERSION: u32 = 2;
 
 /// What a plan is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -710,6 +710,22 @@ pub(crate) fn desired_inputs(
     let mut ok = true;
     for (name, expr) in &config.inputs {
         match eval.eval(expr) {
+            // A reference keeps its value's type, so references to deep
+            // values can build one deeper than the loader let through;
+            // state must be able to hold and read back whatever is applied.
+            Ok(v) if v.nesting() > infra_core::MAX_NESTING => {
+                ok = false;
+                let path = [PathSeg::Key(name.clone())];
+                let message = format!(
+                    "value nested too deeply: `{name}` evaluates to {} lists and tables deep, more than {}",
+                    v.nesting(),
+                    infra_core::MAX_NESTING
+                );
+                problems.push(
+                    located(Diagnostic::error(message), config, &path)
+                        .hint("flatten the value: the references it is built from are deep already"),
+                );
+            }
             Ok(v) => {
                 let v = match schema.input(name) {
                     Some(attr) if attr.sensitive => key.seal(v),

@@ -35,25 +35,11 @@ impl SecretKey {
     /// The project's key: `INFRA_SECRET_KEY`, else the key file under
     /// `<root>/state/`, created when missing.
     pub fn for_project(root: &Path, env_key: Option<String>) -> Result<Self, EngineError> {
-        if let Some(k) = env_key.filter(|k| !k.is_empty()) {
-            return Ok(SecretKey(k.into_bytes()));
+        if let Some(key) = Self::existing(root, env_key)? {
+            return Ok(key);
         }
         let dir = root.join("state");
         let path = dir.join(".secret-key");
-        match fs::read(&path) {
-            Ok(bytes) if !bytes.is_empty() => return Ok(SecretKey(bytes)),
-            Ok(_) => {
-                return Err(EngineError::io(
-                    &path,
-                    "use",
-                    std::io::Error::other(
-                        "the key file is empty: restore it, or remove it to start a new key (sensitive inputs then plan as changed once)",
-                    ),
-                ));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(EngineError::io(&path, "read", e)),
-        }
         // Written whole to a temporary file, then linked into place: the
         // link fails if another process got there first, and readers never
         // see a half-written key.
@@ -82,6 +68,60 @@ impl SecretKey {
             }
             Err(e) => Err(EngineError::io(&path, "create", e)),
         }
+    }
+
+    /// The project's key if there is one, without creating it (reading a
+    /// saved plan must not invent a key that cannot have signed it).
+    pub fn existing(root: &Path, env_key: Option<String>) -> Result<Option<Self>, EngineError> {
+        if let Some(k) = env_key.filter(|k| !k.is_empty()) {
+            return Ok(Some(SecretKey(k.into_bytes())));
+        }
+        let path = root.join("state").join(".secret-key");
+        match fs::read(&path) {
+            Ok(bytes) if !bytes.is_empty() => Ok(Some(SecretKey(bytes))),
+            Ok(_) => Err(EngineError::io(
+                &path,
+                "use",
+                std::io::Error::other(
+                    "the key file is empty: restore it, or remove it to start a new key (sensitive inputs then plan as changed once)",
+                ),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(EngineError::io(&path, "read", e)),
+        }
+    }
+
+    fn hmac(&self, domain: &[u8], bytes: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .expect("hmac accepts keys of any length");
+        mac.update(domain);
+        mac.update(bytes);
+        mac
+    }
+
+    /// `hmac-sha256:<hex>` of `bytes`, for the purpose `domain` names.
+    pub(crate) fn mac(&self, domain: &[u8], bytes: &[u8]) -> String {
+        let digest = self.hmac(domain, bytes).finalize().into_bytes();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("hmac-sha256:{hex}")
+    }
+
+    /// Whether `mac` is this key's MAC of `bytes` for `domain`, compared
+    /// in constant time.
+    pub(crate) fn verify(&self, domain: &[u8], bytes: &[u8], mac: &str) -> bool {
+        let Some(hex) = mac.strip_prefix("hmac-sha256:") else {
+            return false;
+        };
+        if hex.len() != 64 || !hex.is_ascii() {
+            return false;
+        }
+        let Ok(tag) = (0..32)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+        else {
+            return false;
+        };
+        self.hmac(domain, bytes).verify_slice(&tag).is_ok()
     }
 
     /// Wraps a plaintext value as a secret with its keyed digest.

@@ -152,6 +152,32 @@ impl Engine {
         }
     }
 
+    /// Saves `plan` to `path`, signed with the project's secret key (see
+    /// [`Engine::read_plan`]).
+    pub fn save_plan(&self, root: &Path, plan: &Plan, path: &Path) -> Result<(), EngineError> {
+        let key = match &self.key {
+            Some(k) => k.clone(),
+            None => SecretKey::for_project(root, (self.env)("INFRA_SECRET_KEY"))?,
+        };
+        crate::planfile::write(path, plan, &key)
+    }
+
+    /// Reads a plan saved by [`Engine::save_plan`], refusing it unless the
+    /// project's key signed exactly these bytes.
+    pub fn read_plan(&self, root: &Path, path: &Path) -> Result<Plan, EngineError> {
+        let key = match &self.key {
+            Some(k) => Some(k.clone()),
+            None => SecretKey::existing(root, (self.env)("INFRA_SECRET_KEY"))?,
+        };
+        let Some(key) = key else {
+            return Err(EngineError::BadPlan {
+                origin: path.display().to_string(),
+                reason: "this project has no secret key (INFRA_SECRET_KEY unset, no state/.secret-key), so no plan of it can be checked".into(),
+            });
+        };
+        crate::planfile::read(path, &key)
+    }
+
     /// Reads the state of stack `name` without locking (for `state list`,
     /// `output`). `None` when the stack has never been applied.
     pub async fn read_state(&self, root: &Path, name: &str) -> Result<Option<State>, EngineError> {
@@ -647,6 +673,15 @@ impl Session<'_> {
             return Err(EngineError::StalePlan(
                 "the stack's configuration changed since".into(),
             ));
+        }
+        // A saved plan was made after a refresh this session did not see:
+        // what it found deleted outside infra leaves state first, as it did
+        // in the session that planned.
+        for d in plan.drift.iter().filter(|d| d.deleted) {
+            self.state.remove(&d.address);
+        }
+        if let Some(why) = crate::recheck::inconsistency(plan, self.stack, &self.state) {
+            return Err(EngineError::InconsistentPlan(why));
         }
         // Missing sensitive inputs fail before anything starts. (A saved
         // plan cannot hide them: they are part of the config hash.)

@@ -323,6 +323,47 @@ mod tests {
         );
     }
 
+    /// A state as version 1 wrote it (infra before the markers were
+    /// escaped): its digests stay secrets, its user keys become data.
+    #[test]
+    fn version_1_states_are_migrated() {
+        let v1 = br#"{
+  "version": 1,
+  "lineage": "l",
+  "serial": 4,
+  "resources": [
+    {
+      "address": "sim_resource.a",
+      "id": "i",
+      "inputs": {
+        "password": {"$sensitive": "hmac-sha256:00ff"},
+        "payload": {"$ref": "x", "tags": {"$unknown": 1}, "$$odd": [{"$sensitive": 7}]}
+      },
+      "outputs": {"id": "i"},
+      "dependencies": [],
+      "prevent_destroy": false,
+      "created_at": "2026-01-01T00:00:00Z",
+      "updated_at": "2026-01-01T00:00:00Z"
+    }
+  ]
+}"#;
+        let state = State::decode(v1, "state/x.json").unwrap();
+        assert_eq!(state.version, STATE_VERSION);
+        let r = state.get(&"sim_resource.a".parse().unwrap()).unwrap();
+        assert!(matches!(r.inputs.get("password"), Some(Value::Sensitive(s)) if s.digest() == "hmac-sha256:00ff"));
+        let payload: Value = serde_json::from_str::<serde_json::Value>(
+            r#"{"$ref": "x", "tags": {"$unknown": 1}, "$$odd": [{"$sensitive": 7}]}"#,
+        )
+        .map(Value::from_json)
+        .unwrap();
+        assert_eq!(r.inputs.get("payload"), Some(&payload));
+        // Written again, it is version 2 and reads back the same.
+        let again = State::decode(&state.encode(), "state/x.json").unwrap();
+        assert_eq!(again.get(&r.address), Some(r));
+        let text = String::from_utf8(state.encode()).unwrap();
+        assert!(text.contains(r#""$$ref""#) && text.contains(r#""$$$odd""#), "{text}");
+    }
+
     #[test]
     fn refuses_duplicate_addresses() {
         let r = r#"{"address": "sim_resource.a", "id": "i", "inputs": {}, "outputs": {}, "created_at": "", "updated_at": ""}"#;

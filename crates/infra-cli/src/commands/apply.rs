@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Args;
 use infra_core::Address;
 use infra_engine::{
@@ -41,7 +41,7 @@ pub async fn exec(ctx: &Context, args: ApplyArgs) -> anyhow::Result<Exit> {
                     "--target, --replace and --refresh cannot be used with a saved plan: they were fixed when it was made\n  hint: pass them to `infra plan --out` instead"
                 );
             }
-            Some(read_plan(path)?)
+            Some(ctx.engine().read_plan(&ctx.root, path)?)
         }
         None => None,
     };
@@ -60,16 +60,6 @@ pub async fn exec(ctx: &Context, args: ApplyArgs) -> anyhow::Result<Exit> {
         },
     )
     .await
-}
-
-fn read_plan(path: &std::path::Path) -> anyhow::Result<Plan> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| {
-        format!(
-            "{} is not a plan file written by `infra plan --out`",
-            path.display()
-        )
-    })
 }
 
 /// One apply or destroy run.
@@ -163,6 +153,7 @@ async fn in_session(
                 ctx.shell.out(&render::plan(&fresh, ctx.shell.style));
             }
             if !fresh.has_changes() {
+                record_drift(ctx, session, &fresh).await?;
                 return Ok(None);
             }
             if !run.apply.auto_approve {
@@ -193,4 +184,27 @@ async fn in_session(
         .await;
     ctrlc.disarm();
     Ok(Some((plan.mode, report?)))
+}
+
+/// A plan without changes may still have found resources deleted outside
+/// infra: they leave state (with nothing to do, the plan alone would keep
+/// them there for `state list` and `output` to show).
+async fn record_drift(ctx: &Context, session: &mut Session<'_>, plan: &Plan) -> anyhow::Result<()> {
+    if plan.drift.is_empty() {
+        return Ok(());
+    }
+    session.apply(plan, &ApplyOptions::default()).await?;
+    let gone: Vec<String> = plan
+        .drift
+        .iter()
+        .filter(|d| d.deleted)
+        .map(|d| d.address.to_string())
+        .collect();
+    if !gone.is_empty() && !ctx.json {
+        ctx.shell.out(&format!(
+            "\nRemoved from state, already deleted outside infra: {}\n",
+            gone.join(", ")
+        ));
+    }
+    Ok(())
 }

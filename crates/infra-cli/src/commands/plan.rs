@@ -1,14 +1,11 @@
 //! `infra plan`: lock, refresh and diff the stack; print the plan, save it
 //! with `--out`.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Args;
 use infra_core::Address;
-use infra_engine::{LockOptions, Plan, PlanOptions};
+use infra_engine::{LockOptions, PlanOptions};
 
 use super::close;
 use crate::args::PlanFlags;
@@ -26,7 +23,8 @@ pub struct PlanArgs {
     /// Plan the destruction of every resource instead.
     #[arg(long)]
     pub destroy: bool,
-    /// Save the plan as JSON (mode 0600) for `infra apply FILE`.
+    /// Save the plan, signed with the project's secret key (mode 0600), for
+    /// `infra apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Exit 0 when there are no changes, 1 on error, 2 when there are.
@@ -56,7 +54,7 @@ pub async fn exec(ctx: &Context, args: PlanArgs) -> anyhow::Result<Exit> {
     progress.finish();
     let plan = plan?;
     if let Some(path) = &args.out {
-        save(path, &plan)?;
+        engine.save_plan(&ctx.root, &plan, path)?;
     }
     if ctx.json {
         ctx.shell.out(&json::to_pretty(&plan));
@@ -82,22 +80,4 @@ pub async fn exec(ctx: &Context, args: PlanArgs) -> anyhow::Result<Exit> {
     std::mem::forget(plan);
     std::mem::forget(stack);
     Ok(exit)
-}
-
-/// Writes a plan file readable by its owner only: it describes the
-/// infrastructure, though secrets appear only as digests.
-fn save(path: &Path, plan: &Plan) -> anyhow::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    // An existing file keeps its mode on open; tighten it.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("cannot restrict the permissions of {}", path.display()))?;
-    file.write_all(json::to_pretty(plan).as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
 }
