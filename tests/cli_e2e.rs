@@ -343,7 +343,7 @@ payload = { password = { from_env = "DB_PASSWORD" }, user = "airflow" }
     run.expect_code(0);
     assert!(!run.stdout.contains(SECRET) && !run.stderr.contains(SECRET));
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan json");
-    assert_eq!(plan["version"], 1);
+    assert_eq!(plan["version"], 2);
     assert_eq!(plan["changes"][0]["address"], "sim_resource.db");
     assert_eq!(plan["changes"][0]["action"], "create");
     assert!(
@@ -584,7 +584,7 @@ fn first_ctrl_c_finishes_in_flight_work_and_starts_nothing_new() {
     interrupt(&child);
     let status = child.wait().unwrap();
     let out = rest(rx);
-    assert_eq!(status.code(), Some(1), "{out}");
+    assert_eq!(status.code(), Some(130), "{out}");
     assert!(
         out.contains("stderr: interrupt received: finishing in-flight operations, starting nothing new (press Ctrl-C again to stop now)")
             && out.contains("sim_resource.first: created in")
@@ -742,15 +742,638 @@ create_ms = 2000
     let wrong = p.infra(&["force-unlock", "not-the-id", "--auto-approve"]);
     wrong.expect_code(1);
     assert!(wrong.stderr.contains(&id), "{}", wrong.stderr);
+    // The holder is alive on this machine: its lock stays.
     let run = p.infra(&["force-unlock", &id, "--auto-approve"]);
-    run.expect_code(0);
-    assert_eq!(run.stdout, "The lock of stack `x` was removed.\n");
-    // The stack can be locked again (the holder is still running).
-    p.infra(&["validate"]).expect_code(0);
-    let plan = p.infra(&["plan", "--refresh=false"]);
-    plan.expect_code(0);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("still running on this machine"),
+        "{}",
+        run.stderr
+    );
+    p.infra(&["plan", "--refresh=false"]).expect_code(1);
     assert!(child.wait().unwrap().success());
     let again = p.infra(&["force-unlock", &id, "--auto-approve"]);
     again.expect_code(1);
     assert!(again.stderr.contains("not locked"), "{}", again.stderr);
+}
+
+// Signals, durations, messages and JSON errors (issue 10).
+
+/// Sends `signal` (`TERM`, `INT`, `HUP`) to the process.
+fn send(signal: &str, pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Like [`spawn_until`], for any command.
+fn spawn_command_until(
+    mut cmd: std::process::Command,
+    marker: &str,
+) -> (Child, mpsc::Receiver<String>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let err_tx = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = err_tx.send(format!("stderr: {line}"));
+        }
+    });
+    if marker.is_empty() {
+        return (child, rx);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(marker) => return (child, rx),
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("never saw {marker:?}: {e}");
+            }
+        }
+    }
+}
+
+/// `infra ARGS --stack x` run through `sh -c 'PREFIX; exec infra ...'`.
+fn through_shell(p: &Project, prefix: &str, args: &[&str]) -> std::process::Command {
+    let inner = p.command(args);
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("{prefix}; exec \"$0\" \"$@\""))
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(p.root())
+        .env("NO_COLOR", "1")
+        .env_remove("INFRA_STACK")
+        .stdin(Stdio::null());
+    sh
+}
+
+/// Waits at most `limit` for the child; kills it and fails after that.
+fn wait_at_most(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn journal(p: &Project) -> Option<String> {
+    std::fs::read_to_string(p.root().join("state").join("x.journal")).ok()
+}
+
+/// Whether this test process has SIGHUP ignored (run under `nohup`): its
+/// children then cannot be hung up.
+fn hangup_ignored_here() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let mask = s.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & 1 != 0)
+}
+
+#[test]
+fn sigterm_and_sighup_finish_in_flight_work_like_the_first_ctrl_c() {
+    let mut cases = vec![("TERM", "SIGTERM", 143)];
+    if !hangup_ignored_here() {
+        cases.push(("HUP", "SIGHUP", 129));
+    }
+    for (signal, name, code) in cases {
+        let p = Project::new(CHAIN);
+        let (mut child, rx) = spawn_until(
+            &p,
+            &["apply", "--auto-approve"],
+            "sim_resource.first: creating...",
+        );
+        send(signal, child.id());
+        let status = wait_at_most(&mut child, Duration::from_secs(20), signal);
+        let out = rest(rx);
+        assert_eq!(status.code(), Some(code), "{signal}: {out}");
+        assert!(
+            out.contains(&format!(
+                "stderr: {name} received: finishing in-flight operations, starting nothing new"
+            )) && out.contains("sim_resource.first: created in")
+                && !out.contains("sim_resource.second: creating")
+                && out.contains("Apply interrupted: 1 created"),
+            "{signal}: {out}"
+        );
+        // The state holds the in-flight create; the journal is folded.
+        assert_eq!(journal(&p), None, "{signal}: {out}");
+        let state = p.state();
+        let addresses: Vec<&str> = state["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["address"].as_str().unwrap())
+            .collect();
+        assert_eq!(addresses, ["sim_resource.first"], "{signal}");
+        assert_eq!(p.live(), ["sim_resource.first"]);
+        let run = p.infra(&["apply", "--auto-approve"]);
+        run.expect_code(0);
+        assert!(
+            run.stdout.contains("Apply complete: 1 created"),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn a_second_signal_of_any_kind_stops_at_once_and_leaves_the_journal() {
+    for (first, second) in [("TERM", "TERM"), ("TERM", "INT"), ("INT", "TERM")] {
+        let p = Project::new(CHAIN);
+        let (mut child, rx) = spawn_until(
+            &p,
+            &["apply", "--auto-approve"],
+            "sim_resource.first: creating...",
+        );
+        send(first, child.id());
+        std::thread::sleep(Duration::from_millis(200));
+        send(second, child.id());
+        let status = wait_at_most(&mut child, Duration::from_secs(3), second);
+        let out = rest(rx);
+        // The code of the first signal.
+        let code = if first == "TERM" { 143 } else { 130 };
+        assert_eq!(status.code(), Some(code), "{first} {second}: {out}");
+        assert!(
+            out.contains("stderr: stopping now") && out.contains("stderr: error: stopped"),
+            "{first} {second}: {out}"
+        );
+        let left = journal(&p).unwrap_or_default();
+        assert!(
+            left.contains("sim_resource.first"),
+            "{first} {second}: journal {left:?}"
+        );
+        let run = p.infra(&["apply", "--auto-approve"]);
+        run.expect_code(0);
+        assert!(
+            run.stdout
+                .contains("sim_resource.first: recovered an interrupted create"),
+            "{}",
+            run.stdout
+        );
+        for (address, entry) in p.ledger() {
+            assert_eq!(entry.creates, 1, "{address} created twice");
+        }
+    }
+}
+
+#[test]
+fn nohup_keeps_sighup_ignored() {
+    let p = Project::new(CHAIN);
+    let inner = p.command(&["apply", "--auto-approve"]);
+    let mut cmd = std::process::Command::new("nohup");
+    cmd.arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(p.root())
+        .env("NO_COLOR", "1")
+        .env_remove("INFRA_STACK")
+        .stdin(Stdio::null());
+    let (mut child, rx) = spawn_command_until(cmd, "sim_resource.first: creating...");
+    send("HUP", child.id());
+    let status = wait_at_most(&mut child, Duration::from_secs(20), "nohup");
+    let out = rest(rx);
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert!(out.contains("Apply complete: 2 created"), "{out}");
+}
+
+#[test]
+fn plan_stops_at_the_first_signal_while_waiting_for_the_lock() {
+    let p = Project::new(
+        r#"
+[resources.sim_resource.slow]
+create_ms = 20000
+"#,
+    );
+    let (mut holder, _rx) = spawn_until(
+        &p,
+        &["apply", "--auto-approve"],
+        "sim_resource.slow: creating...",
+    );
+    let plan = ["plan", "--lock-timeout", "1m"];
+    let cases = [
+        ("INT", p.command(&plan), 130, "interrupted"),
+        // A background job of a script starts with SIGINT ignored.
+        (
+            "INT",
+            through_shell(&p, "trap '' INT", &plan),
+            130,
+            "interrupted",
+        ),
+        ("TERM", p.command(&plan), 143, "terminated (SIGTERM)"),
+    ];
+    for (signal, cmd, code, message) in cases {
+        let (mut child, rx) = spawn_command_until(cmd, "");
+        // Long enough to be waiting for the lock.
+        std::thread::sleep(Duration::from_millis(700));
+        let sent = Instant::now();
+        send(signal, child.id());
+        let status = wait_at_most(&mut child, Duration::from_secs(5), signal);
+        let took = sent.elapsed();
+        let out = rest(rx);
+        assert_eq!(status.code(), Some(code), "{signal}: {out}");
+        assert!(
+            out.contains(&format!("stderr: {message}")),
+            "{signal}: {out}"
+        );
+        assert!(took < Duration::from_secs(2), "{signal}: took {took:?}");
+    }
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
+
+#[test]
+fn durations_too_long_are_refused_without_a_panic() {
+    let p = Project::new(SMALL);
+    for flag in ["300000000000y", "10000000000000000000s", "400d"] {
+        let run = p.infra(&["plan", "--lock-timeout", flag]);
+        run.expect_code(1);
+        assert!(
+            run.stderr
+                .contains(&format!("`{flag}` is longer than the limit of 1 year"))
+                && !run.stderr.contains("panicked"),
+            "{}",
+            run.stderr
+        );
+    }
+    p.infra(&["plan", "--lock-timeout", "1y"]).expect_code(0);
+
+    let p = Project::new(
+        r#"
+[resources.sim_resource.a]
+lifecycle = { timeouts = { create = "9999999999999999999s" } }
+"#,
+    );
+    let run = p.infra(&["validate"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("x.toml:6:")
+            && run.stderr.contains(
+                "timeout `9999999999999999999s` of `lifecycle.timeouts.create` is longer than the limit of 8766h (1 year)"
+            ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn a_missing_output_is_named_with_what_there_is() {
+    let p = applied(SMALL);
+    let run = p.infra(&["output", "sim_resource.db.nope"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.starts_with(
+            "error: no output `sim_resource.db.nope` in the state of stack `x`\n  hint: available: sim_resource.db.id;"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = p.infra(&["output", "sim_resource.gone.id"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("no output `sim_resource.gone.id` in the state of stack `x`")
+            && run.stderr.contains(
+                "available: sim_resource.db.id, sim_resource.logs.id, sim_resource.network.id"
+            ),
+        "{}",
+        run.stderr
+    );
+    let fresh = Project::new(SMALL);
+    let run = fresh.infra(&["output", "sim_resource.db.id"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("stack `x` has no state yet"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn graph_json_has_the_nodes_and_edges_of_the_dot_graph() {
+    let p = Project::new(SMALL);
+    let run = p.infra(&["graph", "--json"]);
+    run.expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("graph json");
+    assert_eq!(
+        doc,
+        serde_json::json!({
+            "version": 1,
+            "nodes": ["sim_resource.db", "sim_resource.logs", "sim_resource.network"],
+            "edges": [
+                { "from": "sim_resource.db", "to": "sim_resource.logs" },
+                { "from": "sim_resource.network", "to": "sim_resource.db" },
+            ],
+        })
+    );
+    // The same edges as the dot graph.
+    let dot = p.infra(&["graph"]).stdout;
+    for e in doc["edges"].as_array().unwrap() {
+        let line = format!(
+            "  \"{}\" -> \"{}\";",
+            e["from"].as_str().unwrap(),
+            e["to"].as_str().unwrap()
+        );
+        assert!(dot.contains(&line), "{line} not in\n{dot}");
+    }
+    let run = p.infra(&["graph", "--json", "--format", "mermaid"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("--format and --json"), "{}", run.stderr);
+}
+
+#[test]
+fn errors_under_json_are_json_on_stdout() {
+    let p = Project::new(
+        r#"
+[resources.sim_resource.a]
+payload = "a"
+nope = 1
+"#,
+    );
+    for cmd in [
+        &["plan", "--json"][..],
+        &["apply", "--json", "--auto-approve"],
+    ] {
+        let run = p.infra(cmd);
+        run.expect_code(1);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e}: {:?}", run.stdout));
+        assert_eq!(doc["version"], 1);
+        let d = &doc["error"]["diagnostics"][0];
+        assert_eq!(d["severity"], "error", "{doc:#}");
+        assert!(
+            d["message"].as_str().unwrap().contains("nope")
+                && d["file"].as_str().unwrap().ends_with("x.toml")
+                && d["line"] == 7
+                && d["address"] == "sim_resource.a",
+            "{doc:#}"
+        );
+        assert_eq!(doc["error"]["message"], d["message"], "{doc:#}");
+        // People still read stderr.
+        assert!(run.stderr.contains("nope"), "{}", run.stderr);
+    }
+    // An error that is not about the stack file.
+    let p = Project::new(SMALL);
+    let run = p.infra(&["plan", "--json", "--target", "sim_resource.nope"]);
+    run.expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("error json");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(message.contains("sim_resource.nope"), "{doc:#}");
+    assert_eq!(doc["error"]["diagnostics"][0]["message"], message);
+}
+
+// Hardening (issue 10): what infra writes it reads back, saved plans that
+// cannot be altered, read commands and destroy that never hide live
+// resources.
+
+#[test]
+fn user_data_shaped_like_markers_converges() {
+    let p = applied(
+        r#"
+[resources.sim_resource.a]
+payload = { "$sensitive" = "hello" }
+
+[resources.sim_resource.b]
+payload = { tags = { "$unknown" = true }, "$$" = "x" }
+"#,
+    );
+    let run = p.infra(&["plan", "--detailed-exitcode"]);
+    run.expect_code(0);
+    assert!(
+        !run.stdout.contains("outside infra") && run.stdout.contains("No changes"),
+        "{}",
+        run.stdout
+    );
+    let show = p.infra(&["state", "show", "sim_resource.a"]);
+    show.expect_code(0);
+    assert!(
+        show.stdout.contains("hello") && !show.stdout.contains("(sensitive)"),
+        "{}",
+        show.stdout
+    );
+    assert_eq!(
+        p.state()["resources"][0]["inputs"]["payload"],
+        serde_json::json!({ "$$sensitive": "hello" }),
+        "user keys are escaped in state"
+    );
+}
+
+#[test]
+fn altered_saved_plans_are_refused_before_anything_is_written() {
+    let p = applied(SMALL);
+    p.set_stack(&SMALL.replace("payload = \"logs\"", "payload = \"v2\""));
+    p.infra(&["plan", "--out", "saved.plan"]).expect_code(0);
+    let path = p.root().join("saved.plan");
+    let signed = std::fs::read_to_string(&path).unwrap();
+    assert!(signed.contains("\"mac\": \"hmac-sha256:"), "{signed}");
+    let before = (p.state_files(), p.ledger());
+    let edits = [
+        ("\"update\"", "\"delete\""),
+        ("\"mode\": \"apply\"", "\"mode\": \"destroy\""),
+        ("\"v2\"", "\"v3\""),
+        ("\"changes\": [", "\"changes\":  ["),
+    ];
+    for (from, to) in edits {
+        assert!(signed.contains(from), "{from} in {signed}");
+        std::fs::write(&path, signed.replacen(from, to, 1)).unwrap();
+        let run = p.infra(&["apply", "saved.plan"]);
+        run.expect_code(1);
+        assert!(
+            run.stderr.contains("refusing the saved plan")
+                && run.stderr.contains("signature does not match")
+                && run.stderr.contains("nothing was applied"),
+            "{from} -> {to}: {}",
+            run.stderr
+        );
+        assert_eq!((p.state_files(), p.ledger()), before, "{from} -> {to}");
+    }
+    // Truncated, or signed with another key.
+    std::fs::write(&path, &signed[..signed.len() / 2]).unwrap();
+    p.infra(&["apply", "saved.plan"]).expect_code(1);
+    std::fs::write(&path, &signed).unwrap();
+    let foreign = p
+        .command(&["apply", "saved.plan"])
+        .env("INFRA_SECRET_KEY", "another key")
+        .output()
+        .unwrap();
+    assert_eq!(foreign.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&foreign.stderr).contains("signature does not match"));
+    assert_eq!((p.state_files(), p.ledger()), before);
+    // The plan as written applies.
+    let run = p.infra(&["apply", "saved.plan"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("1 updated"), "{}", run.stdout);
+}
+
+#[test]
+fn saved_plans_travel_between_checkouts_that_share_the_key() {
+    // CI: `plan --out` in one job, `apply FILE` in another, the same
+    // INFRA_SECRET_KEY in both.
+    let p = Project::new(SMALL).env("INFRA_SECRET_KEY", "ci secret");
+    p.infra(&["plan", "--out", "ci.plan"]).expect_code(0);
+    assert!(!p.root().join("state/.secret-key").exists());
+    p.infra(&["apply", "ci.plan"]).expect_code(0);
+    assert_eq!(p.live().len(), 3);
+}
+
+#[test]
+fn destroy_of_resources_deleted_outside_infra_empties_state() {
+    let p = applied(SMALL);
+    let resources = p.root().join(".sim").join("resources");
+    for entry in std::fs::read_dir(&resources).unwrap() {
+        let path = entry.unwrap().path();
+        let mut doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        doc["live"] = false.into();
+        std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    }
+    let run = p.infra(&["destroy", "--auto-approve"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("Removed from state, already deleted outside infra: sim_resource.db, sim_resource.logs, sim_resource.network"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(p.state()["resources"], serde_json::json!([]));
+    let list = p.infra(&["state", "list"]);
+    list.expect_code(0);
+    assert!(!list.stdout.contains("sim_resource"), "{}", list.stdout);
+}
+
+#[test]
+fn read_commands_fold_a_pending_journal_or_say_it_awaits_recovery() {
+    let p = Project::new(
+        r#"
+[resources.sim_resource.fast]
+payload = "f"
+
+[resources.sim_resource.slow]
+create_ms = 30000
+depends_on = ["sim_resource.fast"]
+"#,
+    );
+    let (mut child, _rx) = spawn_until(
+        &p,
+        &["apply", "--auto-approve"],
+        "sim_resource.slow: creating...",
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let journal_path = p.root().join("state/x.journal");
+    let journal = std::fs::read_to_string(&journal_path).unwrap();
+    assert!(journal.contains("sim_resource.slow"), "{journal}");
+    let before = p.state_files();
+    for cmd in [
+        &["state", "list"][..],
+        &["state", "show", "sim_resource.fast"],
+        &["state", "pull"],
+        &["output"],
+        &["output", "--json"],
+    ] {
+        let run = p.infra(cmd);
+        run.expect_code(1);
+        assert!(
+            run.stderr.contains("interrupted run awaiting recovery")
+                && run.stderr.contains("sim_resource.slow"),
+            "{cmd:?}: {}",
+            run.stderr
+        );
+        assert_eq!(p.state_files(), before, "{cmd:?} writes nothing");
+    }
+    // Without the open intent, what the journal recorded is shown.
+    let finished: String = journal
+        .lines()
+        .filter(|l| !l.contains("sim_resource.slow"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&journal_path, finished).unwrap();
+    let list = p.infra(&["state", "list"]);
+    list.expect_code(0);
+    assert!(list.stdout.contains("sim_resource.fast"), "{}", list.stdout);
+    let pulled = p.infra(&["state", "pull"]);
+    pulled.expect_code(0);
+    assert!(
+        pulled.stdout.contains("sim_resource.fast"),
+        "{}",
+        pulled.stdout
+    );
+    let output = p.infra(&["output", "sim_resource.fast.id"]);
+    output.expect_code(0);
+    assert!(!output.stdout.trim().is_empty(), "{}", output.stdout);
+    assert!(
+        journal_path.exists(),
+        "read commands leave the journal to recovery"
+    );
+}
+
+#[test]
+fn import_refuses_an_object_already_managed_at_another_address() {
+    let p = applied(SMALL);
+    let id = p.state()["resources"][2]["id"].as_str().unwrap().to_owned();
+    let address = p.state()["resources"][2]["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.set_stack(&format!(
+        "{SMALL}\n[resources.sim_resource.copy]\npayload = \"logs\"\n"
+    ));
+    let before = p.state_files();
+    let run = p.infra(&["import", "sim_resource.copy", &id]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains(&format!("is already in state as `{address}`")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.state_files(), before);
+}
+
+#[test]
+fn clearing_prevent_destroy_shows_in_the_plan() {
+    let stack = r#"
+[resources.sim_resource.db]
+payload = "db"
+lifecycle = { prevent_destroy = true }
+"#;
+    let p = applied(stack);
+    p.set_stack(&stack.replace("true", "false"));
+    let run = p.infra(&["plan", "--detailed-exitcode"]);
+    run.expect_code(2);
+    assert!(
+        run.stdout.contains("sim_resource.db")
+            && run
+                .stdout
+                .contains("lifecycle.prevent_destroy = true -> false"),
+        "{}",
+        run.stdout
+    );
+    p.infra(&["apply", "--auto-approve"]).expect_code(0);
+    assert_eq!(p.state()["resources"][0]["prevent_destroy"], false);
+    p.infra(&["destroy", "--auto-approve"]).expect_code(0);
 }

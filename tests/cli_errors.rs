@@ -239,3 +239,174 @@ fn missing_required_attribute() {
     }
     assert!(p.state_files().is_empty(), "state/ was created");
 }
+
+/// The lock id a run found the stack locked with, from its hint.
+fn lock_id(locked: &Run) -> String {
+    locked
+        .stderr
+        .split("infra force-unlock ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no lock id in {}", locked.stderr))
+        .to_owned()
+}
+
+#[test]
+fn force_unlock_refuses_the_lock_of_a_live_run() {
+    let p = Project::new("[resources.sim_resource.slow]\ncreate_ms = 5000\n");
+    let mut apply = cli_support::start_until(
+        &p,
+        &["apply", "--auto-approve"],
+        "sim_resource.slow: creating...",
+    );
+    let locked = p.infra(&["plan"]);
+    locked.expect_code(1);
+    let id = lock_id(&locked);
+    let lock = p.root().join("state/x.lock");
+    for force in [false, true] {
+        let mut args = vec!["force-unlock", &id, "--auto-approve"];
+        if force {
+            args.push("--force");
+        }
+        let run = p.infra(&args);
+        run.expect_code(1);
+        assert_eq!(run.stdout, "", "{args:?}");
+        for part in [
+            format!("refusing to remove lock {id} of ./state/x.json"),
+            format!("(pid {}, running `apply` since ", apply.id()),
+            "still running on this machine".to_owned(),
+            format!("`kill {}`", apply.id()),
+        ] {
+            assert!(
+                run.stderr.contains(&part),
+                "{part:?} in {args:?}:\n{}",
+                run.stderr
+            );
+        }
+        assert_eq!(
+            run.stderr.contains("warning: --force"),
+            force,
+            "{}",
+            run.stderr
+        );
+        let record = std::fs::read_to_string(&lock).expect("the lock file stays");
+        assert!(record.contains(&id), "{record}");
+        p.infra(&["plan"]).expect_code(1);
+    }
+    assert!(apply.wait().expect("wait").success());
+    // One run created the resource, once.
+    p.infra(&["plan", "--detailed-exitcode"]).expect_code(0);
+    assert_eq!(p.live(), ["sim_resource.slow"]);
+}
+
+#[test]
+fn force_unlock_clears_the_lock_of_a_killed_run() {
+    let p = Project::new("[resources.sim_resource.slow]\ncreate_ms = 5000\n");
+    let mut apply = cli_support::start_until(
+        &p,
+        &["apply", "--auto-approve"],
+        "sim_resource.slow: creating...",
+    );
+    apply.kill().expect("SIGKILL");
+    apply.wait().expect("wait");
+    let lock = p.root().join("state/x.lock");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&lock).expect("the dead run's lock file"))
+            .expect("its lock record");
+    let id = record["id"].as_str().expect("an id").to_owned();
+    let run = p.infra(&["force-unlock", &id, "--auto-approve"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "The lock of stack `x` was removed.\n");
+    assert_eq!(
+        std::fs::read(&lock).unwrap_or_default(),
+        b"",
+        "lock record left"
+    );
+    let again = p.infra(&["force-unlock", &id, "--auto-approve"]);
+    again.expect_code(1);
+    assert!(again.stderr.contains("not locked"), "{}", again.stderr);
+    p.infra(&["apply", "--auto-approve"]).expect_code(0);
+    assert_eq!(p.live(), ["sim_resource.slow"]);
+}
+
+#[test]
+fn force_unlock_of_a_lock_from_another_machine_needs_force() {
+    let p = Project::new("[resources.sim_resource.a]\npayload = \"a\"\n");
+    // A holder on another machine sharing state/ (NFS, say): its OS lock
+    // is visible here, its process is not.
+    std::fs::create_dir_all(p.root().join("state")).expect("state dir");
+    let lock = p.root().join("state/x.lock");
+    let mut remote = std::fs::File::create(&lock).expect("lock file");
+    remote.lock().expect("flock");
+    std::io::Write::write_all(
+        &mut remote,
+        br#"{"id":"remote-1","holder":"bob","host":"elsewhere.example","pid":4242,"operation":"apply","created":"2026-01-01T00:00:00Z"}"#,
+    )
+    .expect("lock record");
+    p.infra(&["plan"]).expect_code(1);
+    let refused = p.infra(&["force-unlock", "remote-1", "--auto-approve"]);
+    refused.expect_code(1);
+    for part in [
+        "refusing to remove lock remote-1 of ./state/x.json",
+        "bob on elsewhere.example (pid 4242, running `apply` since 2026-01-01T00:00:00Z)",
+        "another machine",
+        "`infra force-unlock remote-1 --force`",
+    ] {
+        assert!(
+            refused.stderr.contains(part),
+            "{part:?}:\n{}",
+            refused.stderr
+        );
+    }
+    assert!(
+        std::fs::read_to_string(&lock)
+            .expect("lock file")
+            .contains("remote-1")
+    );
+    p.infra(&["plan"]).expect_code(1);
+    let forced = p.infra(&["force-unlock", "remote-1", "--auto-approve", "--force"]);
+    forced.expect_code(0);
+    assert_eq!(forced.stdout, "The lock of stack `x` was removed.\n");
+    assert!(
+        forced
+            .stderr
+            .starts_with("warning: --force removes lock remote-1 of stack `x`")
+            && forced.stderr.contains("another machine"),
+        "{}",
+        forced.stderr
+    );
+    p.infra(&["apply", "--auto-approve"]).expect_code(0);
+    assert_eq!(p.live(), ["sim_resource.a"]);
+    drop(remote);
+}
+
+#[test]
+fn apply_through_a_linked_state_file_updates_its_target() {
+    let p = Project::new("[resources.sim_resource.a]\npayload = \"a\"\n");
+    p.infra(&["apply", "--auto-approve"]).expect_code(0);
+    let serial = p.state()["serial"].as_u64().expect("serial");
+    let shared = p.root().join("shared");
+    std::fs::create_dir_all(&shared).expect("shared dir");
+    let link = p.root().join("state/x.json");
+    std::fs::rename(&link, shared.join("prod.json")).expect("move the state");
+    std::os::unix::fs::symlink("../shared/prod.json", &link).expect("link");
+    p.set_stack(
+        "[resources.sim_resource.a]\npayload = \"a\"\n\n[resources.sim_resource.b]\npayload = \"b\"\n",
+    );
+    p.infra(&["apply", "--auto-approve"]).expect_code(0);
+    let meta = std::fs::symlink_metadata(&link).expect("the link");
+    assert!(meta.file_type().is_symlink(), "state/x.json was replaced");
+    let target: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shared.join("prod.json")).expect("target"))
+            .expect("target json");
+    assert!(
+        target["serial"].as_u64().expect("serial") > serial,
+        "{target}"
+    );
+    assert_eq!(target["resources"].as_array().expect("resources").len(), 2);
+    // The lock lives beside the target, so every link to it shares one.
+    assert!(shared.join("prod.lock").exists());
+    assert!(!shared.join("prod.json.tmp").exists());
+    p.infra(&["plan", "--detailed-exitcode"]).expect_code(0);
+    assert_eq!(p.live(), ["sim_resource.a", "sim_resource.b"]);
+}

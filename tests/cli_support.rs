@@ -191,3 +191,46 @@ pub fn install_standin_helm(root: &Path, die_in_upgrade: bool) {
     std::fs::set_permissions(bin.join("helm"), std::fs::Permissions::from_mode(0o755))
         .expect("chmod");
 }
+
+/// Starts `infra ARGS --stack x` and returns once a line of its output
+/// contains `marker` (panics after 30 s). Its output keeps being drained,
+/// so it never blocks on a full pipe.
+pub fn start_until(p: &Project, args: &[&str], marker: &str) -> std::process::Child {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = p
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn infra");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pipes: [Box<dyn Read + Send>; 2] = [
+        Box::new(child.stdout.take().expect("stdout")),
+        Box::new(child.stderr.take().expect("stderr")),
+    ];
+    for pipe in pipes {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    drop(tx);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = String::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(marker) => return child,
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+            Err(e) => {
+                let _ = child.kill();
+                panic!("never saw {marker:?} ({e}); the output was:\n{seen}");
+            }
+        }
+    }
+}

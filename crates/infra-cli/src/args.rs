@@ -131,8 +131,19 @@ pub enum GraphFormatArg {
     Mermaid,
 }
 
+/// The longest duration a flag takes: a year (humantime's `1y`, 365.25
+/// days). Longer is surely a typo, and far longer a deadline no clock can
+/// represent.
+const MAX_DURATION: Duration = Duration::from_secs(31_557_600);
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. `30s` or `2m`)"))
+    match humantime::parse_duration(s) {
+        Ok(d) if d <= MAX_DURATION => Ok(d),
+        Ok(_) | Err(humantime::DurationError::NumberOverflow) => Err(format!(
+            "`{s}` is longer than the limit of 1 year (`1y`, 365.25 days)"
+        )),
+        Err(e) => Err(format!("{e} (write e.g. `30s` or `2m`)")),
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +173,19 @@ mod tests {
         assert!(Cli::try_parse_from(["infra", "plan", "--target", "nodot"]).is_err());
         assert!(Cli::try_parse_from(["infra", "plan", "--lock-timeout", "soon"]).is_err());
         assert!(Cli::try_parse_from(["infra", "apply", "--parallelism", "0"]).is_err());
+        for too_long in ["300000000000y", "10000000000000000000s", "366d", "1y 1s"] {
+            let e = Cli::try_parse_from(["infra", "plan", "--lock-timeout", too_long]).unwrap_err();
+            let e = e.to_string();
+            assert!(
+                e.contains(&format!("`{too_long}` is longer than the limit of 1 year")),
+                "{e}"
+            );
+        }
+        let limit = Cli::try_parse_from(["infra", "plan", "--lock-timeout", "1y"]).unwrap();
+        match limit.command {
+            Command::Plan(p) => assert_eq!(p.flags.lock.lock_timeout, MAX_DURATION),
+            other => panic!("{other:?}"),
+        }
         let cli = Cli::try_parse_from(["infra", "plan", "--lock-timeout", "1m 30s"]).unwrap();
         match cli.command {
             Command::Plan(p) => assert_eq!(p.flags.lock.lock_timeout, Duration::from_secs(90)),

@@ -110,6 +110,69 @@ impl Validation {
     }
 }
 
+/// `--json` when a command fails: one line on stdout,
+/// `{"version":1,"error":{"message":...,"diagnostics":[...]}}`. The
+/// diagnostics have the shape of `validate --json`'s; an error that is not
+/// about the stack is one diagnostic without a place.
+#[derive(Serialize)]
+pub struct ErrorReport {
+    version: u32,
+    error: ErrorBody,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    message: String,
+    diagnostics: Vec<JsonDiagnostic>,
+}
+
+impl ErrorReport {
+    /// Problems in the stack or the plan, each with its place.
+    pub fn diagnostics(diagnostics: &[Diagnostic]) -> Self {
+        let mut errors = diagnostics.iter().filter(|d| d.is_error());
+        let message = match (errors.next(), errors.count()) {
+            (Some(first), 0) => first.message.clone(),
+            (Some(first), more) => format!(
+                "{} (and {more} more error{})",
+                first.message,
+                if more == 1 { "" } else { "s" }
+            ),
+            (None, _) => "the stack has problems".to_owned(),
+        };
+        ErrorReport {
+            version: VERSION,
+            error: ErrorBody {
+                message,
+                diagnostics: diagnostics.iter().map(JsonDiagnostic::from).collect(),
+            },
+        }
+    }
+
+    /// Any other error, as rendered for people: its `hint:` lines become
+    /// the hint.
+    pub fn message(text: &str) -> Self {
+        let (message, hint) = match text.split_once("\n  hint: ") {
+            Some((message, hint)) => (message, Some(hint.replace("\n  hint: ", "\n"))),
+            None => (text, None),
+        };
+        ErrorReport {
+            version: VERSION,
+            error: ErrorBody {
+                message: message.to_owned(),
+                diagnostics: vec![JsonDiagnostic {
+                    severity: "error",
+                    message: message.to_owned(),
+                    file: None,
+                    line: None,
+                    column: None,
+                    address: None,
+                    hint,
+                }],
+            },
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct JsonDiagnostic {
     severity: &'static str,

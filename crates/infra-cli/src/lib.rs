@@ -3,7 +3,25 @@
 //! and the terminal; everything it does goes through `infra-engine`.
 //!
 //! Exit codes: 0 success, 1 any error, 2 only for `plan --detailed-exitcode`
-//! when there are changes, 130 when a second Ctrl-C stopped an apply.
+//! when there are changes, and 128 + the signal's number when a signal
+//! stopped the command: 130 for SIGINT (Ctrl-C), 143 for SIGTERM, 129 for
+//! SIGHUP.
+//!
+//! Signals. SIGINT, SIGTERM and SIGHUP are handled alike, for every
+//! command, from before it starts (see `listen`). Outside an apply
+//! (loading, waiting for the lock, refreshing, planning, asking for
+//! confirmation, any read-only command) the first one exits at once with
+//! its code: nothing is in flight that needs care, and the lock goes with
+//! the process (a lease, as on S3, expires). During an apply or destroy
+//! the first asks the engine to start nothing new and to let in-flight
+//! operations finish; the state is written, the journal folded, and the
+//! run exits with the signal's code (130, 143, 129) unless the work was
+//! all done anyway. A second signal of any of the three stops at
+//! once, leaving the journal for the next run to recover from; the exit
+//! code is the first signal's (130 after a Ctrl-C). SIGINT and SIGTERM are
+//! handled even when the parent started infra with them ignored (a
+//! background job of a script); SIGHUP is left ignored when it was, so that
+//! `nohup infra apply` survives a closed terminal.
 
 mod args;
 mod commands;
@@ -15,7 +33,7 @@ mod shell;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
@@ -28,6 +46,9 @@ use crate::shell::Shell;
 
 /// What the first Ctrl-C during an apply prints.
 const INTERRUPT_MESSAGE: &str = "interrupt received: finishing in-flight operations, starting nothing new (press Ctrl-C again to stop now)";
+
+/// What the first SIGTERM or SIGHUP during an apply prints (after its name).
+const SIGNAL_MESSAGE: &str = "received: finishing in-flight operations, starting nothing new (send another signal or press Ctrl-C to stop now)";
 
 /// Runs the command line of this process over these resource types.
 pub fn main_with(registry: Registry) -> ExitCode {
@@ -68,10 +89,15 @@ where
     };
     let code = runtime.block_on(async {
         let ctx = Context::new(cli.global, registry, shell);
-        match run(&ctx, cli.command).await {
-            Ok(exit) => exit,
-            Err(e) => report(&shell, &e),
+        SIGNALS.reset();
+        if let Err(e) = listen(shell) {
+            tracing::warn!(error = %e, "cannot handle signals; they stop infra at once");
         }
+        let exit = match run(&ctx, cli.command).await {
+            Ok(exit) => exit,
+            Err(e) => report(&ctx, &e),
+        };
+        SIGNALS.exit(exit)
     });
     drop(runtime);
     code.into()
@@ -109,6 +135,9 @@ pub(crate) enum Exit {
     Failure,
     /// Exit 130: stopped by a second interrupt, already reported.
     Interrupted,
+    /// Exit 128 + the signal's number: stopped by this signal (SIGTERM,
+    /// SIGHUP), already reported.
+    Signalled(Stop),
 }
 
 impl From<Exit> for ExitCode {
@@ -117,7 +146,8 @@ impl From<Exit> for ExitCode {
             Exit::Success => ExitCode::SUCCESS,
             Exit::Changes => ExitCode::from(2),
             Exit::Failure => ExitCode::from(1),
-            Exit::Interrupted => ExitCode::from(130),
+            Exit::Interrupted => ExitCode::from(Stop::Interrupt.code()),
+            Exit::Signalled(stop) => ExitCode::from(stop.code()),
         }
     }
 }
@@ -138,23 +168,55 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
     }
 }
 
-/// Prints an error and picks the exit code.
-fn report(shell: &Shell, e: &anyhow::Error) -> Exit {
+/// Prints an error and picks the exit code. With `--json` the error is
+/// also a JSON document on stdout (one line, [`json::ErrorReport`]): that
+/// is where the command's JSON goes, plan documents and apply events alike,
+/// so a consumer reading stdout learns of the failure; stderr keeps the
+/// message for people.
+fn report(ctx: &Context, e: &anyhow::Error) -> Exit {
+    let shell = &ctx.shell;
     let style = shell.err_style;
+    let engine = e
+        .downcast_ref::<EngineError>()
+        .filter(|_| e.chain().count() == 1);
+    if ctx.json {
+        let doc = match engine {
+            Some(EngineError::Diagnostics(d)) => json::ErrorReport::diagnostics(d),
+            _ => json::ErrorReport::message(&render::humanize(&message(e))),
+        };
+        shell.out(&json::to_line(&doc));
+    }
     match e.downcast_ref::<EngineError>() {
         Some(EngineError::Interrupted) => {
             shell.err(&render::engine_error(&EngineError::Interrupted, style));
             Exit::Interrupted
         }
-        Some(engine) if e.chain().count() == 1 => {
-            shell.err(&render::engine_error(engine, style));
-            Exit::Failure
-        }
         _ => {
-            shell.err(&render::error(&format!("{e:#}"), style));
+            match engine {
+                Some(engine) => shell.err(&render::engine_error(engine, style)),
+                None => shell.err(&render::error(&message(e), style)),
+            }
             Exit::Failure
         }
     }
+}
+
+/// An error with its causes, like `{e:#}`, but without a cause whose text
+/// the message already holds: an error that shows its source and also
+/// returns it from `source()` (`cannot write x: disk full: disk full`).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// The validated global settings every command runs with (the second
@@ -240,47 +302,226 @@ impl Context {
     }
 }
 
-/// Ctrl-C handling. Outside an apply, Ctrl-C exits at once (nothing is in
-/// flight that needs care). During an apply, the first asks the engine to
-/// start nothing new, the second to stop now.
+/// A signal that stops a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// SIGINT: Ctrl-C.
+    Interrupt,
+    /// SIGTERM: `kill`, `timeout`, `docker stop`, Kubernetes, CI cancellation.
+    Terminate,
+    /// SIGHUP: the terminal went away.
+    Hangup,
+}
+
+impl Stop {
+    /// 128 + the signal's number, the shells' convention.
+    fn code(self) -> u8 {
+        128 + match self {
+            Stop::Hangup => 1,
+            Stop::Interrupt => 2,
+            Stop::Terminate => 15,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Stop::Interrupt => "SIGINT",
+            Stop::Terminate => "SIGTERM",
+            Stop::Hangup => "SIGHUP",
+        }
+    }
+}
+
+/// Where the signal handler sends interrupts. Signals are process-wide,
+/// hence a static: one handler serves whichever command runs.
+struct Signals {
+    /// The running apply's handle; `None` outside an apply.
+    armed: Mutex<Option<InterruptHandle>>,
+    /// The signal that asked an apply to stop, for the exit code.
+    first: Mutex<Option<Stop>>,
+}
+
+static SIGNALS: Signals = Signals {
+    armed: Mutex::new(None),
+    first: Mutex::new(None),
+};
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Signals {
+    /// Forgets an earlier command line of this process.
+    fn reset(&self) {
+        *locked(&self.armed) = None;
+        *locked(&self.first) = None;
+    }
+
+    /// The exit code of a command that ended as `exit`: the stopping
+    /// signal's (128 + its number) when a signal stopped an apply before
+    /// all its work was done, gracefully or not.
+    fn exit(&self, exit: Exit) -> Exit {
+        match (exit, *locked(&self.first)) {
+            (Exit::Failure | Exit::Interrupted, Some(stop)) => Exit::Signalled(stop),
+            (exit, _) => exit,
+        }
+    }
+
+    /// Acts on one signal.
+    fn received(&self, stop: Stop, shell: Shell) {
+        let level = locked(&self.armed).as_ref().map(InterruptHandle::interrupt);
+        let progress = Progress::current();
+        let notice = |message: &str| match &progress {
+            Some(p) => p.notice(message),
+            None => shell.err(&format!("{message}\n")),
+        };
+        let first = *locked(&self.first);
+        match level {
+            None => {
+                if let Some(p) = &progress {
+                    p.finish();
+                }
+                notice(match stop {
+                    Stop::Interrupt => "\ninterrupted",
+                    Stop::Terminate => "\nterminated (SIGTERM)",
+                    Stop::Hangup => "\nhung up (SIGHUP)",
+                });
+                std::process::exit(first.unwrap_or(stop).code().into());
+            }
+            Some(1) => {
+                *locked(&self.first) = Some(stop);
+                match stop {
+                    Stop::Interrupt => notice(INTERRUPT_MESSAGE),
+                    other => notice(&format!("{} {SIGNAL_MESSAGE}", other.name())),
+                }
+            }
+            Some(2) => notice("stopping now"),
+            Some(_) => std::process::exit(first.unwrap_or(stop).code().into()),
+        }
+    }
+}
+
+/// Starts handling SIGINT, SIGTERM and SIGHUP (see the crate docs). The
+/// handlers are registered before this returns, so no signal falls
+/// between it and the command. Call inside the runtime.
+fn listen(shell: Shell) -> std::io::Result<()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    // Read before any handler is registered: registering one replaces
+    // the disposition inherited from `nohup`.
+    let keep_hangup_ignored = hangup_ignored();
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = match keep_hangup_ignored {
+        true => None,
+        false => Some(signal(SignalKind::hangup())?),
+    };
+    async fn recv(s: &mut Option<Signal>) -> Option<()> {
+        match s {
+            Some(s) => s.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+    tokio::spawn(async move {
+        loop {
+            let stop = tokio::select! {
+                Some(()) = interrupt.recv() => Stop::Interrupt,
+                Some(()) = terminate.recv() => Stop::Terminate,
+                Some(()) = recv(&mut hangup) => Stop::Hangup,
+                else => return,
+            };
+            SIGNALS.received(stop, shell);
+        }
+    });
+    Ok(())
+}
+
+/// Whether this process started with SIGHUP ignored (`nohup`). Read from
+/// Linux's /proc; elsewhere SIGHUP is always handled.
+fn hangup_ignored() -> bool {
+    // Bit n-1 of the mask stands for signal n; SIGHUP is 1.
+    const SIGHUP_BIT: u64 = 1;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & SIGHUP_BIT != 0)
+}
+
+/// A command's hold on the signal handler (which [`main_from`] installs
+/// for every command). Outside an apply a signal exits at once, after
+/// finishing the command's [`Progress`]; an armed apply gets the first
+/// signal as "start nothing new" and the second as "stop now".
 pub(crate) struct CtrlC {
-    armed: Arc<Mutex<Option<InterruptHandle>>>,
+    _private: (),
 }
 
 impl CtrlC {
-    /// Installs the handler. Call inside the runtime.
+    /// Makes `progress` the renderer a signal finishes before exiting.
+    /// The handler itself is already listening.
     pub(crate) fn install(progress: Arc<Progress>) -> Self {
-        let armed: Arc<Mutex<Option<InterruptHandle>>> = Arc::new(Mutex::new(None));
-        let watch = Arc::clone(&armed);
-        tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                let level = watch
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .as_ref()
-                    .map(InterruptHandle::interrupt);
-                match level {
-                    None => {
-                        progress.finish();
-                        progress.notice("\ninterrupted");
-                        std::process::exit(130);
-                    }
-                    Some(1) => progress.notice(INTERRUPT_MESSAGE),
-                    Some(2) => progress.notice("stopping now"),
-                    Some(_) => std::process::exit(130),
-                }
-            }
-        });
-        CtrlC { armed }
+        progress.make_current();
+        CtrlC { _private: () }
     }
 
-    /// Routes interrupts to an apply.
+    /// Routes signals to an apply.
     pub(crate) fn arm(&self, handle: InterruptHandle) {
-        *self.armed.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
+        *locked(&SIGNALS.armed) = Some(handle);
     }
 
     /// Back to exiting at once.
     pub(crate) fn disarm(&self) {
-        *self.armed.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        *locked(&SIGNALS.armed) = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that shows its source and returns it too, as thiserror's
+    /// `#[error("cannot {what} {path}: {source}")]` does.
+    #[derive(Debug)]
+    struct ShowsItsSource(std::io::Error);
+
+    impl std::fmt::Display for ShowsItsSource {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot write state/x.json: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for ShowsItsSource {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let e = anyhow::Error::new(ShowsItsSource(full));
+        assert_eq!(
+            format!("{e:#}"),
+            "cannot write state/x.json: No space left on device (os error 28): No space left on device (os error 28)"
+        );
+        assert_eq!(
+            message(&e),
+            "cannot write state/x.json: No space left on device (os error 28)"
+        );
+        let e = e.context("cannot apply");
+        assert_eq!(
+            message(&e),
+            "cannot apply: cannot write state/x.json: No space left on device (os error 28)"
+        );
+    }
+
+    #[test]
+    fn signals_exit_with_their_number() {
+        let code = |stop: Stop| stop.code();
+        assert_eq!(
+            [Stop::Hangup, Stop::Interrupt, Stop::Terminate].map(code),
+            [129, 130, 143]
+        );
     }
 }

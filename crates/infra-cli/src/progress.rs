@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -31,6 +31,10 @@ pub struct Progress {
     inner: Mutex<Inner>,
 }
 
+/// The renderer of the running command, for the signal handler to
+/// finish before it exits (see [`crate::CtrlC`]).
+static CURRENT: Mutex<Weak<Progress>> = Mutex::new(Weak::new());
+
 struct Inner {
     mode: Mode,
     /// Present on a terminal in human mode.
@@ -51,14 +55,30 @@ impl Progress {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
             running: HashMap::new(),
         });
-        Arc::new(Progress {
+        let progress = Arc::new(Progress {
             inner: Mutex::new(Inner {
                 mode,
                 bars,
                 next_seq: 1,
                 pending: BTreeMap::new(),
             }),
-        })
+        });
+        progress.make_current();
+        progress
+    }
+
+    /// Makes this the renderer a signal finishes before exiting (the
+    /// newest one is, on creation).
+    pub fn make_current(self: &Arc<Self>) {
+        *CURRENT.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(self);
+    }
+
+    /// The renderer of the running command, if it has one.
+    pub fn current() -> Option<Arc<Progress>> {
+        CURRENT
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .upgrade()
     }
 
     /// The sink to give [`infra_engine::Engine::with_events`].

@@ -81,7 +81,9 @@ pub fn plan(plan: &Plan, style: Style) -> String {
         change(&mut out, c, style);
     }
     for a in &plan.state_only {
-        let _ = writeln!(out, "  # {a}: lifecycle recorded in state\n");
+        let _ = writeln!(out, "  # {}: lifecycle recorded in state", a.address);
+        attributes(&mut out, &a.attributes, false, style);
+        out.push('\n');
     }
     let s = plan.summary;
     let _ = writeln!(
@@ -260,13 +262,46 @@ pub fn diagnostics(diagnostics: &[Diagnostic], style: Style) -> String {
 pub fn engine_error(e: &EngineError, style: Style) -> String {
     match e {
         EngineError::Diagnostics(d) => diagnostics(d, style),
-        other => format!("{}: {}\n", style.red("error"), shorten(&other.to_string())),
+        other => error(&other.to_string(), style),
     }
 }
 
 /// Any other error: `error: ...` with its causes.
 pub fn error(message: &str, style: Style) -> String {
-    format!("{}: {}\n", style.red("error"), shorten(message))
+    format!("{}: {}\n", style.red("error"), shorten(&humanize(message)))
+}
+
+/// How the OS words a full disk (`ENOSPC`, 28 on Linux and macOS alike).
+const ENOSPC: &str = "No space left on device (os error 28)";
+
+/// What we say instead.
+const DISK_FULL: &str = "disk full (no space left on device)";
+
+const DISK_FULL_HINT: &str =
+    "free space on that disk (`df -h` shows which one is full), then run the command again";
+
+/// An error message as people should read it: a full disk said once, in
+/// words, with what to do about it. Other messages are unchanged.
+pub fn humanize(message: &str) -> String {
+    let mut text = disk_full(message);
+    if text.contains(DISK_FULL) && !text.contains(DISK_FULL_HINT) {
+        text.push_str("\n  hint: ");
+        text.push_str(DISK_FULL_HINT);
+    }
+    text
+}
+
+/// The message with a full disk in words, said once.
+fn disk_full(message: &str) -> String {
+    if !message.contains(ENOSPC) {
+        return message.to_owned();
+    }
+    let mut text = message.replace(ENOSPC, DISK_FULL);
+    let twice = format!("{DISK_FULL}: {DISK_FULL}");
+    while text.contains(&twice) {
+        text = text.replace(&twice, DISK_FULL);
+    }
+    text
 }
 
 /// The longest line of a message shown whole, in characters.
@@ -399,18 +434,21 @@ pub fn apply_summary(report: &ApplyReport, mode: PlanMode, style: Style) -> Stri
     format!("{}\n", style.red(&format!("{line}.")))
 }
 
-/// Each failed operation of an apply as an `error:` line.
+/// Each failed operation of an apply as an `error:` line; a full disk's
+/// hint once after them.
 pub fn failures(report: &ApplyReport, style: Style) -> String {
-    report
+    let mut out: String = report
         .failures
         .iter()
         .map(|(address, message)| {
-            error(
-                &format!("{address}: {}", unprefixed(address, message)),
-                style,
-            )
+            let message = disk_full(unprefixed(address, message));
+            format!("{}: {address}: {}\n", style.red("error"), shorten(&message))
         })
-        .collect()
+        .collect();
+    if out.contains(DISK_FULL) {
+        let _ = writeln!(out, "  hint: {DISK_FULL_HINT}");
+    }
+    out
 }
 
 /// A provider's message without the address it may already start with,

@@ -264,7 +264,11 @@ impl Value {
                 .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN))),
             J::String(s) => Value::String(s),
             J::Array(a) => Value::List(a.into_iter().map(Value::from_json).collect()),
-            J::Object(o) => Value::Map(o.into_iter().map(|(k, v)| (k, Value::from_json(v))).collect()),
+            J::Object(o) => Value::Map(
+                o.into_iter()
+                    .map(|(k, v)| (k, Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -493,6 +497,16 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 }
                 _ => {}
             }
+        }
+        // Anything else with a single `$` was not written by infra (it
+        // escapes user keys): refused rather than guessed at.
+        if let Some((key, _)) = raw
+            .iter()
+            .find(|(k, _)| k.starts_with('$') && !k.starts_with("$$"))
+        {
+            return Err(de::Error::custom(format!(
+                "`{key}` is neither a marker infra writes ({{\"{UNKNOWN_KEY}\": true}}, {{\"{SENSITIVE_KEY}\": \"digest\"}}) nor an escaped key (`${key}`)"
+            )));
         }
         Ok(Value::Map(
             raw.into_iter().map(|(k, v)| (unescape_key(k), v)).collect(),

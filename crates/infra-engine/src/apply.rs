@@ -393,7 +393,7 @@ impl Executor<'_> {
         report.summary.skipped += done.iter().filter(|d| !**d).count() - report.failures.len();
 
         // Lifecycle facts that changed without a cloud operation.
-        for address in &plan.state_only {
+        for address in plan.state_only.iter().map(|s| &s.address) {
             if let (Some(config), Some(r)) =
                 (self.stack.resource(address), self.state.get_mut(address))
             {

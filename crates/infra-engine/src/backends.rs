@@ -35,16 +35,21 @@ fn refuse(message: String, hint: &str) -> EngineError {
 
 impl Engine {
     /// The backend at `location` (`None`: the local files under
-    /// `<root>/state`), opened with the stack's provider settings.
+    /// `<root>/state`), opened with the stack's provider settings. With
+    /// `force_foreign`, local files let `force_unlock` remove a lock taken
+    /// on another machine (`infra force-unlock --force`).
     pub(crate) async fn open_backend(
         &self,
         location: Option<&str>,
         settings: &BTreeMap<String, Value>,
         root: &Path,
         name: &str,
+        force_foreign: bool,
     ) -> Result<Box<dyn StateBackend>, EngineError> {
         let Some(location) = location.filter(|l| *l != "local") else {
-            return Ok(Box::new(LocalBackend::new(&root.join("state"), name)));
+            return Ok(Box::new(
+                LocalBackend::new(&root.join("state"), name).force_foreign_unlock(force_foreign),
+            ));
         };
         let known = || {
             let schemes: Vec<String> = self
@@ -91,6 +96,7 @@ impl Engine {
             &stack.settings,
             &stack.root,
             &stack.name,
+            false,
         )
         .await
     }
@@ -104,12 +110,31 @@ impl Engine {
         root: &Path,
         name: &str,
     ) -> Result<Box<dyn StateBackend>, EngineError> {
+        self.backend_forcing(root, name, false).await
+    }
+
+    /// [`Engine::backend_at`], with `force_foreign` as for `open_backend`.
+    async fn backend_forcing(
+        &self,
+        root: &Path,
+        name: &str,
+        force_foreign: bool,
+    ) -> Result<Box<dyn StateBackend>, EngineError> {
         let env = self.env.clone();
         let loaded = load_stack(root, name, &self.registry, &move |k| env(k));
         match (loaded.stack, self.state_location.as_deref()) {
-            (Some(stack), _) => self.backend(&stack).await,
+            (Some(stack), _) => {
+                self.open_backend(
+                    self.location(&stack),
+                    &stack.settings,
+                    &stack.root,
+                    &stack.name,
+                    force_foreign,
+                )
+                .await
+            }
             (None, Some(location)) => {
-                self.open_backend(Some(location), &BTreeMap::new(), root, name)
+                self.open_backend(Some(location), &BTreeMap::new(), root, name, force_foreign)
                     .await
             }
             (None, None) => {
@@ -128,8 +153,25 @@ impl Engine {
         }
     }
 
+    /// Removes lock `id` of stack `name` (`infra force-unlock`) when its
+    /// holder is provably gone. A holder alive on this machine keeps its
+    /// lock; `force` also removes one the backend cannot check: for local
+    /// state, a lock taken on another machine. S3 locks follow their own
+    /// rules (the id, and fencing of the old holder) either way.
+    pub async fn force_unlock_with(
+        &self,
+        root: &Path,
+        name: &str,
+        id: &str,
+        force: bool,
+    ) -> Result<(), EngineError> {
+        let backend = self.backend_forcing(root, name, force).await?;
+        Ok(backend.force_unlock(id).await?)
+    }
+
     /// The snapshot of stack `name` exactly as stored (`infra state
-    /// pull`), checked to be a state this build reads; `None` when the
+    /// pull`), checked to be a state this build reads, or with a pending
+    /// journal folded in (see [`Engine::read_state`]); `None` when the
     /// stack has never been applied.
     pub async fn pull_state(
         &self,
@@ -137,11 +179,11 @@ impl Engine {
         name: &str,
     ) -> Result<Option<Vec<u8>>, EngineError> {
         let backend = self.backend_at(root, name).await?;
-        let Some(bytes) = backend.read_snapshot().await? else {
-            return Ok(None);
-        };
-        State::decode(&bytes, &backend.describe())?;
-        Ok(Some(bytes))
+        Ok(match crate::session::read_current(&*backend).await? {
+            (Some(bytes), _) => Some(bytes),
+            // A pending journal folded in: the state as it stands.
+            (None, state) => state.map(|s| s.encode()),
+        })
     }
 
     /// Replaces the state of stack `name` with `bytes` (`infra state
@@ -191,7 +233,7 @@ impl Engine {
         to: Option<&str>,
     ) -> Result<Migrated, EngineError> {
         let target = self
-            .open_backend(to, &stack.settings, &stack.root, &stack.name)
+            .open_backend(to, &stack.settings, &stack.root, &stack.name, false)
             .await?;
         let session = self
             .open(stack, &crate::LockOptions::new("migrate"))
@@ -273,7 +315,8 @@ impl Engine {
         info: &LockInfo,
         timeout: Duration,
     ) -> Result<(), EngineError> {
-        let deadline = Instant::now() + timeout;
+        // A deadline past what the clock can represent is no deadline.
+        let deadline = Instant::now().checked_add(timeout);
         loop {
             match backend.lock(info).await {
                 Ok(None) => return Ok(()),
@@ -282,7 +325,9 @@ impl Engine {
                         .emit(crate::events::EventKind::LockTakenOver { previous });
                     return Ok(());
                 }
-                Err(BackendError::Locked(holder)) if Instant::now() >= deadline => {
+                Err(BackendError::Locked(holder))
+                    if deadline.is_some_and(|d| Instant::now() >= d) =>
+                {
                     return Err(EngineError::Locked {
                         state: backend.describe(),
                         holder,
@@ -304,8 +349,7 @@ pub(crate) fn lock_info(operation: &str) -> LockInfo {
         holder: std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
             .unwrap_or_else(|_| "unknown".into()),
-        host: hostname::get()
-            .map_or_else(|_| "unknown".into(), |h| h.to_string_lossy().into_owned()),
+        host: crate::local::this_host(),
         pid: std::process::id(),
         operation: operation.to_owned(),
         created: crate::state::now(),

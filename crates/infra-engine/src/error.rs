@@ -62,6 +62,17 @@ pub enum EngineError {
         "refusing the plan: {0}; nothing was applied\n  hint: make a new plan; if this plan came from `infra plan`, please report it as a bug"
     )]
     InconsistentPlan(String),
+    /// A run was interrupted while operations were in flight; what they
+    /// did is known only once the next writing command asks the cloud.
+    #[error(
+        "{state} has an interrupted run awaiting recovery: the outcome of {} is known only to the cloud, so the state is not shown without it\n  hint: run `infra plan` (or `infra apply`), which recovers it first", .unresolved.join(", ")
+    )]
+    AwaitsRecovery {
+        /// Where the state lives.
+        state: String,
+        /// The addresses whose operations have no recorded outcome.
+        unresolved: Vec<String>,
+    },
     /// A state backend failed.
     #[error("{0}")]
     Backend(BackendError),

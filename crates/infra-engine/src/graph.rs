@@ -24,6 +24,10 @@ pub enum GraphFormat {
     Dot,
     /// Mermaid flowchart.
     Mermaid,
+    /// `{"version": 1, "nodes": [...], "edges": [{"from", "to"}]}`, both
+    /// sorted; edges run from a dependency to what needs it, as the arrows
+    /// of the other formats.
+    Json,
 }
 
 impl DepGraph {
@@ -288,6 +292,16 @@ impl DepGraph {
                 for (a, b) in edges {
                     out.push_str(&format!("  {} --> {}\n", id(a), id(b)));
                 }
+            }
+            GraphFormat::Json => {
+                let edges: Vec<serde_json::Value> = edges
+                    .iter()
+                    .map(|(a, b)| serde_json::json!({"from": a.to_string(), "to": b.to_string()}))
+                    .collect();
+                let nodes: Vec<String> = nodes.iter().map(ToString::to_string).collect();
+                let doc = serde_json::json!({"version": 1, "nodes": nodes, "edges": edges});
+                out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+                out.push('\n');
             }
         }
         out

@@ -41,7 +41,7 @@ pub use journal::Step;
 pub use local::LocalBackend;
 pub use plan::{
     Action, AttrChange, DEFAULT_TIMEOUT, Drift, PLAN_VERSION, Plan, PlanMode, PlanOptions,
-    ResourceChange, Summary,
+    ResourceChange, StateOnlyChange, Summary,
 };
 pub use secrets::SecretKey;
 pub use session::{Engine, LockOptions, Session};

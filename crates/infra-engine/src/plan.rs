@@ -55,7 +55,7 @@ pub struct Plan {
     pub changes: Vec<ResourceChange>,
     /// Resources whose recorded lifecycle (prevent_destroy, dependencies)
     /// changes without touching the cloud.
-    pub state_only: Vec<Address>,
+    pub state_only: Vec<StateOnlyChange>,
     /// Counts.
     pub summary: Summary,
     /// Estimated apply duration: the critical path of the change graph.
@@ -138,6 +138,16 @@ pub struct AttrChange {
     pub after: Option<Value>,
     /// Whether this change forces replacement.
     pub forces_replacement: bool,
+}
+
+/// What changes in state alone for one resource: lifecycle facts, no
+/// cloud operation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateOnlyChange {
+    /// The resource.
+    pub address: Address,
+    /// What changes: `lifecycle.prevent_destroy`, `dependencies`.
+    pub attributes: Vec<AttrChange>,
 }
 
 /// A resource changed outside infra.
@@ -356,7 +366,7 @@ impl Planner<'_> {
         &self,
         opts: &PlanOptions,
         changes: &mut Vec<ResourceChange>,
-        state_only: &mut Vec<Address>,
+        state_only: &mut Vec<StateOnlyChange>,
         problems: &mut Vec<Diagnostic>,
         missing_env: &mut Vec<String>,
     ) {
@@ -446,16 +456,23 @@ impl Planner<'_> {
                 change.timeout_ms = ms(limit(lifecycle.update, OpKind::Update));
             }
             let outputs = (!replace).then_some(&prior.outputs);
+            let recorded = recorded_changes(prior, config.lifecycle.prevent_destroy, &dependencies);
             let inputs = if replace || !change.attributes.is_empty() {
+                // Shown with the change; dependencies are recorded with it
+                // as a matter of course.
+                change
+                    .attributes
+                    .extend(recorded.into_iter().filter(|a| a.path == PREVENT_DESTROY));
                 change.dependencies = dependencies;
                 change.after = Some(after);
                 changes.push(change);
                 Inputs::Change(changes.len() - 1)
             } else {
-                if prior.prevent_destroy != config.lifecycle.prevent_destroy
-                    || prior.dependencies != dependencies
-                {
-                    state_only.push(address.clone());
+                if !recorded.is_empty() {
+                    state_only.push(StateOnlyChange {
+                        address: address.clone(),
+                        attributes: recorded,
+                    });
                 }
                 kept.push(after);
                 Inputs::Kept(kept.len() - 1)
@@ -722,8 +739,9 @@ pub(crate) fn desired_inputs(
                     infra_core::MAX_NESTING
                 );
                 problems.push(
-                    located(Diagnostic::error(message), config, &path)
-                        .hint("flatten the value: the references it is built from are deep already"),
+                    located(Diagnostic::error(message), config, &path).hint(
+                        "flatten the value: the references it is built from are deep already",
+                    ),
                 );
             }
             Ok(v) => {
@@ -844,6 +862,39 @@ fn delete_change(
         timeout_ms: ms(timeout),
     }
 }
+
+/// How the lifecycle facts state records change, as attribute changes
+/// to show.
+fn recorded_changes(
+    prior: &crate::state::ResourceState,
+    prevent_destroy: bool,
+    dependencies: &[Address],
+) -> Vec<AttrChange> {
+    let mut out = Vec::new();
+    if prior.prevent_destroy != prevent_destroy {
+        out.push(AttrChange {
+            path: PREVENT_DESTROY.into(),
+            before: Some(Value::Bool(prior.prevent_destroy)),
+            after: Some(Value::Bool(prevent_destroy)),
+            forces_replacement: false,
+        });
+    }
+    if prior.dependencies != dependencies {
+        let list = |deps: &[Address]| {
+            Value::List(deps.iter().map(|d| Value::String(d.to_string())).collect())
+        };
+        out.push(AttrChange {
+            path: "dependencies".into(),
+            before: Some(list(&prior.dependencies)),
+            after: Some(list(dependencies)),
+            forces_replacement: false,
+        });
+    }
+    out
+}
+
+/// The path under which a change of `prevent_destroy` is shown.
+const PREVENT_DESTROY: &str = "lifecycle.prevent_destroy";
 
 /// Orders resources so that each comes before everything it depends on.
 fn order_for_deletion(resources: &mut Vec<&crate::state::ResourceState>) {

@@ -50,9 +50,8 @@ struct Envelope<'a> {
 pub(crate) fn encode(plan: &Plan, key: &SecretKey) -> Vec<u8> {
     // Serializing a plan (maps with string keys) cannot fail.
     let body = serde_json::to_string_pretty(plan).unwrap_or_default();
-    let raw = RawValue::from_string(body).unwrap_or_else(|_| {
-        RawValue::from_string("null".into()).expect("`null` is JSON")
-    });
+    let raw = RawValue::from_string(body)
+        .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("`null` is JSON"));
     let sealed = Sealed {
         format: FORMAT,
         version: PLAN_VERSION,
@@ -163,7 +162,9 @@ mod tests {
         let text = String::from_utf8(encode(&plan(), &key)).unwrap();
         let edited = text.replace("\"apply\"", "\"destroy\"");
         assert_ne!(edited, text);
-        let err = decode(edited.as_bytes(), &key, "p").unwrap_err().to_string();
+        let err = decode(edited.as_bytes(), &key, "p")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("signature does not match"), "{err}");
         let truncated = &text.as_bytes()[..text.len() / 2];
         assert!(decode(truncated, &key, "p").is_err());

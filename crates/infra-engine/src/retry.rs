@@ -25,11 +25,14 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
 {
-    let deadline = Instant::now() + ctx.timeout;
+    // A timeout past what the clock can represent is no timeout.
+    let deadline = Instant::now().checked_add(ctx.timeout);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         let result = match tokio::time::timeout(left, call()).await {
             Ok(r) => r,
             Err(_) => {
@@ -46,7 +49,7 @@ where
             Err(e) if e.kind.is_retryable() && attempt < MAX_ATTEMPTS => {
                 let exp = BASE.saturating_mul(1 << attempt.min(16)).min(CAP);
                 let wait = exp.mul_f64(rand::random::<f64>());
-                if Instant::now() + wait >= deadline {
+                if deadline.is_some_and(|d| Instant::now() + wait >= d) {
                     return Err(e);
                 }
                 tracing::debug!(address = %ctx.address, attempt, ?wait, error = %e, "retrying");

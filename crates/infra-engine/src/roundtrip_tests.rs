@@ -55,7 +55,8 @@ fn text() -> impl Strategy<Value = String> {
         Just("$$sensitive".to_owned()),
         Just("$".to_owned()),
         Just(String::new()),
-        "[a-z$ \"\\\\.\u{e9}\u{1F600}\n\t]{0,8}".prop_filter("no references", |s| !s.contains("${")),
+        "[a-z$ \"\\\\.\u{e9}\u{1F600}\n\t]{0,8}"
+            .prop_filter("no references", |s| !s.contains("${")),
     ]
 }
 
@@ -184,7 +185,9 @@ fn check_round_trips(registry: &Registry, dir: &std::path::Path, v: &Value) -> b
     assert_eq!(read, plan);
 
     // Applied, it plans as no change.
-    let stack = infra_stack::load_stack(dir, "x", registry, &|_| None).stack.unwrap();
+    let stack = infra_stack::load_stack(dir, "x", registry, &|_| None)
+        .stack
+        .unwrap();
     let graph = DepGraph::build(&stack).unwrap();
     let again = Planner {
         stack: &stack,

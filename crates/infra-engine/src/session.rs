@@ -180,17 +180,14 @@ impl Engine {
 
     /// Reads the state of stack `name` without locking (for `state list`,
     /// `output`). `None` when the stack has never been applied.
+    ///
+    /// A journal left by a run that did not finish is folded in memory, so
+    /// that what the cloud has is shown; when it holds an operation whose
+    /// outcome only the cloud can tell, the state is refused with
+    /// [`EngineError::AwaitsRecovery`] rather than shown without it.
     pub async fn read_state(&self, root: &Path, name: &str) -> Result<Option<State>, EngineError> {
         let backend = self.backend_at(root, name).await?;
-        match backend.read_snapshot().await? {
-            Some(bytes) => Ok(Some(State::decode(&bytes, &backend.describe())?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Removes a lock by id, whoever holds it.
-    pub async fn force_unlock(&self, root: &Path, name: &str, id: &str) -> Result<(), EngineError> {
-        Ok(self.backend_at(root, name).await?.force_unlock(id).await?)
+        Ok(read_current(&*backend).await?.1)
     }
 
     /// Locks the stack's state, reads it, and recovers whatever an
@@ -297,31 +294,14 @@ impl Session<'_> {
             }
             return Ok(());
         };
-        match &self.persisted {
-            Some((l, _)) if *l != lineage => {
-                return Err(EngineError::CorruptState {
-                    origin,
-                    reason: format!("the journal belongs to lineage {lineage}, the state to {l}"),
-                });
-            }
-            Some((_, serial)) if base_serial < *serial => {
-                // Already folded into the snapshot before the run ended.
-                self.backend.clear_journal().await?;
-                return Ok(());
-            }
-            Some((_, serial)) if base_serial > *serial => {
-                return Err(EngineError::CorruptState {
-                    origin,
-                    reason: format!(
-                        "the journal starts at serial {base_serial}, after the state's {serial}"
-                    ),
-                });
-            }
-            Some(_) => {}
-            None => {
-                self.state.lineage = lineage;
-                self.state.serial = base_serial;
-            }
+        if !journal_pending(self.persisted.as_ref(), &lineage, base_serial, &origin)? {
+            // Already folded into the snapshot before the run ended.
+            self.backend.clear_journal().await?;
+            return Ok(());
+        }
+        if self.persisted.is_none() {
+            self.state.lineage = lineage;
+            self.state.serial = base_serial;
         }
         for (intent, outcome) in &parsed.entries {
             let outcome = match outcome {
@@ -800,6 +780,23 @@ impl Session<'_> {
                 "check the id: the bucket name, DB identifier, cluster name or `cluster:nodegroup`",
             ));
         };
+        // Two addresses managing one object would each change and delete it.
+        if let Some(other) = self
+            .state
+            .resources()
+            .find(|r| r.address.ty == address.ty && r.id == found.id)
+        {
+            return Err(refuse(
+                format!(
+                    "{} `{}` is already in state as `{}`",
+                    address.ty, found.id, other.address
+                ),
+                &format!(
+                    "one object is managed at one address: import another object here, or keep managing this one at `{}`",
+                    other.address
+                ),
+            ));
+        }
         let mut outputs = found.outputs;
         if let Value::Map(m) = &mut outputs {
             m.insert("id".into(), Value::String(found.id.clone()));
@@ -822,6 +819,80 @@ impl Session<'_> {
     pub async fn close(self) -> Result<(), EngineError> {
         Ok(self.backend.unlock(&self.lock_id).await?)
     }
+}
+
+/// Whether a journal starting at `(lineage, base_serial)` still has to be
+/// folded into the snapshot at `persisted`; an error if it belongs to
+/// another state.
+fn journal_pending(
+    persisted: Option<&(String, u64)>,
+    lineage: &str,
+    base_serial: u64,
+    origin: &str,
+) -> Result<bool, EngineError> {
+    match persisted {
+        Some((l, _)) if l != lineage => Err(EngineError::CorruptState {
+            origin: origin.to_owned(),
+            reason: format!("the journal belongs to lineage {lineage}, the state to {l}"),
+        }),
+        Some((_, serial)) if base_serial < *serial => Ok(false),
+        Some((_, serial)) if base_serial > *serial => Err(EngineError::CorruptState {
+            origin: origin.to_owned(),
+            reason: format!(
+                "the journal starts at serial {base_serial}, after the state's {serial}"
+            ),
+        }),
+        _ => Ok(true),
+    }
+}
+
+/// The state as it stands, read without a lock: the snapshot with a
+/// pending journal folded in memory, and the snapshot's bytes when they
+/// are exactly that state (nothing was folded). Refused when the journal
+/// holds an operation only recovery (asking the cloud) can resolve.
+pub(crate) async fn read_current(
+    backend: &dyn StateBackend,
+) -> Result<(Option<Vec<u8>>, Option<State>), EngineError> {
+    let origin = backend.describe();
+    let snapshot = backend.read_snapshot().await?;
+    let mut state = match &snapshot {
+        Some(bytes) => Some(State::decode(bytes, &origin)?),
+        None => None,
+    };
+    let journal_origin = format!("{origin} (journal)");
+    let parsed = journal::parse(&backend.read_journal().await?, &journal_origin)?;
+    let Some((lineage, base_serial)) = parsed.begin else {
+        return Ok((snapshot, state));
+    };
+    let persisted = state.as_ref().map(|s| (s.lineage.clone(), s.serial));
+    if !journal_pending(persisted.as_ref(), &lineage, base_serial, &journal_origin)? {
+        return Ok((snapshot, state));
+    }
+    let unresolved: Vec<String> = parsed
+        .entries
+        .iter()
+        .filter(|(_, outcome)| outcome.is_none())
+        .map(|(intent, _)| intent.address.to_string())
+        .collect();
+    if !unresolved.is_empty() {
+        return Err(EngineError::AwaitsRecovery {
+            state: origin,
+            unresolved,
+        });
+    }
+    let state = state.get_or_insert_with(|| {
+        let mut s = State::new();
+        s.lineage = lineage;
+        s.serial = base_serial;
+        s
+    });
+    for (intent, outcome) in &parsed.entries {
+        if let Some(outcome) = outcome {
+            journal::fold(state, intent, outcome);
+        }
+    }
+    let folded = state.clone();
+    Ok((None, Some(folded)))
 }
 
 fn applied(found: infra_core::Observed, inputs: Value) -> Outcome {

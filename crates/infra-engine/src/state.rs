@@ -279,18 +279,23 @@ pub(crate) fn escape_v1_keys(doc: &mut serde_json::Value) {
                 && matches!(
                     map.iter().next(),
                     Some((k, J::Bool(true))) if k == "$unknown"
-                ) || map.len() == 1
-                && matches!(
-                    map.iter().next(),
-                    Some((k, J::String(_))) if k == "$sensitive"
-                );
+                )
+                || map.len() == 1
+                    && matches!(
+                        map.iter().next(),
+                        Some((k, J::String(_))) if k == "$sensitive"
+                    );
             if marker {
                 return;
             }
             let entries = std::mem::take(map);
             for (k, mut v) in entries {
                 escape_v1_keys(&mut v);
-                let k = if k.starts_with('$') { format!("${k}") } else { k };
+                let k = if k.starts_with('$') {
+                    format!("${k}")
+                } else {
+                    k
+                };
                 map.insert(k, v);
             }
         }
@@ -350,7 +355,9 @@ mod tests {
         let state = State::decode(v1, "state/x.json").unwrap();
         assert_eq!(state.version, STATE_VERSION);
         let r = state.get(&"sim_resource.a".parse().unwrap()).unwrap();
-        assert!(matches!(r.inputs.get("password"), Some(Value::Sensitive(s)) if s.digest() == "hmac-sha256:00ff"));
+        assert!(
+            matches!(r.inputs.get("password"), Some(Value::Sensitive(s)) if s.digest() == "hmac-sha256:00ff")
+        );
         let payload: Value = serde_json::from_str::<serde_json::Value>(
             r#"{"$ref": "x", "tags": {"$unknown": 1}, "$$odd": [{"$sensitive": 7}]}"#,
         )
@@ -361,7 +368,10 @@ mod tests {
         let again = State::decode(&state.encode(), "state/x.json").unwrap();
         assert_eq!(again.get(&r.address), Some(r));
         let text = String::from_utf8(state.encode()).unwrap();
-        assert!(text.contains(r#""$$ref""#) && text.contains(r#""$$$odd""#), "{text}");
+        assert!(
+            text.contains(r#""$$ref""#) && text.contains(r#""$$$odd""#),
+            "{text}"
+        );
     }
 
     #[test]

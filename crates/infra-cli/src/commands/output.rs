@@ -17,8 +17,8 @@ pub struct OutputArgs {
 /// Prints outputs from state, without locking.
 pub async fn exec(ctx: &Context, args: OutputArgs) -> anyhow::Result<Exit> {
     let engine = ctx.engine();
-    let name = ctx.stack_name()?;
-    let state = engine.read_state(&ctx.root, name).await?;
+    let stack = ctx.stack_name()?;
+    let state = engine.read_state(&ctx.root, stack).await?;
     let Some(name) = args.name else {
         if ctx.json {
             ctx.shell
@@ -28,21 +28,46 @@ pub async fn exec(ctx: &Context, args: OutputArgs) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Success);
     };
+    let Some(state) = &state else {
+        bail!(
+            "no output `{name}`: stack `{stack}` has no state yet\n  hint: outputs exist once `infra apply` created the resources"
+        );
+    };
     let mut parts = name.splitn(3, '.');
     let (ty, res, attr) = (parts.next(), parts.next(), parts.next());
-    let found = state.as_ref().and_then(|s| {
-        s.resources()
-            .find(|r| Some(r.address.ty.as_str()) == ty && Some(r.address.name.as_str()) == res)
-    });
+    let found = state
+        .resources()
+        .find(|r| Some(r.address.ty.as_str()) == ty && Some(r.address.name.as_str()) == res);
     let value = match (found, attr) {
         (Some(r), None) => Some(&r.outputs),
         (Some(r), Some(attr)) => r.outputs.get(attr),
         (None, _) => None,
     };
     let Some(value) = value else {
+        let available: Vec<String> = match found {
+            // The resource is there: its attributes are what was meant.
+            Some(r) => names(
+                r.outputs
+                    .as_map()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| format!("{}.{k}", r.address)),
+            ),
+            None => names(state.resources().flat_map(|r| {
+                let attrs = r.outputs.as_map().into_iter().flatten();
+                attrs.map(|(k, _)| format!("{}.{k}", r.address))
+            })),
+        };
+        let hint = if available.is_empty() {
+            match found {
+                Some(r) => format!("`{}` has no outputs", r.address),
+                None => "the state has no outputs".to_owned(),
+            }
+        } else {
+            format!("available: {}", available.join(", "))
+        };
         bail!(
-            "no output `{name}` in the state of stack `{}`\n  hint: list them with `infra output`",
-            name
+            "no output `{name}` in the state of stack `{stack}`\n  hint: {hint}; list them all with `infra output`"
         );
     };
     if ctx.json {
@@ -51,4 +76,15 @@ pub async fn exec(ctx: &Context, args: OutputArgs) -> anyhow::Result<Exit> {
         ctx.shell.out(&format!("{value}\n"));
     }
     Ok(Exit::Success)
+}
+
+/// At most ten names for a hint, with how many were left out.
+fn names(all: impl Iterator<Item = String>) -> Vec<String> {
+    const SHOWN: usize = 10;
+    let all: Vec<String> = all.collect();
+    let mut shown: Vec<String> = all.iter().take(SHOWN).cloned().collect();
+    if all.len() > SHOWN {
+        shown.push(format!("and {} more", all.len() - SHOWN));
+    }
+    shown
 }

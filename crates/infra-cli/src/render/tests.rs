@@ -4,7 +4,7 @@ use expect_test::{Expect, expect};
 use infra_core::{Address, Diagnostic, Location, Secret, Value};
 use infra_engine::{
     Action, ApplyReport, ApplySummary, AttrChange, Deposed, Drift, Event, EventKind, Plan,
-    PlanMode, ResourceChange, ResourceState, State, Step, Summary,
+    PlanMode, ResourceChange, ResourceState, State, StateOnlyChange, Step, Summary,
 };
 
 use super::*;
@@ -212,7 +212,14 @@ fn drift_warnings_and_state_only_changes() {
         },
     ];
     p.warnings = vec!["environment variable X is not set, so a sensitive input is unknown; apply will fail until it is set".into()];
-    p.state_only = vec![addr("sim_resource.c")];
+    p.state_only = vec![StateOnlyChange {
+        address: addr("sim_resource.c"),
+        attributes: vec![attr(
+            "lifecycle.prevent_destroy",
+            Some(Value::Bool(false)),
+            Some(Value::Bool(true)),
+        )],
+    }];
     p.estimate_ms = 1_200;
     check(
         &p,
@@ -232,6 +239,7 @@ fn drift_warnings_and_state_only_changes() {
                   + payload = "x"
 
               # sim_resource.c: lifecycle recorded in state
+                  ~ lifecycle.prevent_destroy = false -> true
 
             Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy.
             Estimated apply time: 1.2s (critical path).
@@ -500,4 +508,45 @@ fn state_and_outputs() {
         deposed object sim-0 (awaiting deletion)
     "#]]
     .assert_eq(&text);
+}
+
+#[test]
+fn a_full_disk_is_said_once_in_words() {
+    let enospc = "No space left on device (os error 28)";
+    let check = |message: &str, expected: Expect| {
+        expected.assert_eq(&error(message, Style::PLAIN));
+    };
+    check(
+        &format!("cannot create ./state/.secret-key: {enospc}: {enospc}"),
+        expect![[r#"
+            error: cannot create ./state/.secret-key: disk full (no space left on device)
+              hint: free space on that disk (`df -h` shows which one is full), then run the command again
+        "#]],
+    );
+    check(
+        &format!("cannot append to ./state/x.journal: {enospc}"),
+        expect![[r#"
+            error: cannot append to ./state/x.journal: disk full (no space left on device)
+              hint: free space on that disk (`df -h` shows which one is full), then run the command again
+        "#]],
+    );
+    check(
+        "cannot read x: permission denied",
+        expect![[r#"
+            error: cannot read x: permission denied
+        "#]],
+    );
+    let report = ApplyReport {
+        failures: vec![
+            (addr("sim_resource.a"), format!("cannot write a: {enospc}")),
+            (addr("sim_resource.b"), format!("cannot write b: {enospc}")),
+        ],
+        ..ApplyReport::default()
+    };
+    expect![[r#"
+        error: sim_resource.a: cannot write a: disk full (no space left on device)
+        error: sim_resource.b: cannot write b: disk full (no space left on device)
+          hint: free space on that disk (`df -h` shows which one is full), then run the command again
+    "#]]
+    .assert_eq(&failures(&report, Style::PLAIN));
 }

@@ -742,9 +742,20 @@ impl Lowering<'_, '_, '_> {
             };
             let value = &entry.value;
             let parsed = match &value.kind {
-                Kind::String(s) => {
-                    parse_duration(s).ok_or_else(|| format!("invalid duration `{s}`"))
-                }
+                Kind::String(s) => match parse_duration(s) {
+                    Some(d) if d <= MAX_TIMEOUT => Ok(d),
+                    Some(_) => {
+                        self.error(
+                            value.pos,
+                            format!(
+                                "timeout `{s}` of `lifecycle.timeouts.{key}` is longer than the limit of 8766h (1 year)"
+                            ),
+                            Some("write at most \"8766h\"".to_owned()),
+                        );
+                        continue;
+                    }
+                    None => Err(format!("invalid duration `{s}`")),
+                },
                 other => Err(format!(
                     "wrong type for `lifecycle.timeouts.{key}`: expected duration string, found {}",
                     other.name()
@@ -816,8 +827,14 @@ fn parse_value_path(text: &str) -> Option<ValuePath> {
     Reference::parse(&format!("x.x.{text}")).map(|r| r.path)
 }
 
+/// The longest timeout: a year (365.25 days, the CLI's `1y`). Longer is
+/// surely a typo, and far longer a deadline no clock can represent.
+const MAX_TIMEOUT: Duration = Duration::from_secs(8766 * 3600);
+
 /// Parses `40m`, `1h30m`, `90s`, `1h30m15s`: hours, minutes and seconds,
-/// each at most once and in that order; more than zero in total.
+/// each at most once and in that order; more than zero in total. A number
+/// too large for a `u64` of seconds saturates: it is longer than any
+/// limit, not malformed.
 pub(super) fn parse_duration(text: &str) -> Option<Duration> {
     let mut rest = text.trim();
     if rest.is_empty() {
@@ -832,7 +849,8 @@ pub(super) fn parse_duration(text: &str) -> Option<Duration> {
         if digits == 0 {
             return None;
         }
-        let n: u64 = rest[..digits].parse().ok()?;
+        // Only digits: the parse fails only when the number is too large.
+        let n: u64 = rest[..digits].parse().unwrap_or(u64::MAX);
         let mut units = rest[digits..].chars();
         let (rank, secs) = match units.next()? {
             'h' => (1, 3600),
@@ -844,7 +862,7 @@ pub(super) fn parse_duration(text: &str) -> Option<Duration> {
             return None;
         }
         last_unit = rank;
-        total = total.checked_add(n.checked_mul(secs)?)?;
+        total = total.saturating_add(n.saturating_mul(secs));
         rest = units.as_str();
     }
     (total > 0).then(|| Duration::from_secs(total))
@@ -870,19 +888,11 @@ mod tests {
                 "{text}"
             );
         }
-        for bad in [
-            "",
-            "40",
-            "m",
-            "1m1h",
-            "1h1h",
-            "0s",
-            "1.5h",
-            "1d",
-            "-1m",
-            "99999999999999999999h",
-        ] {
+        for bad in ["", "40", "m", "1m1h", "1h1h", "0s", "1.5h", "1d", "-1m"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        for huge in ["99999999999999999999h", "18446744073709551615h1s"] {
+            assert_eq!(parse_duration(huge), Some(Duration::from_secs(u64::MAX)));
         }
     }
 
