@@ -49,9 +49,10 @@ const STACK_COMMANDS: &str = "validate; plan; apply --auto-approve";
 const STATE_COMMANDS: &str = "state list; state show sim_resource.a; state pull; output; plan; \
      apply --auto-approve; destroy --auto-approve";
 
-/// Commands that must refuse a broken journal (the read-only ones read
-/// only the snapshot).
-const JOURNAL_COMMANDS: &str = "plan; apply --auto-approve; destroy --auto-approve";
+/// Commands that must refuse a broken journal (the read-only ones fold
+/// a pending journal into what they show, so they read it too).
+const JOURNAL_COMMANDS: &str =
+    "state list; state pull; output; plan; apply --auto-approve; destroy --auto-approve";
 
 /// Commands that must refuse to push a broken state file.
 const PUSH_COMMANDS: &str = "state push pushed.json; state push --force pushed.json";

@@ -284,10 +284,7 @@ impl Session<'_> {
         let parsed = journal::parse(&bytes, &origin)?;
         let Some((lineage, base_serial)) = parsed.begin else {
             if !parsed.entries.is_empty() {
-                return Err(EngineError::CorruptState {
-                    origin,
-                    reason: "the journal has records but no begin record".into(),
-                });
+                return Err(no_begin(origin));
             }
             if !bytes.is_empty() {
                 self.backend.clear_journal().await?;
@@ -821,6 +818,13 @@ impl Session<'_> {
     }
 }
 
+fn no_begin(origin: String) -> EngineError {
+    EngineError::CorruptState {
+        origin,
+        reason: "the journal has records but no begin record".into(),
+    }
+}
+
 /// Whether a journal starting at `(lineage, base_serial)` still has to be
 /// folded into the snapshot at `persisted`; an error if it belongs to
 /// another state.
@@ -862,6 +866,9 @@ pub(crate) async fn read_current(
     let journal_origin = format!("{origin} (journal)");
     let parsed = journal::parse(&backend.read_journal().await?, &journal_origin)?;
     let Some((lineage, base_serial)) = parsed.begin else {
+        if !parsed.entries.is_empty() {
+            return Err(no_begin(journal_origin));
+        }
         return Ok((snapshot, state));
     };
     let persisted = state.as_ref().map(|s| (s.lineage.clone(), s.serial));
