@@ -436,3 +436,103 @@ async fn import_adopts_a_bucket_made_by_hand() {
     let out = p.ok(&["import", "s3_bucket.logs", "handmade-logs"], 1);
     assert!(out.contains("already in state"), "{out}");
 }
+
+/// An apply against an endpoint nobody listens on fails within two minutes
+/// for every AWS type, each error naming the endpoint: a connection that
+/// cannot be made is retried by the engine only (a bounded number of
+/// times), not also by the SDK and the providers.
+#[test]
+fn an_unreachable_endpoint_fails_every_aws_type_quickly_naming_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let endpoint = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
+    let stack = format!(
+        r#"[aws]
+region = "{REGION}"
+endpoint_url = "http://{endpoint}"
+
+[resources.eks_cluster.main]
+name = "unreachable"
+role_arn = "arn:aws:iam::123456789012:role/eks"
+subnet_ids = ["subnet-1", "subnet-2"]
+
+[resources.eks_node_group.general]
+cluster = "unreachable"
+name = "general"
+node_role_arn = "arn:aws:iam::123456789012:role/nodes"
+subnet_ids = ["subnet-1", "subnet-2"]
+scaling = {{ min = 1, max = 1, desired = 1 }}
+
+[resources.rds_subnet_group.db]
+name = "unreachable-db"
+description = "unreachable"
+subnet_ids = ["subnet-1", "subnet-2"]
+
+[resources.rds_instance.db]
+identifier = "unreachable-db"
+engine = "postgres"
+instance_class = "db.t3.micro"
+allocated_storage = 20
+username = "airflow"
+password = {{ from_env = "UNREACHABLE_DB_PASSWORD" }}
+skip_final_snapshot = true
+
+[resources.s3_bucket.logs]
+name = "unreachable-logs"
+"#
+    );
+    std::fs::write(dir.path().join("stacks/unreachable.toml"), stack).expect("stack");
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args([
+            "apply",
+            "--auto-approve",
+            "--stack",
+            "unreachable",
+            "--no-color",
+        ])
+        .current_dir(dir.path())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("UNREACHABLE_DB_PASSWORD", "not-a-real-password")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run infra");
+    let took = started.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("apply against an unreachable endpoint took {took:?}");
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        took < std::time::Duration::from_secs(120),
+        "took {took:?}\n{text}"
+    );
+    for address in [
+        "eks_cluster.main",
+        "eks_node_group.general",
+        "rds_subnet_group.db",
+        "rds_instance.db",
+        "s3_bucket.logs",
+    ] {
+        let named = text.lines().any(|l| {
+            l.contains(address)
+                && l.contains(&format!(
+                    "cannot reach AWS at http://{endpoint} (connection refused)"
+                ))
+        });
+        assert!(named, "no error of {address} names {endpoint}:\n{text}");
+    }
+    assert!(
+        text.contains("check [aws] endpoint_url / AWS_ENDPOINT_URL, the network and the region"),
+        "{text}"
+    );
+}

@@ -410,3 +410,48 @@ fn apply_through_a_linked_state_file_updates_its_target() {
     p.infra(&["plan", "--detailed-exitcode"]).expect_code(0);
     assert_eq!(p.live(), ["sim_resource.a", "sim_resource.b"]);
 }
+
+#[test]
+fn an_unset_sensitive_input_shows_as_unset_from_its_variable() {
+    let p = Project::new(
+        r#"[resources.sim_resource.a]
+payload = { from_env = "X_UNSET_FOR_TEST" }
+
+[resources.sim_resource.b]
+payload = { token = { from_env = "X_UNSET_FOR_TEST" }, user = "u" }
+"#,
+    );
+    let mut cmd = p.command(&["plan"]);
+    cmd.env_remove("X_UNSET_FOR_TEST");
+    let run: Run = cmd.output().expect("run infra").into();
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains("+ payload   = (unset: $X_UNSET_FOR_TEST)\n")
+            && run
+                .stdout
+                .contains("+ payload   = { token = (unset: $X_UNSET_FOR_TEST), user = \"u\" }\n")
+            && !run.stdout.contains("known after apply"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("warning: environment variable X_UNSET_FOR_TEST is not set"),
+        "{}",
+        run.stdout
+    );
+    // The JSON plan says where, too.
+    let mut cmd = p.command(&["plan", "--json"]);
+    cmd.env_remove("X_UNSET_FOR_TEST");
+    let run: Run = cmd.output().expect("run infra").into();
+    run.expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan json");
+    assert_eq!(
+        plan["unset"],
+        serde_json::json!([
+            { "address": "sim_resource.a", "path": "payload", "var": "X_UNSET_FOR_TEST" },
+            { "address": "sim_resource.b", "path": "payload.token", "var": "X_UNSET_FOR_TEST" },
+        ])
+    );
+}

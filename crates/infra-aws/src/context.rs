@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -11,11 +13,27 @@ use tokio::sync::Mutex;
 
 use crate::AwsSettings;
 
+/// How long to wait for a TCP (and TLS) connection to AWS before the attempt
+/// fails. The SDK's default is 3.1 s; a little more leaves room for slow
+/// links and proxies, while a blackholed endpoint still fails an operation's
+/// 8 engine attempts in well under a minute of connecting.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// SDK configurations, one per distinct `[aws]` table, built on first use.
 ///
 /// Resource types hold one `Arc<AwsContext>` between them. A plan over an
 /// empty state never asks for a configuration, so it reads no credentials
 /// and makes no network call.
+///
+/// Every configuration connects with a [`CONNECT_TIMEOUT`], and its HTTP
+/// client names the endpoint in connection errors (see [`crate::classify`]).
+/// Retries: a connection that cannot be made is not retried by the SDK but
+/// by the engine (its retry policy is the one that counts attempts). The
+/// SDK's standard retry mode (3 attempts) is left on for what it retries
+/// quickly after AWS answered or a connection was made (throttling, 5xx, a
+/// reset connection): those take a second or two, absorb blips before the
+/// engine sees them, and are the only retries of clients the engine does
+/// not drive (the S3 state backend).
 #[derive(Default)]
 pub struct AwsContext {
     configs: Mutex<HashMap<AwsSettings, SdkConfig>>,
@@ -63,6 +81,14 @@ impl AwsContext {
         if let Some(credentials) = &self.credentials {
             loader = loader.credentials_provider(credentials.clone());
         }
+        if let Some(client) = crate::reach::naming_client() {
+            loader = loader.http_client(client);
+        }
+        loader = loader.timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .build(),
+        );
         let config = loader.load().await;
         configs.insert(settings, config.clone());
         Ok(config)

@@ -3,25 +3,32 @@
 //! - [`AwsContext`]: SDK configuration from the stack's `[aws]` table
 //!   (`region`, `profile`, `endpoint_url`) and the standard AWS environment,
 //!   built lazily: nothing touches credentials or the network until an
-//!   operation needs the cloud.
+//!   operation needs the cloud. Its HTTP client names the endpoint when a
+//!   connection cannot be made, and leaves retrying that to the engine.
 //! - [`classify`]: SDK errors mapped onto the engine's [`ErrorKind`]s
-//!   (throttling and transient conflicts are retryable, not-found is
-//!   recognised, anything else carries AWS's own message).
-//! - [`poll_until`] and [`retry_transient`]: waits for a resource to become
-//!   ready, and retries of the conflicts the SDK does not retry, within the
-//!   operation's timeout.
+//!   (throttling, unreachable endpoints and conflicts are retryable, used-up
+//!   quotas are not, not-found is recognised, anything else carries AWS's
+//!   own message).
+//! - [`poll_until`]: waits for a resource to reach a state, within the
+//!   operation's timeout. Providers do not retry failed calls themselves:
+//!   they classify the error and the engine's retry policy decides.
 //! - [`testing`]: moto's AWS emulator, started on 127.0.0.1, for the
 //!   integration tests of the resource crates (and of embedders).
 //!
 //! [`ErrorKind`]: infra_core::ErrorKind
 
+mod clients;
 mod context;
 mod error;
+mod reach;
 mod settings;
+mod tags;
 pub mod testing;
 mod wait;
 
-pub use context::{AwsContext, has_custom_endpoint};
+pub use clients::{Clients, found};
+pub use context::{AwsContext, CONNECT_TIMEOUT, has_custom_endpoint};
 pub use error::{classify, error_code};
 pub use settings::AwsSettings;
-pub use wait::{Poll, poll_until, retry_transient};
+pub use tags::{MAX_TAGS, TagChange, Tags, read_tags, tag_problem};
+pub use wait::{MAX_FAILED_LOOKS, Poll, poll_until};

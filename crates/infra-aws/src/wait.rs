@@ -1,5 +1,11 @@
-//! Waiting for resources to become ready, and retrying conflicts, within
-//! an operation's timeout.
+//! Waiting for resources to reach a state, within an operation's timeout.
+//!
+//! Waiting is not retrying: a call that fails is classified and handed to
+//! the engine, whose retry policy is the only one. A wait looks past a few
+//! failed looks in a row (a blip while a cluster is created for fifteen
+//! minutes should not fail the create), but no more than
+//! [`MAX_FAILED_LOOKS`]: an endpoint that stopped answering fails the wait
+//! within a minute, not at the end of its timeout.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -19,9 +25,16 @@ pub enum Poll<T> {
 const FIRST_INTERVAL: Duration = Duration::from_secs(2);
 const MAX_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Looks in a row that may fail with a retryable error (throttling, an
+/// unreachable endpoint, a 5xx) before a wait gives up with the last error.
+pub const MAX_FAILED_LOOKS: u32 = 5;
+
 /// Calls `check` until it is ready, backing off from 2 s to 30 s between
-/// looks, up to `ctx.timeout`. Retryable errors (throttling, transient) are
-/// looked past; anything else ends the wait. The first look is immediate.
+/// looks, up to `ctx.timeout`. The first look is immediate.
+///
+/// A retryable error (throttling, transient) is looked past, up to
+/// [`MAX_FAILED_LOOKS`] in a row; then the wait ends with that error, as
+/// it ends at once with any other error.
 pub async fn poll_until<T, F, Fut>(
     ctx: &OpContext,
     what: &str,
@@ -33,11 +46,23 @@ where
 {
     let started = Instant::now();
     let mut interval = FIRST_INTERVAL;
+    let mut failed = 0;
     loop {
         let state = match check().await {
             Ok(Poll::Ready(v)) => return Ok(v),
-            Ok(Poll::Pending(state)) => state,
-            Err(e) if e.kind.is_retryable() => e.message,
+            Ok(Poll::Pending(state)) => {
+                failed = 0;
+                state
+            }
+            Err(e) if e.kind.is_retryable() && failed + 1 < MAX_FAILED_LOOKS => {
+                failed += 1;
+                e.message
+            }
+            Err(mut e) if e.kind.is_retryable() => {
+                e.message
+                    .push_str(&format!(" ({MAX_FAILED_LOOKS} looks in a row failed)"));
+                return Err(e);
+            }
             Err(e) => return Err(e),
         };
         let waited = started.elapsed();
@@ -53,45 +78,6 @@ where
         ctx.progress(&format!("{what}: {state}"));
         tokio::time::sleep(interval).await;
         interval = (interval * 2).min(MAX_INTERVAL);
-    }
-}
-
-/// Calls `op` until it succeeds, retrying throttling and transient
-/// conflicts (an RDS instance that is still `modifying`, an EKS update in
-/// progress) with exponential backoff and full jitter, up to `ctx.timeout`.
-pub async fn retry_transient<T, F, Fut>(
-    ctx: &OpContext,
-    what: &str,
-    mut op: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
-{
-    let started = Instant::now();
-    let mut ceiling = FIRST_INTERVAL;
-    loop {
-        match op().await {
-            Err(e) if e.kind.is_retryable() => {
-                let wait = ceiling
-                    .mul_f64(rand::random::<f64>())
-                    .max(Duration::from_millis(100));
-                if started.elapsed() + wait > ctx.timeout {
-                    return Err(ProviderError::new(
-                        e.kind,
-                        format!(
-                            "{what}: still failing after {}s: {}",
-                            started.elapsed().as_secs(),
-                            e.message
-                        ),
-                    ));
-                }
-                ctx.progress(&format!("{what}: retrying: {}", e.message));
-                tokio::time::sleep(wait).await;
-                ceiling = (ceiling * 2).min(MAX_INTERVAL);
-            }
-            other => return other,
-        }
     }
 }
 
@@ -140,29 +126,53 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn retries_conflicts_but_not_user_errors() {
+    async fn looks_past_a_few_failed_looks_but_not_many() {
+        // Failures between successful looks are looked past.
         let n = AtomicU32::new(0);
-        let got = retry_transient(&ctx(Duration::from_secs(600)), "modify", || async {
-            if n.fetch_add(1, Ordering::SeqCst) < 4 {
-                Err(ProviderError::new(
-                    ErrorKind::Transient,
-                    "InvalidDBInstanceState",
-                ))
-            } else {
-                Ok("done")
+        let got = poll_until(&ctx(Duration::from_secs(3600)), "waiting", || async {
+            let i = n.fetch_add(1, Ordering::SeqCst);
+            match i {
+                _ if i >= 10 => Ok(Poll::Ready(i)),
+                _ if i.is_multiple_of(2) => Err(ProviderError::new(ErrorKind::Transient, "blip")),
+                _ => Ok(Poll::Pending("CREATING".into())),
             }
         })
         .await
         .unwrap();
-        assert_eq!(got, "done");
-        let calls = AtomicU32::new(0);
-        let err = retry_transient(&ctx(Duration::from_secs(600)), "modify", || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err::<(), _>(ProviderError::new(ErrorKind::Invalid, "bad"))
+        assert_eq!(got, 10);
+
+        // An endpoint that stopped answering ends the wait after
+        // MAX_FAILED_LOOKS looks, long before the timeout.
+        let looks = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let err = poll_until(&ctx(Duration::from_secs(3600)), "cluster x", || async {
+            looks.fetch_add(1, Ordering::SeqCst);
+            Err::<Poll<()>, _>(ProviderError::new(
+                ErrorKind::Transient,
+                "cannot reach AWS at http://127.0.0.1:1 (connection refused)",
+            ))
         })
         .await
         .unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Invalid);
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(looks.load(Ordering::SeqCst), MAX_FAILED_LOOKS);
+        assert_eq!(err.kind, ErrorKind::Transient);
+        assert!(err.message.contains("127.0.0.1:1"), "{}", err.message);
+        assert!(
+            err.message.contains("5 looks in a row failed"),
+            "{}",
+            err.message
+        );
+        assert!(started.elapsed() < Duration::from_secs(60));
+
+        // Anything else ends it at once.
+        let looks = AtomicU32::new(0);
+        let err = poll_until(&ctx(Duration::from_secs(3600)), "cluster x", || async {
+            looks.fetch_add(1, Ordering::SeqCst);
+            Err::<Poll<()>, _>(ProviderError::new(ErrorKind::Failed, "FAILED"))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Failed);
+        assert_eq!(looks.load(Ordering::SeqCst), 1);
     }
 }

@@ -9,9 +9,13 @@ use infra_core::Address;
 
 use crate::commands;
 
-/// Provision an Apache Airflow platform: plan and apply stacks.
+/// Provision and update infrastructure from stack files: plan the changes
+/// against state and the cloud, apply them in dependency order, in
+/// parallel, recording state after every step.
 #[derive(Debug, Parser)]
-#[command(name = "infra", version, about, propagate_version = true)]
+// `about` is the doc comment above: what the tool does for its user (not
+// the crate's description, which `about` alone would take).
+#[command(name = "infra", version, propagate_version = true)]
 pub struct Cli {
     /// Flags every command takes.
     #[command(flatten)]
@@ -80,6 +84,8 @@ pub enum Command {
     /// EKS helpers: `infra eks token` for kubeconfig exec entries.
     #[command(subcommand)]
     Eks(commands::eks::EksCommand),
+    /// Describe resource types: inputs, outputs, rules (`--json`, `--markdown`).
+    Schema(commands::schema::SchemaArgs),
 }
 
 /// Flags shared by the commands that plan.

@@ -40,6 +40,8 @@ use clap::Parser;
 use infra_core::{Diagnostic, Registry};
 use infra_engine::{Engine, EngineError, InterruptHandle, Stack};
 
+pub use crate::commands::schema::{schema_json, schema_markdown};
+
 use crate::args::{Cli, Command};
 use crate::progress::Progress;
 use crate::shell::Shell;
@@ -165,6 +167,7 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
         Command::ForceUnlock(a) => commands::force_unlock::exec(ctx, a).await,
         Command::Backend(c) => commands::backend::exec(ctx, c).await,
         Command::Eks(c) => commands::eks::exec(ctx, c).await,
+        Command::Schema(a) => commands::schema::exec(ctx, a),
     }
 }
 

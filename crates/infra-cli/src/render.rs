@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use infra_core::{Diagnostic, Severity, Value, is_bare_key};
 use infra_engine::{
     Action, ApplyReport, AttrChange, Deposed, Drift, EngineError, Event, EventKind, Plan, PlanMode,
-    ResourceChange, ResourceState, State, Step,
+    ResourceChange, ResourceState, State, Step, UnsetInput,
 };
 
 /// Whether to colour the output (ANSI escapes).
@@ -78,11 +78,16 @@ pub fn plan(plan: &Plan, style: Style) -> String {
         out.push_str("infra will perform the following actions:\n\n");
     }
     for c in &plan.changes {
-        change(&mut out, c, style);
+        let unset: Vec<&UnsetInput> = plan
+            .unset
+            .iter()
+            .filter(|u| u.address == c.address)
+            .collect();
+        change(&mut out, c, &unset, style);
     }
     for a in &plan.state_only {
         let _ = writeln!(out, "  # {}: lifecycle recorded in state", a.address);
-        attributes(&mut out, &a.attributes, false, style);
+        attributes(&mut out, &a.attributes, false, &[], style);
         out.push('\n');
     }
     let s = plan.summary;
@@ -114,11 +119,12 @@ fn drift(out: &mut String, d: &Drift, style: Style) {
         return;
     }
     let _ = writeln!(out, "  {} {}", style.yellow("~"), d.address);
-    attributes(out, &d.attributes, false, style);
+    attributes(out, &d.attributes, false, &[], style);
     out.push('\n');
 }
 
-fn change(out: &mut String, c: &ResourceChange, style: Style) {
+/// `unset`: the change's inputs whose `from_env` variable is unset.
+fn change(out: &mut String, c: &ResourceChange, unset: &[&UnsetInput], style: Style) {
     let (code, symbol) = match c.action {
         Action::Create => (GREEN, "+"),
         Action::Update => (YELLOW, "~"),
@@ -136,13 +142,20 @@ fn change(out: &mut String, c: &ResourceChange, style: Style) {
     if let Some(reason) = &c.reason {
         let _ = writeln!(out, "      # {reason}");
     }
-    attributes(out, &c.attributes, c.action == Action::Create, style);
+    attributes(out, &c.attributes, c.action == Action::Create, unset, style);
     out.push('\n');
 }
 
 /// One line per attribute, names aligned: `+ name = v`, `~ name = a -> b`,
-/// `- name = a -> null`.
-fn attributes(out: &mut String, changes: &[AttrChange], creating: bool, style: Style) {
+/// `- name = a -> null`. An unknown whose `from_env` variable is unset
+/// shows as `(unset: $VAR)`.
+fn attributes(
+    out: &mut String,
+    changes: &[AttrChange],
+    creating: bool,
+    unset: &[&UnsetInput],
+    style: Style,
+) {
     let width = changes.iter().map(|a| a.path.len()).max().unwrap_or(0);
     for a in changes {
         let (code, symbol) = match (&a.before, &a.after) {
@@ -155,11 +168,13 @@ fn attributes(out: &mut String, changes: &[AttrChange], creating: bool, style: S
         let _ = write!(out, " {:width$} = ", a.path, width = width);
         let _ = match (&a.before, &a.after) {
             (None, Some(after)) => {
-                block(out, after, 8, 11 + width);
+                block(out, after, 8, 11 + width, &a.path, unset);
                 Ok(())
             }
             (Some(before), None) => write!(out, "{before} -> null"),
-            (Some(before), Some(after)) => write!(out, "{before} -> {after}"),
+            (Some(before), Some(after)) => {
+                write!(out, "{before} -> {}", inline(after, &a.path, unset))
+            }
             (None, None) => write!(out, "null"),
         };
         if a.forces_replacement && !creating {
@@ -175,9 +190,17 @@ const LINE_WIDTH: usize = 100;
 
 /// A value starting at column `start` in a block indented by `indent`: on
 /// one line when it fits, else a table or list with one entry per line,
-/// nested the same way (Helm values).
-fn block(out: &mut String, value: &Value, indent: usize, start: usize) {
-    let inline = value.to_string();
+/// nested the same way (Helm values). `path` is where the value is in the
+/// inputs, for [`inline`].
+fn block(
+    out: &mut String,
+    value: &Value,
+    indent: usize,
+    start: usize,
+    path: &str,
+    unset: &[&UnsetInput],
+) {
+    let inline = inline(value, path, unset);
     if start + inline.len() <= LINE_WIDTH {
         out.push_str(&inline);
         return;
@@ -193,21 +216,69 @@ fn block(out: &mut String, value: &Value, indent: usize, start: usize) {
                     format!("{k:?}")
                 };
                 let _ = write!(out, "{pad}  {key} = ");
-                block(out, v, indent + 2, indent + 2 + key.len() + 3);
+                let at = key_path(path, k);
+                block(out, v, indent + 2, indent + 2 + key.len() + 3, &at, unset);
                 out.push('\n');
             }
             let _ = write!(out, "{pad}}}");
         }
         Value::List(l) if !l.is_empty() => {
             out.push_str("[\n");
-            for v in l {
+            for (i, v) in l.iter().enumerate() {
                 let _ = write!(out, "{pad}  ");
-                block(out, v, indent + 2, indent + 2);
+                let at = format!("{path}[{i}]");
+                block(out, v, indent + 2, indent + 2, &at, unset);
                 out.push_str(",\n");
             }
             let _ = write!(out, "{pad}]");
         }
         _ => out.push_str(&inline),
+    }
+}
+
+/// A value on one line, as [`Value`] shows it, except that an unknown at
+/// the `path` of an unset `from_env` input shows as `(unset: $VAR)`.
+fn inline(value: &Value, path: &str, unset: &[&UnsetInput]) -> String {
+    if unset.is_empty() || !value.has_unknown() {
+        return value.to_string();
+    }
+    match value {
+        Value::Unknown => match unset.iter().find(|u| u.path == path) {
+            Some(u) => format!("(unset: ${})", u.var),
+            None => value.to_string(),
+        },
+        Value::List(l) => {
+            let items: Vec<String> = l
+                .iter()
+                .enumerate()
+                .map(|(i, v)| inline(v, &format!("{path}[{i}]"), unset))
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Map(m) if !m.is_empty() => {
+            let entries: Vec<String> = m
+                .iter()
+                .map(|(k, v)| {
+                    let v = inline(v, &key_path(path, k), unset);
+                    if is_bare_key(k) {
+                        format!(" {k} = {v}")
+                    } else {
+                        format!(" {k:?} = {v}")
+                    }
+                })
+                .collect();
+            format!("{{{} }}", entries.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The path of key `k` inside `path`, as `display_path` writes it.
+fn key_path(path: &str, k: &str) -> String {
+    if path.is_empty() {
+        k.to_owned()
+    } else {
+        format!("{path}.{k}")
     }
 }
 

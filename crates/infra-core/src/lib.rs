@@ -8,16 +8,22 @@
 mod address;
 mod backend;
 mod diagnostic;
+mod fields;
 mod provider;
+mod resource;
 mod schema;
+mod validators;
 mod value;
 
 pub use address::{Address, AddressError};
 pub use backend::{BackendError, BackendFactory, LockInfo, StateBackend};
 pub use diagnostic::{Diagnostic, Location, Severity};
+pub use fields::{Fields, Phase, keep_case, same_order, same_set, string_list, string_map};
 pub use provider::{
     CheckContext, ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError,
     Registry, settings_problems,
 };
+pub use resource::{Resource, Typed};
 pub use schema::{Attribute, Change, Output, Presence, Schema, Type, TypeMismatch};
+pub use validators::{Pattern, Validator};
 pub use value::{MAX_NESTING, PathSeg, Secret, Value, ValuePath, display_path, is_bare_key};

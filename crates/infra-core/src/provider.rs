@@ -294,11 +294,13 @@ pub fn settings_problems(
 }
 
 /// What an engine knows: resource types by type name, and state backends
-/// by location scheme (`s3`).
+/// by location scheme (`s3`); and, for types a build leaves out, how to
+/// get a build that has them.
 #[derive(Clone, Default)]
 pub struct Registry {
     providers: BTreeMap<String, Arc<dyn Provider>>,
     backends: BTreeMap<String, Arc<dyn crate::BackendFactory>>,
+    hints: BTreeMap<String, String>,
 }
 
 impl Registry {
@@ -318,6 +320,25 @@ impl Registry {
     pub fn register_backend(&mut self, factory: Arc<dyn crate::BackendFactory>) -> &mut Self {
         self.backends.insert(factory.scheme().to_owned(), factory);
         self
+    }
+
+    /// Says what to do about `type_name` when a stack uses it and this
+    /// registry has no provider for it (a type left out of this build,
+    /// say): the unknown-type diagnostic shows `hint` instead of the
+    /// known types.
+    pub fn register_hint(
+        &mut self,
+        type_name: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> &mut Self {
+        self.hints.insert(type_name.into(), hint.into());
+        self
+    }
+
+    /// The hint registered for a type, if any (see
+    /// [`Registry::register_hint`]).
+    pub fn hint(&self, type_name: &str) -> Option<&str> {
+        self.hints.get(type_name).map(String::as_str)
     }
 
     /// The backend factory of a scheme (`s3`).

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{Cluster, ClusterStatus, LogSetup, LogType, Logging, VpcConfigRequest};
-use infra_aws::{AwsContext, Poll, classify, error_code, poll_until, retry_transient};
+use infra_aws::{AwsContext, Poll, classify, error_code, poll_until};
 use infra_core::{
     Attribute, ErrorKind, Existing, Observed, OpContext, OpKind, Output, Provider, ProviderError,
     Schema, Type, Value, ValuePath,
@@ -425,7 +425,7 @@ impl EksCluster {
         let client = self.clients.get(ctx).await?;
         let what = format!("creating {}", spec.what());
         let started = Instant::now();
-        retry_transient(ctx, &what, || async {
+        async {
             let mut call = client
                 .create_cluster()
                 .name(&spec.name)
@@ -459,7 +459,7 @@ impl EksCluster {
                 mapped.kind = ErrorKind::Transient;
             }
             Err(mapped)
-        })
+        }
         .await?;
         ctx.progress("waiting for the control plane to be ACTIVE (typically 10-15 minutes)");
         let cluster = wait_active(ctx, &client, &spec.name).await?;
@@ -493,7 +493,7 @@ impl EksCluster {
             && let Some(version) = &new.version
         {
             let what = format!("updating {} to Kubernetes {version}", new.what());
-            let out = retry_transient(ctx, &what, || async {
+            let out = async {
                 client
                     .update_cluster_version()
                     .name(name)
@@ -502,7 +502,7 @@ impl EksCluster {
                     .send()
                     .await
                     .map_err(|e| update_error(&what, "UpdateClusterVersion", &e))
-            })
+            }
             .await?;
             ctx.progress(&format!("waiting for the upgrade to Kubernetes {version}"));
             wait_for_update(ctx, &client, target, out.update()).await?;
@@ -555,7 +555,7 @@ impl EksCluster {
                 continue;
             }
             let what = format!("updating the {label} of {}", new.what());
-            let out = retry_transient(ctx, &what, || async {
+            let out = async {
                 client
                     .update_cluster_config()
                     .name(name)
@@ -565,7 +565,7 @@ impl EksCluster {
                     .send()
                     .await
                     .map_err(|e| update_error(&what, "UpdateClusterConfig", &e))
-            })
+            }
             .await?;
             wait_for_update(ctx, &client, target, out.update()).await?;
         }
@@ -603,7 +603,7 @@ impl EksCluster {
         let name = existing_name(existing);
         let client = self.clients.get(ctx).await?;
         let what = format!("deleting EKS cluster `{name}`");
-        let gone = retry_transient(ctx, &what, || async {
+        let gone = async {
             match client.delete_cluster().name(&name).send().await {
                 Ok(_) => Ok(false),
                 Err(e) => {
@@ -625,7 +625,7 @@ impl EksCluster {
                     Err(err)
                 }
             }
-        })
+        }
         .await?;
         if gone {
             return Ok(());

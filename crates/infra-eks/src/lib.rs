@@ -31,7 +31,9 @@ use infra_core::Provider;
 
 pub use cluster::EksCluster;
 pub use node_group::EksNodeGroup;
-pub use token::{EksToken, exec_credential_json, presign_token, token_for};
+pub use token::{
+    EksToken, TokenError, exec_credential, exec_credential_json, presign_token, token_for,
+};
 
 /// The type name of [`EksCluster`].
 pub const CLUSTER_TYPE: &str = cluster::TYPE_NAME;

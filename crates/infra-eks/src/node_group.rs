@@ -12,7 +12,7 @@ use aws_sdk_eks::types::{
     AmiTypes, CapacityTypes, Nodegroup, NodegroupScalingConfig, NodegroupStatus,
     NodegroupUpdateConfig, Taint, TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
 };
-use infra_aws::{AwsContext, Poll, classify, error_code, poll_until, retry_transient};
+use infra_aws::{AwsContext, Poll, classify, error_code, poll_until};
 use infra_core::{
     Attribute, ErrorKind, Existing, Observed, OpContext, OpKind, Output, PathSeg, Provider,
     ProviderError, Schema, Type, Value, ValuePath,
@@ -632,8 +632,8 @@ impl EksNodeGroup {
         let client = self.clients.get(ctx).await?;
         let what = format!("creating {}", spec.what());
         // `InvalidRequestException` "…state of the cluster" (the cluster is
-        // updating) is classified transient, so it is retried here.
-        retry_transient(ctx, &what, || async {
+        // updating) is classified transient, so the engine retries it.
+        async {
             let call = client
                 .create_nodegroup()
                 .cluster_name(&spec.cluster)
@@ -676,7 +676,7 @@ impl EksNodeGroup {
                 ));
             }
             Err(mapped)
-        })
+        }
         .await?;
         ctx.progress("waiting for the nodes to join (typically several minutes)");
         let ng = wait_active(ctx, &client, &spec.cluster, &spec.name).await?;
@@ -708,7 +708,7 @@ impl EksNodeGroup {
             && let Some(version) = &new.version
         {
             let what = format!("updating {} to Kubernetes {version}", new.what());
-            let out = retry_transient(ctx, &what, || async {
+            let out = async {
                 client
                     .update_nodegroup_version()
                     .cluster_name(&new.cluster)
@@ -718,7 +718,7 @@ impl EksNodeGroup {
                     .send()
                     .await
                     .map_err(|e| update_error(&what, "UpdateNodegroupVersion", &e))
-            })
+            }
             .await?;
             ctx.progress(&format!(
                 "waiting for the nodes to run Kubernetes {version}"
@@ -754,7 +754,7 @@ impl EksNodeGroup {
         };
         if labels.is_some() || taints.is_some() || scaling.is_some() || policy.is_some() {
             let what = format!("updating {}", new.what());
-            let out = retry_transient(ctx, &what, || async {
+            let out = async {
                 client
                     .update_nodegroup_config()
                     .cluster_name(&new.cluster)
@@ -767,7 +767,7 @@ impl EksNodeGroup {
                     .send()
                     .await
                     .map_err(|e| update_error(&what, "UpdateNodegroupConfig", &e))
-            })
+            }
             .await?;
             wait_for_update(ctx, &client, new.target(), out.update()).await?;
         }
@@ -798,7 +798,7 @@ impl EksNodeGroup {
         let client = self.clients.get(ctx).await?;
         let label = format!("EKS node group `{name}` of cluster `{cluster}`");
         let what = format!("deleting {label}");
-        let gone = retry_transient(ctx, &what, || async {
+        let gone = async {
             match client
                 .delete_nodegroup()
                 .cluster_name(&cluster)
@@ -816,7 +816,7 @@ impl EksNodeGroup {
                     }
                 }
             }
-        })
+        }
         .await?;
         if gone {
             return Ok(());

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_eks::Client;
-use infra_aws::{classify, retry_transient};
+use infra_aws::classify;
 use infra_core::{OpContext, ProviderError};
 
 /// Brings the tags of `arn` from `old` to `new`.
 pub(crate) async fn apply(
-    ctx: &OpContext,
+    _ctx: &OpContext,
     client: &Client,
     arn: &str,
     what: &str,
@@ -28,7 +28,7 @@ pub(crate) async fn apply(
         .collect();
     if !removed.is_empty() {
         let doing = format!("removing tags from {what}");
-        retry_transient(ctx, &doing, || async {
+        async {
             client
                 .untag_resource()
                 .resource_arn(arn)
@@ -37,12 +37,12 @@ pub(crate) async fn apply(
                 .await
                 .map(drop)
                 .map_err(|e| classify(&doing, &e))
-        })
+        }
         .await?;
     }
     if !set.is_empty() {
         let doing = format!("tagging {what}");
-        retry_transient(ctx, &doing, || async {
+        async {
             client
                 .tag_resource()
                 .resource_arn(arn)
@@ -51,7 +51,7 @@ pub(crate) async fn apply(
                 .await
                 .map(drop)
                 .map_err(|e| classify(&doing, &e))
-        })
+        }
         .await?;
     }
     Ok(())

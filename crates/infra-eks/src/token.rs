@@ -203,6 +203,63 @@ pub async fn token_for(
     presign_token(cluster, region.as_ref(), &credentials, SystemTime::now())
 }
 
+/// The `ExecCredential` document (one line) for `cluster`, what
+/// `infra eks token` prints: a token signed with the credentials of the
+/// stack's `[aws]` table (`Null` for none) and the standard AWS
+/// environment. `region`, unless empty, overrides the table's.
+pub async fn exec_credential(
+    aws: &AwsContext,
+    settings: Value,
+    cluster: &str,
+    region: Option<&str>,
+) -> Result<String, TokenError> {
+    let settings = match region.filter(|r| !r.is_empty()) {
+        Some(region) => with_region(settings, region),
+        None => settings,
+    };
+    let token = token_for(aws, &settings, cluster)
+        .await
+        .map_err(|source| TokenError {
+            cluster: cluster.to_owned(),
+            source,
+        })?;
+    Ok(exec_credential_json(&token))
+}
+
+/// Why [`exec_credential`] has no token for a cluster.
+#[derive(Debug)]
+pub struct TokenError {
+    /// The cluster's name.
+    pub cluster: String,
+    /// What went wrong.
+    pub source: ProviderError,
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot build a token for EKS cluster `{}`", self.cluster)
+    }
+}
+
+impl std::error::Error for TokenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// The `[aws]` table with `region` set. A table of the wrong kind is left
+/// as it is, for `AwsSettings` to report.
+fn with_region(settings: Value, region: &str) -> Value {
+    match settings {
+        Value::Null => [("region", Value::from(region))].into_iter().collect(),
+        Value::Map(mut map) => {
+            map.insert("region".to_owned(), Value::from(region));
+            Value::Map(map)
+        }
+        other => other,
+    }
+}
+
 /// `2006-01-02T15:04:05Z`, whole seconds.
 fn rfc3339(t: SystemTime) -> String {
     let secs = match t.duration_since(UNIX_EPOCH) {
@@ -237,6 +294,35 @@ mod tests {
     #[test]
     fn encodes_like_sigv4() {
         assert_eq!(uri_encode("AK/2015 x;y+z~._-"), "AK%2F2015%20x%3By%2Bz~._-");
+    }
+
+    #[test]
+    fn a_region_goes_into_the_aws_table() {
+        let region = |v: &Value| v.get("region").cloned();
+        let set = with_region(Value::Null, "eu-west-1");
+        assert_eq!(region(&set), Some(Value::from("eu-west-1")));
+        let table: Value = [
+            ("profile", Value::from("p")),
+            ("region", Value::from("us-east-1")),
+        ]
+        .into_iter()
+        .collect();
+        let set = with_region(table, "eu-west-1");
+        assert_eq!(region(&set), Some(Value::from("eu-west-1")));
+        assert_eq!(set.get("profile"), Some(&Value::from("p")));
+        // Left for the settings check to report.
+        assert_eq!(with_region(Value::Int(1), "eu-west-1"), Value::Int(1));
+    }
+
+    #[tokio::test]
+    async fn a_failed_token_names_the_cluster() {
+        let aws = AwsContext::with_credentials(Credentials::new("AK", "SK", None, None, "test"));
+        let e = exec_credential(&aws, Value::Null, "", Some("eu-west-1"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "cannot build a token for EKS cluster ``");
+        let cause = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("the EKS cluster name is empty"));
     }
 
     #[test]

@@ -42,7 +42,7 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use infra_aws::AwsContext;
-use infra_core::{ErrorKind, Existing, Provider, Value};
+use infra_core::{ErrorKind, Existing, Provider, ProviderError, Value};
 use infra_eks::{EksCluster, EksNodeGroup};
 use support::*;
 
@@ -50,8 +50,9 @@ const NAME: &str = "airflow";
 const ARN: &str = "arn:aws:eks:us-east-1:123456789012:cluster/airflow";
 const NG_ARN: &str = "arn:aws:eks:us-east-1:123456789012:nodegroup/airflow/workers/abc";
 
-/// A client answering with `rules` in order. SDK retries are off, so the
-/// providers' own retries of throttling and conflicts are what is tested.
+/// A client answering with `rules` in order. SDK retries are off, so what
+/// is tested is how throttling and conflicts are classified for the
+/// engine's retries.
 fn client(rules: &[&Rule]) -> Client {
     mock_client!(
         aws_sdk_eks,
@@ -67,6 +68,24 @@ fn cluster_provider(rules: &[&Rule]) -> EksCluster {
 
 fn node_group_provider(rules: &[&Rule]) -> EksNodeGroup {
     EksNodeGroup::new(AwsContext::new()).with_client(client(rules))
+}
+
+/// Calls `op` again while it fails with a retryable error, as the engine's
+/// retry policy does (providers do not retry themselves); returns the
+/// outcome and the kinds of the retryable errors on the way.
+async fn as_the_engine_retries<T, F, Fut>(mut op: F) -> (Result<T, ProviderError>, Vec<ErrorKind>)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let mut retried = Vec::new();
+    for _ in 0..8 {
+        match op().await {
+            Err(e) if e.kind.is_retryable() => retried.push(e.kind),
+            other => return (other, retried),
+        }
+    }
+    panic!("still failing after 8 attempts: {retried:?}");
 }
 
 fn meta(code: &str, message: &str) -> ErrorMetadata {
@@ -444,11 +463,19 @@ async fn cluster_create_retries_throttling_and_iam_propagation() {
         .output(move || describe_cluster_as(&active, ClusterStatus::Active))
         .build();
     let p = cluster_provider(&[&create, &describe]);
-    let got = p
-        .create(&mock_ctx("eks_cluster.main", "tok"), &spec)
-        .await
-        .expect("create");
-    assert_eq!(got.inputs, spec);
+    let ctx = mock_ctx("eks_cluster.main", "tok");
+    let (got, retried) = as_the_engine_retries(|| p.create(&ctx, &spec)).await;
+    assert_eq!(got.expect("create").inputs, spec);
+    // Throttled twice, then the role is still propagating; the wait looks
+    // past the throttled DescribeCluster itself.
+    assert_eq!(
+        retried,
+        [
+            ErrorKind::Throttled,
+            ErrorKind::Throttled,
+            ErrorKind::Transient
+        ]
+    );
     assert_eq!(create.num_calls(), 4);
     assert_eq!(describe.num_calls(), 3);
 }
@@ -519,12 +546,13 @@ async fn cluster_delete_retries_an_update_in_progress() {
         })
         .build();
     let p = cluster_provider(&[&delete, &describe]);
-    p.delete(
-        &mock_ctx("eks_cluster.main", "tok"),
-        &recorded_cluster(&inputs(cluster_spec())),
-    )
-    .await
-    .expect("delete");
+    let (ctx, recorded) = (
+        mock_ctx("eks_cluster.main", "tok"),
+        recorded_cluster(&inputs(cluster_spec())),
+    );
+    let (got, retried) = as_the_engine_retries(|| p.delete(&ctx, &recorded)).await;
+    got.expect("delete");
+    assert_eq!(retried, [ErrorKind::Transient, ErrorKind::Transient]);
     assert_eq!(delete.num_calls(), 3);
     assert_eq!(describe.num_calls(), 2);
 }
@@ -830,11 +858,10 @@ async fn node_group_create_retries_while_the_cluster_is_updating() {
     let describe = mock!(Client::describe_nodegroup)
         .then_output(move || describe_ng_as(&active, NodegroupStatus::Active));
     let p = node_group_provider(&[&create, &describe]);
-    let got = p
-        .create(&mock_ctx("eks_node_group.workers", "tok"), &spec)
-        .await
-        .expect("create");
-    assert_eq!(got.inputs, spec);
+    let ctx = mock_ctx("eks_node_group.workers", "tok");
+    let (got, retried) = as_the_engine_retries(|| p.create(&ctx, &spec)).await;
+    assert_eq!(got.expect("create").inputs, spec);
+    assert_eq!(retried, [ErrorKind::Transient, ErrorKind::Throttled]);
     assert_eq!(create.num_calls(), 3);
 }
 

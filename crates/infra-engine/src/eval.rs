@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use infra_core::{PathSeg, Value, display_path};
+use infra_core::{PathSeg, Value, ValuePath, display_path};
 use infra_stack::{Expr, Part, Reference};
 
 use crate::secrets::SecretKey;
@@ -15,15 +15,36 @@ pub(crate) trait Resolve {
     fn attribute(&self, reference: &Reference) -> Result<Value, String>;
 }
 
-/// Evaluates expressions; collects the names of unset `from_env` variables.
+/// A `from_env` input whose variable is unset: where in the inputs its
+/// (unknown) value is, and the variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Unset {
+    pub(crate) path: ValuePath,
+    pub(crate) var: String,
+}
+
+/// Evaluates expressions; collects the unset `from_env` variables and
+/// where their values go.
 pub(crate) struct Evaluator<'a> {
     pub(crate) key: &'a SecretKey,
     pub(crate) resolver: &'a dyn Resolve,
-    pub(crate) missing_env: Vec<String>,
+    pub(crate) unset: Vec<Unset>,
+}
+
+/// One step of the path being evaluated, borrowed from the expression.
+#[derive(Clone, Copy)]
+enum Step<'e> {
+    Key(&'e str),
+    Index(usize),
 }
 
 impl Evaluator<'_> {
-    pub(crate) fn eval(&mut self, expr: &Expr) -> Result<Value, String> {
+    /// Evaluates the input `name` of a resource.
+    pub(crate) fn eval_input(&mut self, name: &str, expr: &Expr) -> Result<Value, String> {
+        self.eval(expr, &mut vec![Step::Key(name)])
+    }
+
+    fn eval<'e>(&mut self, expr: &'e Expr, at: &mut Vec<Step<'e>>) -> Result<Value, String> {
         Ok(match expr {
             Expr::Literal(v) => v.clone(),
             Expr::Ref(r) => self.resolve(r)?,
@@ -55,22 +76,46 @@ impl Evaluator<'_> {
             Expr::List(items) => Value::List(
                 items
                     .iter()
-                    .map(|e| self.eval(e))
+                    .enumerate()
+                    .map(|(i, e)| self.eval_at(Step::Index(i), e, at))
                     .collect::<Result<_, _>>()?,
             ),
             Expr::Map(m) => Value::Map(
                 m.iter()
-                    .map(|(k, e)| Ok((k.clone(), self.eval(e)?)))
+                    .map(|(k, e)| Ok((k.clone(), self.eval_at(Step::Key(k), e, at)?)))
                     .collect::<Result<BTreeMap<_, _>, String>>()?,
             ),
             Expr::FromEnv { var, value } => match value {
                 Some(v) => self.key.seal(Value::String(v.clone())),
                 None => {
-                    self.missing_env.push(var.clone());
+                    let path = at
+                        .iter()
+                        .map(|s| match *s {
+                            Step::Key(k) => PathSeg::Key(k.to_owned()),
+                            Step::Index(i) => PathSeg::Index(i),
+                        })
+                        .collect();
+                    self.unset.push(Unset {
+                        path,
+                        var: var.clone(),
+                    });
                     Value::Unknown
                 }
             },
         })
+    }
+
+    /// Evaluates `expr`, one `step` below `at`.
+    fn eval_at<'e>(
+        &mut self,
+        step: Step<'e>,
+        expr: &'e Expr,
+        at: &mut Vec<Step<'e>>,
+    ) -> Result<Value, String> {
+        at.push(step);
+        let v = self.eval(expr, at);
+        at.pop();
+        v
     }
 
     fn resolve(&self, r: &Reference) -> Result<Value, String> {
@@ -114,5 +159,64 @@ fn stringify(v: &Value, r: &Reference) -> Result<String, String> {
             "`${{{r}}}` is a {} and cannot be put inside a string; use the reference alone as the whole value",
             other.kind()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nothing;
+
+    impl Resolve for Nothing {
+        fn attribute(&self, reference: &Reference) -> Result<Value, String> {
+            Err(format!("no `{reference}`"))
+        }
+    }
+
+    #[test]
+    fn unset_variables_are_noted_where_their_values_go() {
+        let env = |var: &str, value: Option<&str>| Expr::FromEnv {
+            var: var.to_owned(),
+            value: value.map(str::to_owned),
+        };
+        let expr = Expr::Map(
+            [
+                ("set".to_owned(), env("SET", Some("s"))),
+                (
+                    "list".to_owned(),
+                    Expr::List(vec![Expr::Literal(Value::Int(1)), env("ITEM", None)]),
+                ),
+                ("token".to_owned(), env("TOKEN", None)),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let key = SecretKey::from_bytes(b"k");
+        let mut eval = Evaluator {
+            key: &key,
+            resolver: &Nothing,
+            unset: Vec::new(),
+        };
+        let v = eval.eval_input("payload", &expr).unwrap();
+        assert_eq!(v.get("token"), Some(&Value::Unknown));
+        assert!(matches!(v.get("set"), Some(Value::Sensitive(_))));
+        assert_eq!(
+            eval.eval_input("password", &env("PW", None)),
+            Ok(Value::Unknown)
+        );
+        let noted: Vec<(String, &str)> = eval
+            .unset
+            .iter()
+            .map(|u| (display_path(&u.path), u.var.as_str()))
+            .collect();
+        assert_eq!(
+            noted,
+            [
+                ("payload.list[1]".to_owned(), "ITEM"),
+                ("payload.token".to_owned(), "TOKEN"),
+                ("password".to_owned(), "PW"),
+            ]
+        );
     }
 }

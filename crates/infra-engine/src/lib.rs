@@ -41,11 +41,13 @@ pub use journal::Step;
 pub use local::LocalBackend;
 pub use plan::{
     Action, AttrChange, DEFAULT_TIMEOUT, Drift, PLAN_VERSION, Plan, PlanMode, PlanOptions,
-    ResourceChange, StateOnlyChange, Summary,
+    ResourceChange, StateOnlyChange, Summary, UnsetInput,
 };
 pub use secrets::SecretKey;
 pub use session::{Engine, LockOptions, Session};
-pub use state::{Deposed, ResourceState, STATE_VERSION, State};
+pub use state::{
+    Deposed, MissingOutput, OutputError, ResourceState, STATE_VERSION, State, find_output,
+};
 
 pub use infra_stack::{Expr, Reference, Stack, StackBuilder};
 #[cfg(test)]

@@ -146,6 +146,7 @@ mod tests {
             estimate_ms: 0,
             warnings: vec!["a \"quoted\" warning".into()],
             missing_env: Vec::new(),
+            unset: Vec::new(),
         }
     }
 

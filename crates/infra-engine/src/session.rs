@@ -587,7 +587,9 @@ impl Session<'_> {
                     self.state.remove(&r.address);
                 }
                 Some(o) => {
-                    let changes = diff(&schema, &r.inputs, &o.inputs);
+                    // A computed input infra never set takes the cloud's value: no drift.
+                    let recorded = schema.with_computed(&r.inputs, &o.inputs);
+                    let changes = diff(&schema, &recorded, &o.inputs);
                     let entry = self
                         .state
                         .get_mut(&r.address)
@@ -601,6 +603,8 @@ impl Session<'_> {
                         self.engine.emitter.emit(EventKind::Drifted(d.clone()));
                         drift.push(d);
                         entry.inputs = o.inputs;
+                    } else {
+                        entry.inputs = recorded;
                     }
                     let mut outputs = o.outputs;
                     if let Value::Map(m) = &mut outputs {

@@ -208,6 +208,39 @@ impl State {
         None
     }
 
+    /// One output by name, as `infra output NAME` asks for it:
+    /// `type.name.attr`, or `type.name` for all of a resource's outputs.
+    /// When there is none, the error says which outputs there are.
+    pub fn output(&self, name: &str) -> Result<&Value, MissingOutput> {
+        let mut parts = name.splitn(3, '.');
+        let (ty, res, attr) = (parts.next(), parts.next(), parts.next());
+        let found = self
+            .resources()
+            .find(|r| Some(r.address.ty.as_str()) == ty && Some(r.address.name.as_str()) == res);
+        let value = match (found, attr) {
+            (Some(r), None) => Some(&r.outputs),
+            (Some(r), Some(attr)) => r.outputs.get(attr),
+            (None, _) => None,
+        };
+        value.ok_or_else(|| {
+            let names = |r: &ResourceState| {
+                let attrs = r.outputs.as_map().into_iter().flatten();
+                attrs
+                    .map(|(k, _)| format!("{}.{k}", r.address))
+                    .collect::<Vec<_>>()
+            };
+            MissingOutput {
+                name: name.to_owned(),
+                resource: found.map(|r| r.address.clone()),
+                // The resource is there: its attributes are what was meant.
+                available: match found {
+                    Some(r) => names(r),
+                    None => self.resources().flat_map(names).collect(),
+                },
+            }
+        })
+    }
+
     /// Serializes the state, pretty-printed so that diffs of it are readable.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
@@ -242,6 +275,89 @@ impl Deposed {
             outputs: self.outputs.clone(),
         }
     }
+}
+
+/// What [`State::output`] did not find, and what there is instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingOutput {
+    /// The name asked for.
+    pub name: String,
+    /// The resource it names, when that is in state (so its attribute is
+    /// what is missing).
+    pub resource: Option<Address>,
+    /// The outputs there are, as `type.name.attr`: the resource's when it
+    /// is in state, else every resource's.
+    pub available: Vec<String>,
+}
+
+impl MissingOutput {
+    /// How many of the available names a hint shows.
+    const SHOWN: usize = 10;
+
+    /// What to look for instead: `available: a, b` (at most ten, with how
+    /// many were left out), or that there are no outputs at all.
+    pub fn hint(&self) -> String {
+        if self.available.is_empty() {
+            return match &self.resource {
+                Some(r) => format!("`{r}` has no outputs"),
+                None => "the state has no outputs".to_owned(),
+            };
+        }
+        let mut shown = self.available[..self.available.len().min(Self::SHOWN)].join(", ");
+        if self.available.len() > Self::SHOWN {
+            shown.push_str(&format!(
+                ", and {} more",
+                self.available.len() - Self::SHOWN
+            ));
+        }
+        format!("available: {shown}")
+    }
+}
+
+/// Why a stack has no output of a name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OutputError {
+    /// The stack was never applied.
+    #[error(
+        "no output `{name}`: stack `{stack}` has no state yet\n  hint: outputs exist once `infra apply` created the resources"
+    )]
+    NoState {
+        /// The stack.
+        stack: String,
+        /// The name asked for.
+        name: String,
+    },
+    /// The state has no such output.
+    #[error(
+        "no output `{}` in the state of stack `{stack}`\n  hint: {}; list them all with `infra output`",
+        .missing.name,
+        .missing.hint()
+    )]
+    Missing {
+        /// The stack.
+        stack: String,
+        /// What was not found, and what there is.
+        missing: MissingOutput,
+    },
+}
+
+/// The output `name` of `stack`, whose state is `state` (`None` when it
+/// was never applied): [`State::output`], with errors that name the stack.
+pub fn find_output<'a>(
+    state: Option<&'a State>,
+    stack: &str,
+    name: &str,
+) -> Result<&'a Value, OutputError> {
+    let Some(state) = state else {
+        return Err(OutputError::NoState {
+            stack: stack.to_owned(),
+            name: name.to_owned(),
+        });
+    };
+    state.output(name).map_err(|missing| OutputError::Missing {
+        stack: stack.to_owned(),
+        missing,
+    })
 }
 
 fn as_list<S: serde::Serializer>(
@@ -381,6 +497,77 @@ mod tests {
             format!(r#"{{"version": 1, "lineage": "x", "serial": 1, "resources": [{r}, {r}]}}"#);
         let err = State::decode(doc.as_bytes(), "s").unwrap_err().to_string();
         assert!(err.contains("appears twice"), "{err}");
+    }
+
+    fn with_outputs(resources: &[(&str, &[&str])]) -> State {
+        let mut s = State::new();
+        for (address, attrs) in resources {
+            s.put(ResourceState {
+                address: address.parse().unwrap(),
+                id: "1".into(),
+                inputs: Value::map(),
+                outputs: attrs.iter().map(|a| (*a, Value::from(*a))).collect(),
+                dependencies: vec![],
+                prevent_destroy: false,
+                created_at: now(),
+                updated_at: now(),
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn outputs_are_found_by_name() {
+        let s = with_outputs(&[("sim_resource.a", &["id", "arn"]), ("sim_resource.b", &[])]);
+        assert_eq!(s.output("sim_resource.a.id"), Ok(&Value::from("id")));
+        let all = s.output("sim_resource.a").unwrap();
+        assert_eq!(all.get("arn"), Some(&Value::from("arn")));
+        assert_eq!(s.output("sim_resource.b"), Ok(&Value::map()));
+    }
+
+    #[test]
+    fn a_missing_output_says_what_there_is() {
+        let s = with_outputs(&[("sim_resource.a", &["id", "arn"]), ("sim_resource.b", &[])]);
+        // The resource is there: its own outputs.
+        let e = s.output("sim_resource.a.nope").unwrap_err();
+        assert_eq!(e.resource, Some("sim_resource.a".parse().unwrap()));
+        assert_eq!(e.hint(), "available: sim_resource.a.arn, sim_resource.a.id");
+        let e = s.output("sim_resource.b.id").unwrap_err();
+        assert_eq!(e.hint(), "`sim_resource.b` has no outputs");
+        // It is not: everyone's.
+        let e = s.output("sim_resource.gone.id").unwrap_err();
+        assert_eq!(e.resource, None);
+        assert_eq!(e.hint(), "available: sim_resource.a.arn, sim_resource.a.id");
+        let e = with_outputs(&[]).output("x.y").unwrap_err();
+        assert_eq!(e.hint(), "the state has no outputs");
+        // At most ten names.
+        let many: Vec<String> = (0..12).map(|i| format!("o{i:02}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let e = with_outputs(&[("sim_resource.a", &many)])
+            .output("sim_resource.a.x")
+            .unwrap_err();
+        assert!(
+            e.hint().ends_with("sim_resource.a.o09, and 2 more"),
+            "{}",
+            e.hint()
+        );
+    }
+
+    #[test]
+    fn output_errors_name_the_stack() {
+        let s = with_outputs(&[("sim_resource.a", &["id"])]);
+        assert_eq!(
+            find_output(Some(&s), "x", "sim_resource.a.nope")
+                .unwrap_err()
+                .to_string(),
+            "no output `sim_resource.a.nope` in the state of stack `x`\n  hint: available: sim_resource.a.id; list them all with `infra output`"
+        );
+        assert_eq!(
+            find_output(None, "x", "sim_resource.a.id")
+                .unwrap_err()
+                .to_string(),
+            "no output `sim_resource.a.id`: stack `x` has no state yet\n  hint: outputs exist once `infra apply` created the resources"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbInstance;
-use infra_aws::{AwsContext, Poll, classify, error_code, poll_until, retry_transient};
+use infra_aws::{AwsContext, Poll, classify, error_code, poll_until};
 use infra_core::{
     ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError, Schema, Value,
     ValuePath,
@@ -198,7 +198,7 @@ async fn create_instance(
 ) -> Result<(), ProviderError> {
     let password = spec.reveal_password(ctx)?;
     let doing = format!("creating {what}");
-    retry_transient(ctx, &doing, || async {
+    async {
         let request = client
             .create_db_instance()
             .db_instance_identifier(&spec.identifier)
@@ -229,7 +229,7 @@ async fn create_instance(
             Err(e) if error_code(&e) == Some("DBInstanceAlreadyExists") => Ok(()),
             Err(e) => Err(classify(&doing, &e)),
         }
-    })
+    }
     .await
 }
 
@@ -362,8 +362,8 @@ impl Provider for RdsInstance {
             let doing = format!("modifying {what} ({})", modify.changed().join(", "));
             ctx.progress(&doing);
             // InvalidDBInstanceState ("not in the available state") is
-            // classified transient, so it is retried until the timeout.
-            retry_transient(ctx, &doing, || async {
+            // classified transient, so the engine retries it.
+            async {
                 client
                     .modify_db_instance()
                     .db_instance_identifier(&id)
@@ -388,7 +388,7 @@ impl Provider for RdsInstance {
                     .send()
                     .await
                     .map_err(|e| classify(&doing, &e))
-            })
+            }
             .await?;
         }
         if let Some(arn) = &live.arn {
@@ -438,7 +438,7 @@ impl Provider for RdsInstance {
                 ctx.progress(&format!("taking final snapshot `{name}`"));
             }
             let doing = format!("deleting {what}");
-            retry_transient(ctx, &doing, || async {
+            async {
                 match client
                     .delete_db_instance()
                     .db_instance_identifier(&id)
@@ -477,7 +477,7 @@ impl Provider for RdsInstance {
                         }
                     }
                 }
-            })
+            }
             .await?;
         }
         wait_gone(&client, ctx, &what, &id).await

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbSubnetGroup;
-use infra_aws::{AwsContext, Poll, classify, error_code, poll_until, retry_transient};
+use infra_aws::{AwsContext, Poll, classify, error_code, poll_until};
 use infra_core::{
     Attribute, ErrorKind, Existing, Observed, OpContext, OpKind, Output, PathSeg, Provider,
     ProviderError, Schema, Type, Value, ValuePath,
@@ -288,7 +288,7 @@ impl Provider for RdsSubnetGroup {
             return observe_live(&client, &what, &group, inputs).await;
         }
         let doing = format!("creating {what}");
-        let created = retry_transient(ctx, &doing, || async {
+        let created = async {
             client
                 .create_db_subnet_group()
                 .db_subnet_group_name(&spec.name)
@@ -302,7 +302,7 @@ impl Provider for RdsSubnetGroup {
                     Some("DBSubnetGroupAlreadyExists") => Ok(None),
                     _ => Err(classify(&doing, &e)),
                 })
-        })
+        }
         .await?;
         match created {
             Some(group) => Ok(observe(&group, &spec.tags, inputs)),
@@ -378,7 +378,7 @@ impl Provider for RdsSubnetGroup {
             // ModifyDBSubnetGroup replaces the whole list, so it always
             // carries every subnet and the description.
             let doing = format!("modifying {what}");
-            let modified = retry_transient(ctx, &doing, || async {
+            let modified = async {
                 client
                     .modify_db_subnet_group()
                     .db_subnet_group_name(&existing.id)
@@ -387,7 +387,7 @@ impl Provider for RdsSubnetGroup {
                     .send()
                     .await
                     .map_err(|e| classify(&doing, &e))
-            })
+            }
             .await?;
             modified.db_subnet_group.unwrap_or(group)
         } else {
@@ -400,7 +400,7 @@ impl Provider for RdsSubnetGroup {
         let what = format!("`{}` (DB subnet group {})", ctx.address, existing.id);
         let client = self.clients.get(ctx).await?;
         let doing = format!("deleting {what}");
-        retry_transient(ctx, &doing, || async {
+        async {
             match client
                 .delete_db_subnet_group()
                 .db_subnet_group_name(&existing.id)
@@ -417,7 +417,7 @@ impl Provider for RdsSubnetGroup {
                 }
                 Err(e) => Err(classify(&doing, &e)),
             }
-        })
+        }
         .await?;
         poll_until(
             ctx,

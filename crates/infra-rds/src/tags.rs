@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
-use infra_aws::{classify, retry_transient};
+use infra_aws::classify;
 use infra_core::{OpContext, ProviderError};
 
 /// The tag list AWS returns, as a map.
@@ -63,7 +63,7 @@ pub(crate) async fn list(
 /// Brings the tags of `arn` from `actual` to `desired`.
 pub(crate) async fn sync(
     client: &Client,
-    ctx: &OpContext,
+    _ctx: &OpContext,
     what: &str,
     arn: &str,
     actual: &BTreeMap<String, String>,
@@ -72,7 +72,7 @@ pub(crate) async fn sync(
     let (add, remove) = diff(actual, desired);
     if !remove.is_empty() {
         let doing = format!("removing tags from {what}");
-        retry_transient(ctx, &doing, || async {
+        async {
             client
                 .remove_tags_from_resource()
                 .resource_name(arn)
@@ -80,12 +80,12 @@ pub(crate) async fn sync(
                 .send()
                 .await
                 .map_err(|e| classify(&doing, &e))
-        })
+        }
         .await?;
     }
     if !add.is_empty() {
         let doing = format!("tagging {what}");
-        retry_transient(ctx, &doing, || async {
+        async {
             client
                 .add_tags_to_resource()
                 .resource_name(arn)
@@ -93,7 +93,7 @@ pub(crate) async fn sync(
                 .send()
                 .await
                 .map_err(|e| classify(&doing, &e))
-        })
+        }
         .await?;
     }
     Ok(())

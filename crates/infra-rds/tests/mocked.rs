@@ -1,5 +1,5 @@
 //! Paths moto cannot produce, with mocked SDK responses (aws-smithy-mocks):
-//! conflicts retried, throttling classified, pending modifications, waits
+//! conflicts classified for the engine's retries, throttling classified, pending modifications, waits
 //! through intermediate and failed statuses, deletes already under way,
 //! and the exact requests sent. Time is paused, so waits cost nothing.
 
@@ -22,11 +22,29 @@ use aws_sdk_rds::types::{
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 use infra_aws::AwsContext;
-use infra_core::{ErrorKind, Existing, Provider, Value};
+use infra_core::{ErrorKind, Existing, Provider, ProviderError, Value};
 use infra_rds::{RdsInstance, RdsSubnetGroup};
 use support::{ctx_with, inputs, secret, strings, with};
 
 const ID: &str = "mockdb";
+
+/// Calls `op` again while it fails with a retryable error, as the engine's
+/// retry policy does (providers do not retry themselves); returns the
+/// outcome and the kinds of the retryable errors on the way.
+async fn as_the_engine_retries<T, F, Fut>(mut op: F) -> (Result<T, ProviderError>, Vec<ErrorKind>)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let mut retried = Vec::new();
+    for _ in 0..8 {
+        match op().await {
+            Err(e) if e.kind.is_retryable() => retried.push(e.kind),
+            other => return (other, retried),
+        }
+    }
+    panic!("still failing after 8 attempts: {retried:?}");
+}
 
 fn meta(code: &str, message: &str) -> ErrorMetadata {
     ErrorMetadata::builder().code(code).message(message).build()
@@ -103,9 +121,12 @@ fn client(rules: &[&Rule]) -> Client {
 
 #[tokio::test(start_paused = true)]
 async fn modify_is_retried_while_the_instance_is_busy() {
+    // Each attempt reads the instance first; the last one's wait sees the
+    // new class.
     let describe = mock!(Client::describe_db_instances)
         .sequence()
         .output(|| described(db("available", "db.t4g.micro")))
+        .times(4)
         .output(|| described(db("available", "db.t4g.large")))
         .repeatedly()
         .build();
@@ -129,10 +150,10 @@ async fn modify_is_retried_while_the_instance_is_busy() {
     let p = instance(client(&[&describe, &modify]));
     let before = spec(&p, "db.t4g.micro", false);
     let after = spec(&p, "db.t4g.large", false);
-    let updated = p
-        .update(&ctx(), &existing(&before), &after)
-        .await
-        .expect("retried until the instance accepted the change");
+    let (ctx, recorded) = (ctx(), existing(&before));
+    let (updated, retried) = as_the_engine_retries(|| p.update(&ctx, &recorded, &after)).await;
+    let updated = updated.expect("retried until the instance accepted the change");
+    assert_eq!(retried, [ErrorKind::Transient; 3], "busy is retryable");
     assert_eq!(modify.num_calls(), 4);
     assert_eq!(updated.inputs, after);
 }

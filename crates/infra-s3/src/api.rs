@@ -1,6 +1,7 @@
 //! The S3 calls behind `s3_bucket`: HeadBucket, the GET and PUT of each
 //! sub-configuration, and emptying a bucket. Every SDK error goes through
-//! `infra_aws::classify`; conflicts and throttling are retried here.
+//! `infra_aws::classify`; conflicts and throttling are retried by the
+//! engine.
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::error::operation::BuildError;
-use infra_aws::{Poll, classify, error_code, poll_until, retry_transient};
+use infra_aws::{Poll, classify, error_code, poll_until};
 use infra_core::{ErrorKind, OpContext, ProviderError, Value};
 
 use crate::spec::{BucketSpec, Encryption, Rule, Transition};
@@ -80,37 +81,23 @@ impl<'a> S3<'a> {
         )
     }
 
-    /// Calls `op` with retries of throttling and conflicts (OperationAborted);
-    /// `fresh` also retries NoSuchBucket for the propagation window after a
-    /// create.
-    async fn call<T, E, F, Fut>(
-        &self,
-        what: &str,
-        fresh: bool,
-        mut op: F,
-    ) -> Result<T, ProviderError>
+    /// Calls `op` once, classifying its error: throttling and conflicts
+    /// (OperationAborted) are retryable, and so is NoSuchBucket when `fresh`
+    /// (just after a create, while the bucket propagates). The engine
+    /// retries them.
+    async fn call<T, E, F, Fut>(&self, what: &str, fresh: bool, op: F) -> Result<T, ProviderError>
     where
-        F: FnMut() -> Fut,
+        F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let mut ctx = self.ctx.clone();
-        if fresh {
-            ctx.timeout = ctx.timeout.min(PROPAGATION);
-        }
-        retry_transient(&ctx, what, || {
-            let sent = op();
-            async move {
-                sent.await.map_err(|e| {
-                    let mut err = classify(what, &e);
-                    if fresh && err.kind == ErrorKind::NotFound {
-                        err.kind = ErrorKind::Transient;
-                    }
-                    err
-                })
+        op().await.map_err(|e| {
+            let mut err = classify(what, &e);
+            if fresh && err.kind == ErrorKind::NotFound {
+                err.kind = ErrorKind::Transient;
             }
+            err
         })
-        .await
     }
 
     /// A GET that may find nothing: `absent` are the codes meaning "no such

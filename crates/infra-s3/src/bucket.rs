@@ -277,7 +277,7 @@ impl Provider for S3Bucket {
                         .build()
                 });
                 let what = format!("creating S3 bucket `{}`", s3.name);
-                let created = infra_aws::retry_transient(ctx, &what, || async {
+                let created = async {
                     let r = s3
                         .client
                         .create_bucket()
@@ -310,7 +310,7 @@ impl Provider for S3Bucket {
                         }
                         Err(e) => Err(classify(&what, &e)),
                     }
-                })
+                }
                 .await?;
                 if created {
                     ctx.progress("bucket created");
@@ -393,14 +393,14 @@ impl Provider for S3Bucket {
             if force && !s3.empty().await? {
                 return Ok(());
             }
-            let result = infra_aws::retry_transient(ctx, &what, || async {
+            let result = async {
                 match s3.client.delete_bucket().bucket(&s3.name).send().await {
                     Ok(_) => Ok(Deleted::Yes),
                     Err(e) if error_code(&e) == Some("NoSuchBucket") => Ok(Deleted::Yes),
                     Err(e) if error_code(&e) == Some("BucketNotEmpty") => Ok(Deleted::NotEmpty),
                     Err(e) => Err(classify(&what, &e)),
                 }
-            })
+            }
             .await?;
             match result {
                 Deleted::Yes => return s3.wait_gone().await,

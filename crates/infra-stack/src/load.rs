@@ -398,9 +398,10 @@ impl Ctx<'_> {
             };
             let provider = registry.get(ty);
             if provider.is_none() {
-                let hint = match closest(ty, registry.type_names()) {
-                    Some(c) => format!("did you mean `{c}`?"),
-                    None => format!(
+                let hint = match (registry.hint(ty), closest(ty, registry.type_names())) {
+                    (Some(hint), _) => hint.to_owned(),
+                    (None, Some(c)) => format!("did you mean `{c}`?"),
+                    (None, None) => format!(
                         "known types: {}",
                         registry.type_names().collect::<Vec<_>>().join(", ")
                     ),

@@ -3,7 +3,6 @@
 //! without the aws CLI. Stdout holds that one JSON document and nothing
 //! else; problems go to stderr with exit 1.
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use infra_aws::AwsContext;
 use infra_core::Value;
@@ -37,10 +36,10 @@ pub async fn exec(ctx: &Context, command: EksCommand) -> anyhow::Result<Exit> {
     }
 }
 
-/// Signs a token with the credentials of the stack's `[aws]` table (when a
-/// stack is given) or of the environment, and prints its ExecCredential.
+/// Prints the ExecCredential of a token signed with the credentials of the
+/// stack's `[aws]` table (when a stack is given) or of the environment.
 async fn token(ctx: &Context, args: TokenArgs) -> anyhow::Result<Exit> {
-    let mut settings = match &ctx.stack {
+    let settings = match &ctx.stack {
         Some(name) => {
             let engine = ctx.engine();
             let stack = ctx.load(&engine, name)?;
@@ -48,27 +47,13 @@ async fn token(ctx: &Context, args: TokenArgs) -> anyhow::Result<Exit> {
         }
         None => Value::Null,
     };
-    if let Some(region) = args.region.filter(|r| !r.is_empty()) {
-        settings = with_region(settings, region);
-    }
-    let aws = AwsContext::new();
-    let token = infra_eks::token_for(&aws, &settings, &args.cluster)
-        .await
-        .with_context(|| format!("cannot build a token for EKS cluster `{}`", args.cluster))?;
-    ctx.shell
-        .out(&format!("{}\n", infra_eks::exec_credential_json(&token)));
+    let credential = infra_eks::exec_credential(
+        &AwsContext::new(),
+        settings,
+        &args.cluster,
+        args.region.as_deref(),
+    )
+    .await?;
+    ctx.shell.out(&format!("{credential}\n"));
     Ok(Exit::Success)
-}
-
-/// The `[aws]` table with `region` set. A table of the wrong kind is left
-/// as it is, for `AwsSettings` to report.
-fn with_region(settings: Value, region: String) -> Value {
-    match settings {
-        Value::Null => [("region", Value::from(region))].into_iter().collect(),
-        Value::Map(mut map) => {
-            map.insert("region".to_owned(), Value::from(region));
-            Value::Map(map)
-        }
-        other => other,
-    }
 }

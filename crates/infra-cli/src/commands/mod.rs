@@ -10,6 +10,7 @@ pub mod graph;
 pub mod import;
 pub mod output;
 pub mod plan;
+pub mod schema;
 pub mod state;
 pub mod validate;
 

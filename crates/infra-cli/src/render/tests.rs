@@ -4,7 +4,7 @@ use expect_test::{Expect, expect};
 use infra_core::{Address, Diagnostic, Location, Secret, Value};
 use infra_engine::{
     Action, ApplyReport, ApplySummary, AttrChange, Deposed, Drift, Event, EventKind, Plan,
-    PlanMode, ResourceChange, ResourceState, State, StateOnlyChange, Step, Summary,
+    PlanMode, ResourceChange, ResourceState, State, StateOnlyChange, Step, Summary, UnsetInput,
 };
 
 use super::*;
@@ -69,6 +69,7 @@ fn plan(changes: Vec<ResourceChange>) -> Plan {
         estimate_ms: 90_000,
         warnings: Vec::new(),
         missing_env: Vec::new(),
+        unset: Vec::new(),
     }
 }
 
@@ -549,4 +550,95 @@ fn a_full_disk_is_said_once_in_words() {
           hint: free space on that disk (`df -h` shows which one is full), then run the command again
     "#]]
     .assert_eq(&failures(&report, Style::PLAIN));
+}
+
+#[test]
+fn unset_sensitive_inputs_show_their_variable() {
+    let unset = |address: &str, path: &str, var: &str| UnsetInput {
+        address: addr(address),
+        path: path.to_owned(),
+        var: var.to_owned(),
+    };
+    let long = "x".repeat(80);
+    let mut p = plan(vec![
+        change(
+            "sim_resource.db",
+            Action::Create,
+            vec![
+                attr("password", None, Some(Value::Unknown)),
+                attr(
+                    "payload",
+                    None,
+                    Some(
+                        [("endpoint", Value::Unknown), ("token", Value::Unknown)]
+                            .into_iter()
+                            .collect(),
+                    ),
+                ),
+                attr(
+                    "list",
+                    None,
+                    Some(Value::List(vec![Value::Int(1), Value::Unknown])),
+                ),
+                attr(
+                    "values",
+                    None,
+                    Some(
+                        [
+                            ("long", Value::from(long.as_str())),
+                            ("token", Value::Unknown),
+                        ]
+                        .into_iter()
+                        .collect(),
+                    ),
+                ),
+            ],
+        ),
+        change(
+            "sim_resource.app",
+            Action::Update,
+            vec![attr(
+                "password",
+                Some(secret("hunter2")),
+                Some(Value::Unknown),
+            )],
+        ),
+        // Unknown for another reason: known after apply.
+        change(
+            "sim_resource.other",
+            Action::Create,
+            vec![attr("password", None, Some(Value::Unknown))],
+        ),
+    ]);
+    p.unset = vec![
+        unset("sim_resource.db", "password", "DB_PASSWORD"),
+        unset("sim_resource.db", "list[1]", "ITEM"),
+        unset("sim_resource.db", "payload.token", "TOKEN"),
+        unset("sim_resource.db", "values.token", "TOKEN"),
+        unset("sim_resource.app", "password", "DB_PASSWORD"),
+    ];
+    check(
+        &p,
+        expect![[r#"
+        infra will perform the following actions:
+
+          + sim_resource.db
+              + password = (unset: $DB_PASSWORD)
+              + payload  = { endpoint = (known after apply), token = (unset: $TOKEN) }
+              + list     = [1, (unset: $ITEM)]
+              + values   = {
+                  long = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                  token = (unset: $TOKEN)
+                }
+
+          ~ sim_resource.app
+              ~ password = (sensitive) -> (unset: $DB_PASSWORD)
+
+          + sim_resource.other
+              + password = (known after apply)
+
+        Plan: 2 to add, 1 to change, 0 to replace, 0 to destroy.
+        Estimated apply time: 1m 30s (critical path).
+    "#]],
+    );
 }

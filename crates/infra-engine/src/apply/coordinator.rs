@@ -249,7 +249,9 @@ impl<'x, 'a> Coordinator<'x, 'a> {
                 Report::Done(i, result, elapsed) => {
                     self.running -= 1;
                     let intent = &self.intents[&i];
-                    let outcome = outcome(self.ops[i].step, intent, result);
+                    let schema = self.exec.registry.get(&self.ops[i].address.ty);
+                    let schema = schema.map(|p| p.schema());
+                    let outcome = outcome(self.ops[i].step, intent, result, schema);
                     records.push(Record::Result {
                         seq: intent.seq,
                         outcome: outcome.clone(),
@@ -351,6 +353,7 @@ fn outcome(
     step: Step,
     intent: &Intent,
     result: Result<infra_core::Observed, ProviderError>,
+    schema: Option<&infra_core::Schema>,
 ) -> Outcome {
     match result {
         Ok(observed) => match step {
@@ -362,7 +365,15 @@ fn outcome(
                 }
                 Outcome::Applied {
                     id: observed.id,
-                    inputs: intent.inputs.clone().unwrap_or_else(Value::map),
+                    // State records what the cloud picked for computed
+                    // inputs the stack left unset, for references and plans.
+                    inputs: {
+                        let mut inputs = intent.inputs.clone().unwrap_or_else(Value::map);
+                        if let Some(schema) = schema {
+                            schema.fill_computed(&mut inputs, &observed.inputs);
+                        }
+                        inputs
+                    },
                     outputs,
                 }
             }

@@ -355,6 +355,7 @@ mod tests {
             estimate_ms: 0,
             warnings: Vec::new(),
             missing_env: Vec::new(),
+            unset: Vec::new(),
         }
     }
 

@@ -116,6 +116,11 @@ impl Executor<'_> {
                     for path in &config.lifecycle.ignore_changes {
                         crate::plan::keep_prior(&mut v, planned, path);
                     }
+                    // An update keeps the computed values the plan kept; a
+                    // create (or replacement) lets the cloud pick afresh.
+                    if op.step == Step::Update {
+                        provider.schema().fill_computed(&mut v, planned);
+                    }
                 }
                 if v.has_unknown() {
                     return Err(

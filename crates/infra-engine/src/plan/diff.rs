@@ -11,7 +11,15 @@ use super::AttrChange;
 pub(crate) fn diff(schema: &Schema, before: &Value, after: &Value) -> Vec<AttrChange> {
     // Usually one change per attribute at most (nested maps may add more).
     let mut out = Vec::with_capacity(after.as_map().map_or(0, |m| m.len()));
-    diff_into(schema, &mut Vec::new(), Some(before), Some(after), &mut out);
+    // Sets in canonical order, so that reordering one is no change.
+    let (before, after) = (schema.normalize(before), schema.normalize(after));
+    diff_into(
+        schema,
+        &mut Vec::new(),
+        Some(&before),
+        Some(&after),
+        &mut out,
+    );
     out
 }
 
@@ -34,7 +42,10 @@ fn diff_into(
                 path.pop();
             }
         }
-        (Some(Value::List(a)), Some(Value::List(b))) if a.len() == b.len() && !path.is_empty() => {
+        // A set changes as a whole: its positions mean nothing.
+        (Some(Value::List(a)), Some(Value::List(b)))
+            if a.len() == b.len() && !path.is_empty() && !schema.is_set_at(path) =>
+        {
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
                 path.push(PathSeg::Index(i));
                 diff_into(schema, path, Some(x), Some(y), out);

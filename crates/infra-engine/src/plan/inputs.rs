@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use infra_core::{CheckContext, Diagnostic, PathSeg, Provider, Value, display_path};
 use infra_stack::{ResourceConfig, Stack};
 
-use crate::eval::{Evaluator, Resolve};
+use crate::eval::{Evaluator, Resolve, Unset};
 use crate::secrets::SecretKey;
 
 /// What a provider's plan-time checks see of `stack`.
@@ -22,7 +22,8 @@ pub(crate) fn check_context<'a>(stack: &'a Stack, provider: &dyn Provider) -> Ch
 }
 
 /// Evaluates one resource's inputs and checks them against its schema and
-/// the provider's own checks.
+/// the provider's own checks; `missing_env` gets the unset `from_env`
+/// variables.
 pub(crate) fn desired_inputs(
     config: &ResourceConfig,
     provider: &dyn Provider,
@@ -32,16 +33,35 @@ pub(crate) fn desired_inputs(
     problems: &mut Vec<Diagnostic>,
     missing_env: &mut Vec<String>,
 ) -> Option<Value> {
+    let mut unset = Vec::new();
+    let inputs = desired_inputs_noting_unset(
+        config, provider, project, key, resolver, problems, &mut unset,
+    );
+    missing_env.extend(unset.into_iter().map(|u| u.var));
+    inputs
+}
+
+/// [`desired_inputs`], noting also where in the inputs the value of each
+/// unset `from_env` variable goes.
+pub(crate) fn desired_inputs_noting_unset(
+    config: &ResourceConfig,
+    provider: &dyn Provider,
+    project: &CheckContext<'_>,
+    key: &SecretKey,
+    resolver: &dyn Resolve,
+    problems: &mut Vec<Diagnostic>,
+    unset: &mut Vec<Unset>,
+) -> Option<Value> {
     let schema = provider.schema();
     let mut eval = Evaluator {
         key,
         resolver,
-        missing_env: Vec::new(),
+        unset: Vec::new(),
     };
     let mut inputs = BTreeMap::new();
     let mut ok = true;
     for (name, expr) in &config.inputs {
-        match eval.eval(expr) {
+        match eval.eval_input(name, expr) {
             // A reference keeps its value's type, so references to deep
             // values can build one deeper than the loader let through;
             // state must be able to hold and read back whatever is applied.
@@ -73,7 +93,7 @@ pub(crate) fn desired_inputs(
             }
         }
     }
-    missing_env.append(&mut eval.missing_env);
+    unset.append(&mut eval.unset);
     if !ok {
         return None;
     }
@@ -123,7 +143,11 @@ pub(crate) fn desired_inputs(
         }
     }
     if ok {
-        for (path, message) in provider.validate_in(project, &inputs) {
+        let rules = schema.validate(&inputs);
+        for (path, message) in rules
+            .into_iter()
+            .chain(provider.validate_in(project, &inputs))
+        {
             problems.push(located(Diagnostic::error(message), config, &path));
             ok = false;
         }

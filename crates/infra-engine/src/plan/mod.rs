@@ -74,6 +74,22 @@ pub struct Plan {
     /// plan shows, but cannot be applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_env: Vec<String>,
+    /// Where the values of those variables go: the plan shows them as
+    /// unset, not as known after apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unset: Vec<UnsetInput>,
+}
+
+/// An input whose `from_env` variable is unset, so its value is unknown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnsetInput {
+    /// The resource.
+    pub address: Address,
+    /// Where in its inputs, as in [`AttrChange::path`]: `password`,
+    /// `payload.token`, `values.list[0]`.
+    pub path: String,
+    /// The environment variable.
+    pub var: String,
 }
 
 /// Counts of planned changes, as in `Plan: N to add, ...`.

@@ -4,16 +4,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use infra_core::{Address, Diagnostic, OpKind, Registry, Value};
+use infra_core::{Address, Diagnostic, OpKind, Registry, Value, display_path};
 use infra_stack::{ResourceConfig, Stack};
 
 use super::diff::diff;
 use super::hash::config_hash;
-use super::inputs::{check_context, desired_inputs, keep_prior};
+use super::inputs::{check_context, desired_inputs_noting_unset, keep_prior};
 use super::known::{Inputs, Known, KnownResolver, resource_index};
 use super::{
     Action, AttrChange, DEFAULT_TIMEOUT, Drift, PLAN_VERSION, Plan, PlanMode, PlanOptions,
-    ResourceChange, StateOnlyChange, Summary,
+    ResourceChange, StateOnlyChange, Summary, UnsetInput,
 };
 use crate::eval::Resolve;
 use crate::graph::DepGraph;
@@ -36,7 +36,7 @@ impl Planner<'_> {
     ) -> Result<Plan, Vec<Diagnostic>> {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
-        let mut missing_env = Vec::new();
+        let mut unset = Vec::new();
         let mut changes = Vec::new();
         let mut state_only = Vec::new();
         for t in opts.targets.iter().chain(&opts.replace) {
@@ -55,13 +55,16 @@ impl Planner<'_> {
                 &mut changes,
                 &mut state_only,
                 &mut problems,
-                &mut missing_env,
+                &mut unset,
             );
-            for var in &missing_env {
-                warnings.push(format!(
-                    "environment variable {var} is not set, so a sensitive input is unknown; apply will fail until it is set"
-                ));
-            }
+        }
+        let mut missing_env: Vec<String> = unset.iter().map(|u| u.var.clone()).collect();
+        missing_env.sort();
+        missing_env.dedup();
+        for var in &missing_env {
+            warnings.push(format!(
+                "environment variable {var} is not set, so a sensitive input is unknown; apply will fail until it is set"
+            ));
         }
         if problems.iter().any(Diagnostic::is_error) {
             return Err(problems);
@@ -86,6 +89,7 @@ impl Planner<'_> {
             estimate_ms,
             warnings,
             missing_env,
+            unset,
         })
     }
 
@@ -96,28 +100,38 @@ impl Planner<'_> {
         config: &ResourceConfig,
         resolver: &dyn Resolve,
         problems: &mut Vec<Diagnostic>,
-        missing_env: &mut Vec<String>,
+        unset: &mut Vec<UnsetInput>,
     ) -> Option<Value> {
         let Some(provider) = self.registry.get(&config.address.ty) else {
             problems.push(
                 Diagnostic::error(format!("unknown resource type `{}`", config.address.ty))
                     .on(config.address.clone())
-                    .hint(format!(
-                        "known types: {}",
-                        self.registry.type_names().collect::<Vec<_>>().join(", ")
-                    )),
+                    .hint(match self.registry.hint(&config.address.ty) {
+                        Some(hint) => hint.to_owned(),
+                        None => format!(
+                            "known types: {}",
+                            self.registry.type_names().collect::<Vec<_>>().join(", ")
+                        ),
+                    }),
             );
             return None;
         };
-        desired_inputs(
+        let mut found = Vec::new();
+        let inputs = desired_inputs_noting_unset(
             config,
             &**provider,
             &check_context(self.stack, &**provider),
             self.key,
             resolver,
             problems,
-            missing_env,
-        )
+            &mut found,
+        );
+        unset.extend(found.into_iter().map(|u| UnsetInput {
+            address: config.address.clone(),
+            path: display_path(&u.path),
+            var: u.var,
+        }));
+        inputs
     }
 
     fn plan_apply(
@@ -126,7 +140,7 @@ impl Planner<'_> {
         changes: &mut Vec<ResourceChange>,
         state_only: &mut Vec<StateOnlyChange>,
         problems: &mut Vec<Diagnostic>,
-        missing_env: &mut Vec<String>,
+        unset: &mut Vec<UnsetInput>,
     ) {
         let selected =
             (!opts.targets.is_empty()).then(|| self.graph.with_dependencies(&opts.targets));
@@ -155,8 +169,7 @@ impl Planner<'_> {
                 kept: &kept,
                 registry: self.registry,
             };
-            let Some(mut after) = self.desired_inputs(config, &resolver, problems, missing_env)
-            else {
+            let Some(mut after) = self.desired_inputs(config, &resolver, problems, unset) else {
                 continue;
             };
             let schema = self.registry.get(&address.ty).map(|p| p.schema());
@@ -194,6 +207,8 @@ impl Planner<'_> {
             for path in &config.lifecycle.ignore_changes {
                 keep_prior(&mut after, &prior.inputs, path);
             }
+            // What the cloud picked for computed inputs the stack leaves unset.
+            schema.fill_computed(&mut after, &prior.inputs);
             change.attributes = diff(schema, &prior.inputs, &after);
             change.target_id = Some(prior.id.clone());
             let forced = opts.replace.contains(address);
@@ -237,8 +252,6 @@ impl Planner<'_> {
             };
             known[index] = Some(Known { inputs, outputs });
         }
-        missing_env.sort();
-        missing_env.dedup();
         // Resources gone from the config, dependents first.
         let mut gone: Vec<&crate::state::ResourceState> = self
             .state
@@ -367,10 +380,13 @@ impl Planner<'_> {
                     r.address, r.address.ty
                 ))
                 .on(r.address.clone())
-                .hint(format!(
-                    "run an infra built with the `{}` type, which made it",
-                    r.address.ty
-                )),
+                .hint(match self.registry.hint(&r.address.ty) {
+                    Some(hint) => hint.to_owned(),
+                    None => format!(
+                        "run an infra built with the `{}` type, which made it",
+                        r.address.ty
+                    ),
+                }),
             );
             return;
         };

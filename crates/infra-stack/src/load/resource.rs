@@ -292,7 +292,7 @@ impl Lowering<'_, '_, '_> {
             }
             Kind::Array(items) => {
                 let item_ty = match ty {
-                    Type::List(item) => &**item,
+                    Type::List(item) | Type::Set(item) => &**item,
                     Type::Any => &Type::Any,
                     _ => {
                         self.mismatch(node.pos, path, ty, "list");

@@ -1315,3 +1315,26 @@ fn extends_refuses_what_is_not_a_regular_file() {
     "#]]
     .assert_eq(&render(&load_within(dir.path(), 10), false));
 }
+
+#[test]
+fn a_type_left_out_of_the_build_gets_its_registered_hint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("stacks")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("stacks/x.toml"),
+        "[resources.sim_resource.a]\npayload = 1\n\n[resources.bukket.b]\nname = \"b\"\n",
+    )
+    .expect("write");
+    let mut registry = registry();
+    registry.register_hint("sim_resource", "build infra with `--features sim`");
+    expect![[r#"
+        error: stacks/x.toml:1:12: unknown resource type `sim_resource`
+          hint: build infra with `--features sim`
+        error: stacks/x.toml:4:12: unknown resource type `bukket`
+          hint: did you mean `bucket`?
+    "#]]
+    .assert_eq(&render(
+        &load_stack(dir.path(), "x", &registry, &env),
+        false,
+    ));
+}

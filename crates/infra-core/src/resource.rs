@@ -1,0 +1,246 @@
+//! One way to define a resource type: a schema, a typed spec parsed once
+//! from the inputs, and the operations on that spec. [`Typed`] turns a
+//! [`Resource`] into the engine's [`Provider`]: plan-time validation is the
+//! spec's parse (so a rule is written once and its message is the same at
+//! plan and apply), and every operation receives the parsed spec.
+//!
+//! ```ignore
+//! struct Bucket;
+//! #[async_trait]
+//! impl Resource for Bucket {
+//!     type Spec = BucketSpec;
+//!     fn schema(&self) -> Schema { ... }
+//!     fn parse(&self, f: &mut Fields<'_>) -> BucketSpec { ... }
+//!     async fn create(&self, ctx: &OpContext, spec: &BucketSpec, inputs: &Value) -> ... { ... }
+//!     ...
+//! }
+//! registry.register(Arc::new(Typed::new(Bucket)));
+//! ```
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::fields::{Fields, Phase};
+use crate::{
+    CheckContext, Existing, Observed, OpContext, OpKind, Provider, ProviderError, Schema, Value,
+    ValuePath,
+};
+
+/// A resource type written against a typed spec. The optional methods
+/// mirror [`Provider`]'s and default the same way.
+#[async_trait]
+pub trait Resource: Send + Sync + 'static {
+    /// The inputs, typed.
+    type Spec: Send + Sync;
+
+    /// The type's schema (built once, by [`Typed::new`]).
+    fn schema(&self) -> Schema;
+
+    /// Reads the spec out of the inputs, recording every problem (types,
+    /// rules, combinations) in `fields` at its path. Called at plan time
+    /// with values that may be unknown, and before each operation.
+    fn parse(&self, fields: &mut Fields<'_>) -> Self::Spec;
+
+    /// The stack file's settings table this type reads (`aws`, `sim`).
+    fn settings_section(&self) -> Option<&str> {
+        None
+    }
+
+    /// Problems of that settings table.
+    fn check_settings(&self, _settings: &Value) -> Vec<(ValuePath, String)> {
+        Vec::new()
+    }
+
+    /// Plan-time checks that read local files the inputs name.
+    fn check_project(
+        &self,
+        _project: &CheckContext<'_>,
+        _spec: &Self::Spec,
+    ) -> Vec<(ValuePath, String)> {
+        Vec::new()
+    }
+
+    /// See [`Provider::deletable`].
+    fn deletable(&self, _existing: &Existing) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// See [`Provider::default_timeout`].
+    fn default_timeout(&self, _op: OpKind) -> Duration {
+        Duration::from_secs(60 * 60)
+    }
+
+    /// See [`Provider::estimate`].
+    fn estimate(&self, _op: OpKind, _inputs: &Value) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    /// See [`Provider::interrupted`].
+    async fn interrupted(
+        &self,
+        _ctx: &OpContext,
+        _op: OpKind,
+        _inputs: &Value,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Creates the resource from `spec` (parsed from `inputs`, which the
+    /// observed inputs may copy what the cloud cannot return from).
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        spec: &Self::Spec,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError>;
+
+    /// Reads the resource; `None` when it no longer exists.
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+    ) -> Result<Option<Observed>, ProviderError>;
+
+    /// Finds what an interrupted create of `spec` may have made.
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        spec: &Self::Spec,
+        inputs: &Value,
+    ) -> Result<Option<Observed>, ProviderError>;
+
+    /// Changes the resource in place to match `spec`.
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+        spec: &Self::Spec,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError>;
+
+    /// Deletes the resource; deleting what is gone succeeds.
+    async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError>;
+}
+
+/// A [`Resource`] as a [`Provider`].
+pub struct Typed<R: Resource> {
+    resource: R,
+    schema: Schema,
+}
+
+impl<R: Resource> Typed<R> {
+    /// Wraps `resource`, building its schema once.
+    pub fn new(resource: R) -> Self {
+        let schema = resource.schema();
+        Typed { resource, schema }
+    }
+
+    /// The wrapped resource.
+    pub fn resource(&self) -> &R {
+        &self.resource
+    }
+
+    /// The spec for an operation: every value known, every rule met.
+    fn spec(&self, ctx: &OpContext, inputs: &Value) -> Result<R::Spec, ProviderError> {
+        let mut fields = Fields::new(inputs, Phase::Apply);
+        let spec = self.resource.parse(&mut fields);
+        fields.finish(&ctx.address.to_string(), spec)
+    }
+}
+
+impl<R: Resource> std::fmt::Debug for Typed<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Typed")
+            .field("type", &self.schema.type_name)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<R: Resource> Provider for Typed<R> {
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn settings_section(&self) -> Option<&str> {
+        self.resource.settings_section()
+    }
+
+    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
+        self.resource.check_settings(settings)
+    }
+
+    fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
+        let mut fields = Fields::new(inputs, Phase::Plan);
+        self.resource.parse(&mut fields);
+        fields.into_problems()
+    }
+
+    fn validate_in(&self, project: &CheckContext<'_>, inputs: &Value) -> Vec<(ValuePath, String)> {
+        let mut fields = Fields::new(inputs, Phase::Plan);
+        let spec = self.resource.parse(&mut fields);
+        let mut problems = fields.into_problems();
+        if problems.is_empty() {
+            problems = self.resource.check_project(project, &spec);
+        }
+        problems
+    }
+
+    fn deletable(&self, existing: &Existing) -> Result<(), String> {
+        self.resource.deletable(existing)
+    }
+
+    fn default_timeout(&self, op: OpKind) -> Duration {
+        self.resource.default_timeout(op)
+    }
+
+    fn estimate(&self, op: OpKind, inputs: &Value) -> Duration {
+        self.resource.estimate(op, inputs)
+    }
+
+    async fn interrupted(
+        &self,
+        ctx: &OpContext,
+        op: OpKind,
+        inputs: &Value,
+    ) -> Result<Option<String>, ProviderError> {
+        self.resource.interrupted(ctx, op, inputs).await
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
+        let spec = self.spec(ctx, inputs)?;
+        self.resource.create(ctx, &spec, inputs).await
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+    ) -> Result<Option<Observed>, ProviderError> {
+        self.resource.read(ctx, existing).await
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Value,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let spec = self.spec(ctx, inputs)?;
+        self.resource.find(ctx, &spec, inputs).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError> {
+        let spec = self.spec(ctx, inputs)?;
+        self.resource.update(ctx, existing, &spec, inputs).await
+    }
+
+    async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
+        self.resource.delete(ctx, existing).await
+    }
+}
