@@ -6,6 +6,7 @@
 //! [`StateBackend`]. Nothing here does I/O, knows AWS, or knows the terminal.
 
 mod address;
+pub mod conformance;
 mod backend;
 mod diagnostic;
 mod fields;
