@@ -31,7 +31,7 @@ pub fn default_registry() -> Registry {
     }
     registry.register_backend(std::sync::Arc::new(s3_state(aws)));
     #[cfg(feature = "sim")]
-    registry.register(std::sync::Arc::new(infra_sim::SimProvider::new()));
+    registry.register(std::sync::Arc::new(infra_sim::SimProvider::default()));
     #[cfg(not(feature = "sim"))]
     registry.register_hint(SIM_TYPE, SIM_HINT);
     registry

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-use expect_test::expect;
 use infra_core::{Attribute, Registry};
 
 const BEGIN: &str = "<!-- schema:begin ";
@@ -19,7 +18,7 @@ const END: &str = "<!-- schema:end -->";
 /// (registered again when the `sim` feature has it already).
 fn registry() -> Registry {
     let mut r = infra::default_registry();
-    r.register(Arc::new(infra_sim::SimProvider::new()));
+    r.register(Arc::new(infra_sim::SimProvider::default()));
     r
 }
 
@@ -134,18 +133,11 @@ fn every_attribute_is_described() {
             missing.push(format!("{} output {}", s.type_name, o.name));
         }
     }
-    expect![[r#"
-        eks_node_group.taints.key
-        eks_node_group.taints.value
-        rds_instance.multi_az
-        rds_instance.publicly_accessible
-        rds_instance.tags
-        s3_bucket.public_access_block.block_public_acls
-        s3_bucket.public_access_block.ignore_public_acls
-        s3_bucket.public_access_block.block_public_policy
-        s3_bucket.public_access_block.restrict_public_buckets
-    "#]]
-    .assert_eq(&(missing.join("\n") + "\n"));
+    assert!(
+        missing.is_empty(),
+        "attributes and outputs without a description:\n{}",
+        missing.join("\n")
+    );
 }
 
 fn infra(args: &[&str]) -> (i32, String, String) {

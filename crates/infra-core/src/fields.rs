@@ -33,7 +33,7 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// A reader of a resource's inputs.
+    /// A reader of a resource's inputs; `null` inputs set nothing.
     pub fn new(inputs: &'a Value, phase: Phase) -> Self {
         let mut fields = Fields {
             inputs,
@@ -41,7 +41,7 @@ impl<'a> Fields<'a> {
             phase,
             problems: Vec::new(),
         };
-        if !matches!(inputs, Value::Map(_)) {
+        if !matches!(inputs, Value::Map(_) | Value::Null) {
             fields.problem(
                 &[],
                 format!("inputs must be a table, found {}", inputs.kind()),
@@ -53,6 +53,12 @@ impl<'a> Fields<'a> {
     /// When this read happens.
     pub fn phase(&self) -> Phase {
         self.phase
+    }
+
+    /// The table being read, as given (e.g. to read it again with its
+    /// secrets revealed, or to keep a value as given).
+    pub fn inputs(&self) -> &'a Value {
+        self.inputs
     }
 
     fn path(&self, key: &str) -> ValuePath {

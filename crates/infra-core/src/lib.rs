@@ -6,8 +6,8 @@
 //! [`StateBackend`]. Nothing here does I/O, knows AWS, or knows the terminal.
 
 mod address;
-pub mod conformance;
 mod backend;
+pub mod conformance;
 mod diagnostic;
 mod fields;
 mod provider;

@@ -149,6 +149,12 @@ impl<R: Resource> Typed<R> {
     }
 }
 
+impl<R: Resource + Default> Default for Typed<R> {
+    fn default() -> Self {
+        Typed::new(R::default())
+    }
+}
+
 impl<R: Resource> std::fmt::Debug for Typed<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Typed")

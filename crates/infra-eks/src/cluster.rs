@@ -1,22 +1,21 @@
 //! `eks_cluster`: an EKS control plane, created with `CreateCluster`,
 //! changed in place one update kind at a time, deleted with `DeleteCluster`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{Cluster, ClusterStatus, LogSetup, LogType, Logging, VpcConfigRequest};
-use infra_aws::{AwsContext, Poll, classify, error_code, poll_until};
+use infra_aws::{AwsContext, Clients, Poll, Tags, classify, error_code, poll_until, read_tags};
 use infra_core::{
-    Attribute, ErrorKind, Existing, Observed, OpContext, OpKind, Output, Provider, ProviderError,
-    Schema, Type, Value, ValuePath,
+    Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
+    Resource, Schema, Type, Validator, Value, ValuePath,
 };
 
 use crate::common::{
-    ClientSource, Inputs, ObservedInputs, Problems, UpdateTarget, differs, hash_map, invalid,
-    set_differs, token, unimplemented, update_error, valid_name, validate_tags, wait_for_update,
+    ObservedInputs, UpdateTarget, differs, name_rule, none_if_missing, required_strings, retag,
+    revealed, tags_of, token, update_error, wait_for_update,
 };
 
 /// The resource type name.
@@ -29,39 +28,38 @@ const OPEN_CIDRS: &str = "0.0.0.0/0";
 /// How long `CreateCluster` is retried while a new IAM role propagates.
 const IAM_PROPAGATION: Duration = Duration::from_secs(120);
 
-/// The `eks_cluster` provider.
-#[derive(Debug)]
+/// The `eks_cluster` resource type.
 pub struct EksCluster {
-    schema: Schema,
-    clients: ClientSource,
+    clients: Clients<Client>,
 }
 
 impl EksCluster {
-    /// A provider whose SDK client is built from the stack's `[aws]` table
-    /// when an operation first needs it.
+    /// A cluster type whose SDK client is built from the stack's `[aws]`
+    /// table when an operation first needs it.
     pub fn new(aws: Arc<AwsContext>) -> Self {
         EksCluster {
-            schema: schema(),
-            clients: ClientSource::new(aws),
+            clients: Clients::new(aws, Client::new),
         }
     }
 
     /// Uses this client for every operation instead (tests with mocked
     /// responses).
-    pub fn with_client(mut self, client: Client) -> Self {
-        self.clients.fixed(client);
-        self
+    pub fn with_client(self, client: Client) -> Self {
+        EksCluster {
+            clients: Clients::fixed(AwsContext::new(), Client::new, client),
+        }
     }
 }
 
 fn schema() -> Schema {
-    let strings = || Type::list(Type::String);
+    let set = || Type::set(Type::String);
     Schema::new(TYPE_NAME)
         .attribute(
             Attribute::new("name", Type::String)
                 .required()
                 .forces_replacement()
-                .describe("the cluster name: 1-100 letters, digits, `-` and `_`"),
+                .validate(name_rule(100))
+                .describe("the cluster name"),
         )
         .attribute(
             Attribute::new("version", Type::String)
@@ -74,12 +72,12 @@ fn schema() -> Schema {
                 .describe("IAM role the control plane assumes"),
         )
         .attribute(
-            Attribute::new("subnet_ids", strings())
+            Attribute::new("subnet_ids", set())
                 .required()
                 .describe("subnets for the control plane's network interfaces (at least two AZs)"),
         )
         .attribute(
-            Attribute::new("security_group_ids", strings())
+            Attribute::new("security_group_ids", set())
                 .describe("extra security groups for the control plane's interfaces"),
         )
         .attribute(
@@ -93,13 +91,16 @@ fn schema() -> Schema {
                 .describe("whether the API server is reachable from the internet"),
         )
         .attribute(
-            Attribute::new("public_access_cidrs", strings())
+            Attribute::new("public_access_cidrs", set())
+                .validate(Validator::Cidr)
                 .describe("CIDR blocks allowed to reach the public endpoint (AWS default: 0.0.0.0/0)"),
         )
         .attribute(
-            Attribute::new("enabled_log_types", strings()).describe(
-                "control plane logs sent to CloudWatch: api, audit, authenticator, controllerManager, scheduler",
-            ),
+            Attribute::new("enabled_log_types", set())
+                .validate(Validator::one_of(LogType::values()))
+                .describe(
+                    "control plane logs sent to CloudWatch",
+                ),
         )
         .attribute(Attribute::new("tags", Type::map(Type::String)).describe("tags on the cluster"))
         .output(Output::new("arn", Type::String, "the cluster's ARN"))
@@ -123,9 +124,9 @@ fn schema() -> Schema {
         ))
 }
 
-/// The inputs of a cluster, read from a stack's (revealed) values.
+/// The inputs of a cluster.
 #[derive(Clone, Debug, PartialEq)]
-struct Spec {
+pub struct Spec {
     name: String,
     version: Option<String>,
     role_arn: String,
@@ -135,28 +136,47 @@ struct Spec {
     endpoint_public_access: bool,
     public_access_cidrs: Option<Vec<String>>,
     enabled_log_types: Option<Vec<String>>,
-    tags: Option<BTreeMap<String, String>>,
+    tags: Tags,
+}
+
+fn parse(f: &mut Fields<'_>) -> Spec {
+    let name = f.required_string("name");
+    let version = f.string("version");
+    let role_arn = f.required_string("role_arn");
+    let subnet_ids = required_strings(
+        f,
+        "subnet_ids",
+        "give at least one subnet (EKS needs subnets in two availability zones)",
+    );
+    let security_group_ids = f.strings("security_group_ids");
+    let (private, public) = ("endpoint_private_access", "endpoint_public_access");
+    let endpoint_private_access = f.bool_or(private, false);
+    let endpoint_public_access = f.bool_or(public, true);
+    if !endpoint_private_access
+        && !endpoint_public_access
+        && !f.is_unknown(private)
+        && !f.is_unknown(public)
+    {
+        f.problem_at(
+            public,
+            "the API server must be reachable somehow: enable public or private endpoint access",
+        );
+    }
+    Spec {
+        name,
+        version,
+        role_arn,
+        subnet_ids,
+        security_group_ids,
+        endpoint_private_access,
+        endpoint_public_access,
+        public_access_cidrs: f.strings("public_access_cidrs"),
+        enabled_log_types: f.strings("enabled_log_types"),
+        tags: read_tags(f, "tags"),
+    }
 }
 
 impl Spec {
-    fn read(value: &Value) -> Result<Spec, ProviderError> {
-        let name = value.get("name").and_then(Value::as_str).unwrap_or("?");
-        let what = format!("EKS cluster `{name}`");
-        let i = Inputs::new(&what, value);
-        Ok(Spec {
-            name: i.string("name")?,
-            version: i.opt_string("version")?,
-            role_arn: i.string("role_arn")?,
-            subnet_ids: i.strings("subnet_ids")?,
-            security_group_ids: i.opt_strings("security_group_ids")?,
-            endpoint_private_access: i.opt_bool("endpoint_private_access")?.unwrap_or(false),
-            endpoint_public_access: i.opt_bool("endpoint_public_access")?.unwrap_or(true),
-            public_access_cidrs: i.opt_strings("public_access_cidrs")?,
-            enabled_log_types: i.opt_strings("enabled_log_types")?,
-            tags: i.opt_string_map("tags")?,
-        })
-    }
-
     fn what(&self) -> String {
         format!("EKS cluster `{}`", self.name)
     }
@@ -200,22 +220,19 @@ impl Spec {
             .filter(|t| !enabled.contains(t))
             .map(|t| LogType::from(*t))
             .collect();
+        let setup = |types: Vec<LogType>, on: bool| {
+            LogSetup::builder()
+                .set_types(Some(types))
+                .enabled(on)
+                .build()
+        };
         let mut logging = Logging::builder();
         if !enabled.is_empty() {
-            logging = logging.cluster_logging(
-                LogSetup::builder()
-                    .set_types(Some(enabled.iter().map(|t| LogType::from(*t)).collect()))
-                    .enabled(true)
-                    .build(),
-            );
+            let types = enabled.iter().map(|t| LogType::from(*t)).collect();
+            logging = logging.cluster_logging(setup(types, true));
         }
         if !disabled.is_empty() {
-            logging = logging.cluster_logging(
-                LogSetup::builder()
-                    .set_types(Some(disabled))
-                    .enabled(false)
-                    .build(),
-            );
+            logging = logging.cluster_logging(setup(disabled, false));
         }
         logging.build()
     }
@@ -225,18 +242,10 @@ impl Spec {
 /// `reference` (the inputs applied or given) so that an unchanged cluster
 /// reads back equal to them.
 fn observed(cluster: &Cluster, reference: &Value) -> Observed {
-    let name = cluster
-        .name()
-        .map(str::to_owned)
-        .or_else(|| {
-            reference
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
-    let vpc = cluster.resources_vpc_config();
     let mut inputs = ObservedInputs::new(reference);
+    let given = inputs.given("name").and_then(Value::as_str);
+    let name = cluster.name().or(given).unwrap_or_default().to_owned();
+    let vpc = cluster.resources_vpc_config();
     inputs.set("name", Value::String(name.clone()));
     inputs.computed("version", cluster.version().map(Value::from));
     inputs.set_or_given("role_arn", cluster.role_arn().map(Value::from));
@@ -244,35 +253,31 @@ fn observed(cluster: &Cluster, reference: &Value) -> Observed {
         "subnet_ids",
         vpc.map(|v| v.subnet_ids()).unwrap_or_default(),
     );
-    inputs.optional_set_of(
-        "security_group_ids",
-        vpc.map(|v| v.security_group_ids()).unwrap_or_default(),
-    );
+    let groups = vpc.map(|v| v.security_group_ids()).unwrap_or_default();
+    inputs.optional_set_of("security_group_ids", groups);
+    let flag =
+        |f: fn(&aws_sdk_eks::types::VpcConfigResponse) -> bool| vpc.map(|v| Value::Bool(f(v)));
     inputs.set_or_given(
         "endpoint_private_access",
-        vpc.map(|v| Value::Bool(v.endpoint_private_access())),
+        flag(|v| v.endpoint_private_access()),
     );
     inputs.set_or_given(
         "endpoint_public_access",
-        vpc.map(|v| Value::Bool(v.endpoint_public_access())),
+        flag(|v| v.endpoint_public_access()),
     );
     let cidrs = vpc.map(|v| v.public_access_cidrs()).unwrap_or_default();
     let only_default = cidrs.is_empty() || cidrs == [OPEN_CIDRS];
-    if reference
-        .get("public_access_cidrs")
-        .is_some_and(|v| !matches!(v, Value::Null))
-        || !only_default
-    {
+    if inputs.given("public_access_cidrs").is_some() || !only_default {
         inputs.set_of("public_access_cidrs", cidrs);
     }
     inputs.optional_set_of("enabled_log_types", &enabled_log_types(cluster));
-    let tags: BTreeMap<String, String> = cluster
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-    inputs.optional_map("tags", &tags);
+    inputs.optional_map("tags", &tags_of(cluster.tags()));
 
     let text = |s: Option<&str>| s.map_or(Value::Null, Value::from);
+    let oidc = cluster
+        .identity()
+        .and_then(|i| i.oidc())
+        .and_then(|o| o.issuer());
     let outputs: Value = [
         ("arn", text(cluster.arn())),
         ("endpoint", text(cluster.endpoint())),
@@ -280,15 +285,7 @@ fn observed(cluster: &Cluster, reference: &Value) -> Observed {
             "certificate_authority",
             text(cluster.certificate_authority().and_then(|c| c.data())),
         ),
-        (
-            "oidc_issuer",
-            text(
-                cluster
-                    .identity()
-                    .and_then(|i| i.oidc())
-                    .and_then(|o| o.issuer()),
-            ),
-        ),
+        ("oidc_issuer", text(oidc)),
         ("status", text(cluster.status().map(ClusterStatus::as_str))),
         ("platform_version", text(cluster.platform_version())),
         (
@@ -326,17 +323,8 @@ async fn describe(
     name: &str,
     what: &str,
 ) -> Result<Option<Cluster>, ProviderError> {
-    match client.describe_cluster().name(name).send().await {
-        Ok(out) => Ok(out.cluster),
-        Err(e) => {
-            let err = classify(what, &e);
-            if err.kind == ErrorKind::NotFound && !unimplemented(&e) {
-                Ok(None)
-            } else {
-                Err(err)
-            }
-        }
-    }
+    let answer = client.describe_cluster().name(name).send().await;
+    Ok(none_if_missing(what, answer)?.and_then(|out| out.cluster))
 }
 
 /// The health issues EKS reports for a cluster, as one line.
@@ -415,76 +403,148 @@ fn already_exists(message: &str) -> bool {
     message.to_ascii_lowercase().contains("already exists")
 }
 
-impl EksCluster {
-    async fn create_inner(
+/// The cluster name of a recorded cluster: its id, else its inputs.
+fn existing_name(existing: &Existing) -> String {
+    if existing.id.is_empty() {
+        let name = existing.inputs.get("name").and_then(Value::as_str);
+        name.unwrap_or_default().to_owned()
+    } else {
+        existing.id.clone()
+    }
+}
+
+#[async_trait]
+impl Resource for EksCluster {
+    type Spec = Spec;
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn parse(&self, fields: &mut Fields<'_>) -> Spec {
+        revealed(fields, parse)
+    }
+
+    fn settings_section(&self) -> Option<&str> {
+        Some("aws")
+    }
+
+    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
+        infra_aws::AwsSettings::problems(settings)
+    }
+
+    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
+        // Control planes take 13-16 minutes to create (reference §2.3);
+        // updates and deletes take several minutes.
+        match op {
+            OpKind::Create => Duration::from_secs(15 * 60),
+            OpKind::Update => Duration::from_secs(10 * 60),
+            OpKind::Delete => Duration::from_secs(8 * 60),
+            OpKind::Read => Duration::from_secs(1),
+        }
+    }
+
+    async fn create(
         &self,
         ctx: &OpContext,
+        spec: &Spec,
         inputs: &Value,
     ) -> Result<Observed, ProviderError> {
-        let spec = Spec::read(&inputs.reveal())?;
         let client = self.clients.get(ctx).await?;
         let what = format!("creating {}", spec.what());
         let started = Instant::now();
-        async {
-            let mut call = client
-                .create_cluster()
-                .name(&spec.name)
-                .set_version(spec.version.clone())
-                .role_arn(&spec.role_arn)
-                .resources_vpc_config(spec.vpc_config())
-                .set_client_request_token(token(ctx, ""))
-                .set_tags(spec.tags.as_ref().map(hash_map));
-            if spec.enabled_log_types.is_some() {
-                call = call.logging(spec.logging());
-            }
-            let err = match call.send().await {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
+        let tags = (!spec.tags.is_empty()).then(|| spec.tags.clone().into_iter().collect());
+        let mut call = client
+            .create_cluster()
+            .name(&spec.name)
+            .set_version(spec.version.clone())
+            .role_arn(&spec.role_arn)
+            .resources_vpc_config(spec.vpc_config())
+            .set_client_request_token(token(ctx, ""))
+            .set_tags(tags);
+        if spec.enabled_log_types.is_some() {
+            call = call.logging(spec.logging());
+        }
+        if let Err(err) = call.send().await {
             let code = error_code(&err).unwrap_or("").to_owned();
             let mut mapped = classify(&what, &err);
             if code == "ResourceInUseException" && already_exists(&mapped.message) {
                 // Made by an earlier attempt (or by hand): adopt it, once
                 // it is visible; right after a delete of the same name it
                 // may not be, and creating again is what converges.
-                return match describe(&client, &spec.name, &what).await? {
-                    Some(_) => Ok(()),
-                    None => Err(ProviderError::new(ErrorKind::Transient, mapped.message)),
-                };
+                if describe(&client, &spec.name, &what).await?.is_none() {
+                    return Err(ProviderError::new(ErrorKind::Transient, mapped.message));
+                }
+            } else {
+                if code == "InvalidParameterException"
+                    && iam_propagating(&mapped.message)
+                    && started.elapsed() < IAM_PROPAGATION
+                {
+                    mapped.kind = ErrorKind::Transient;
+                }
+                return Err(mapped);
             }
-            if code == "InvalidParameterException"
-                && iam_propagating(&mapped.message)
-                && started.elapsed() < IAM_PROPAGATION
-            {
-                mapped.kind = ErrorKind::Transient;
-            }
-            Err(mapped)
         }
-        .await?;
         ctx.progress("waiting for the control plane to be ACTIVE (typically 10-15 minutes)");
         let cluster = wait_active(ctx, &client, &spec.name).await?;
         Ok(observed(&cluster, inputs))
     }
 
-    async fn update_inner(
+    async fn read(
         &self,
         ctx: &OpContext,
         existing: &Existing,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let name = existing_name(existing);
+        let client = self.clients.get(ctx).await?;
+        let what = format!("reading EKS cluster `{name}`");
+        Ok(describe(&client, &name, &what)
+            .await?
+            .map(|c| observed(&c, &existing.inputs)))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        spec: &Spec,
+        inputs: &Value,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let client = self.clients.get(ctx).await?;
+        let what = format!("looking for {}", spec.what());
+        let Some(cluster) = describe(&client, &spec.name, &what).await? else {
+            return Ok(None);
+        };
+        // An interrupted create may have left it coming up: finish the wait,
+        // so what is recorded is usable (or the failure is reported).
+        let cluster = match cluster.status() {
+            Some(ClusterStatus::Creating | ClusterStatus::Pending) => {
+                wait_active(ctx, &client, &spec.name).await?
+            }
+            _ => cluster,
+        };
+        Ok(Some(observed(&cluster, inputs)))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+        new: &Spec,
         inputs: &Value,
     ) -> Result<Observed, ProviderError> {
-        let new = Spec::read(&inputs.reveal())?;
         let client = self.clients.get(ctx).await?;
         let name = new.name.as_str();
         let target = UpdateTarget::Cluster(name);
-        // Compared as recorded (secrets by digest), not revealed.
+        // Compared as recorded (secrets by digest), not revealed; lists as
+        // sets, an absent one being empty.
         let old = &existing.inputs;
         let changed = |key: &str| differs(old.get(key), inputs.get(key));
         let set_changed = |key: &str| {
-            let list = |v: &Value| v.get(key).map(crate::common::string_list);
-            match (list(old), list(inputs)) {
-                (Some(None), _) | (_, Some(None)) => changed(key),
-                (a, b) => set_differs(a.flatten().as_deref(), b.flatten().as_deref()),
-            }
+            let items = |v: &Value| {
+                let given = v.get(key).filter(|v| !matches!(v, Value::Null));
+                given.cloned().unwrap_or(Value::List(Vec::new()))
+            };
+            !Type::set(Type::String).same(&items(old), &items(inputs))
         };
 
         // EKS runs one update at a time, so each kind is its own call,
@@ -493,23 +553,23 @@ impl EksCluster {
             && let Some(version) = &new.version
         {
             let what = format!("updating {} to Kubernetes {version}", new.what());
-            let out = async {
-                client
-                    .update_cluster_version()
-                    .name(name)
-                    .version(version)
-                    .set_client_request_token(token(ctx, "version"))
-                    .send()
-                    .await
-                    .map_err(|e| update_error(&what, "UpdateClusterVersion", &e))
-            }
-            .await?;
+            let out = client
+                .update_cluster_version()
+                .name(name)
+                .version(version)
+                .set_client_request_token(token(ctx, "version"))
+                .send()
+                .await
+                .map_err(|e| update_error(&what, "UpdateClusterVersion", &e))?;
             ctx.progress(&format!("waiting for the upgrade to Kubernetes {version}"));
             wait_for_update(ctx, &client, target, out.update()).await?;
         }
+        let vpc = VpcConfigRequest::builder;
         let endpoint_changed = changed("endpoint_private_access")
             || changed("endpoint_public_access")
             || set_changed("public_access_cidrs");
+        let subnets = vpc().set_subnet_ids(Some(new.subnet_ids.clone()));
+        let groups = new.security_group_ids.clone().unwrap_or_default();
         let configs = [
             (
                 endpoint_changed,
@@ -522,24 +582,14 @@ impl EksCluster {
                 set_changed("subnet_ids"),
                 "subnets",
                 "subnets",
-                Some(
-                    VpcConfigRequest::builder()
-                        .set_subnet_ids(Some(new.subnet_ids.clone()))
-                        .build(),
-                ),
+                Some(subnets.build()),
                 None,
             ),
             (
                 set_changed("security_group_ids"),
                 "security-groups",
                 "security groups",
-                Some(
-                    VpcConfigRequest::builder()
-                        .set_security_group_ids(Some(
-                            new.security_group_ids.clone().unwrap_or_default(),
-                        ))
-                        .build(),
-                ),
+                Some(vpc().set_security_group_ids(Some(groups)).build()),
                 None,
             ),
             (
@@ -555,80 +605,64 @@ impl EksCluster {
                 continue;
             }
             let what = format!("updating the {label} of {}", new.what());
-            let out = async {
-                client
-                    .update_cluster_config()
-                    .name(name)
-                    .set_resources_vpc_config(vpc.clone())
-                    .set_logging(logging.clone())
-                    .set_client_request_token(token(ctx, call_name))
-                    .send()
-                    .await
-                    .map_err(|e| update_error(&what, "UpdateClusterConfig", &e))
-            }
-            .await?;
+            let out = client
+                .update_cluster_config()
+                .name(name)
+                .set_resources_vpc_config(vpc)
+                .set_logging(logging)
+                .set_client_request_token(token(ctx, call_name))
+                .send()
+                .await
+                .map_err(|e| update_error(&what, "UpdateClusterConfig", &e))?;
             wait_for_update(ctx, &client, target, out.update()).await?;
         }
 
         let what = format!("reading {}", new.what());
         let gone = || {
-            ProviderError::new(
-                ErrorKind::NotFound,
-                format!("{} no longer exists", new.what()),
-            )
+            let message = format!("{} no longer exists", new.what());
+            ProviderError::new(ErrorKind::NotFound, message)
         };
         let mut cluster = describe(&client, name, &what).await?.ok_or_else(gone)?;
         if changed("tags") {
-            let arn = cluster
-                .arn()
-                .ok_or_else(|| invalid(format!("{}: EKS reported no ARN", new.what())))?;
+            let arn = cluster.arn().ok_or_else(|| {
+                let message = format!("{}: EKS reported no ARN", new.what());
+                ProviderError::new(ErrorKind::Invalid, message)
+            })?;
             // Diff against what the cluster has, so tags changed outside
             // infra converge too.
-            let current: BTreeMap<String, String> = cluster
-                .tags()
-                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default();
-            let desired = new.tags.clone().unwrap_or_default();
-            crate::tags::apply(ctx, &client, arn, &new.what(), &current, &desired).await?;
+            retag(
+                &client,
+                arn,
+                &new.what(),
+                &tags_of(cluster.tags()),
+                &new.tags,
+            )
+            .await?;
             cluster = describe(&client, name, &what).await?.ok_or_else(gone)?;
         }
         Ok(observed(&cluster, inputs))
     }
 
-    async fn delete_inner(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
         let name = existing_name(existing);
         let client = self.clients.get(ctx).await?;
         let what = format!("deleting EKS cluster `{name}`");
-        let gone = async {
-            match client.delete_cluster().name(&name).send().await {
-                Ok(_) => Ok(false),
-                Err(e) => {
-                    let err = classify(&what, &e);
-                    if err.kind == ErrorKind::NotFound
-                        || err.message.contains("No cluster found for name")
-                    {
-                        return Ok(true);
-                    }
-                    if err.message.contains("nodegroups attached") {
-                        return Err(ProviderError::new(
-                            ErrorKind::Invalid,
-                            format!(
-                                "{}; delete the cluster's node groups first (an eks_node_group whose `cluster` references this cluster is deleted before it)",
-                                err.message
-                            ),
-                        ));
-                    }
-                    Err(err)
-                }
+        if let Err(e) = client.delete_cluster().name(&name).send().await {
+            let err = classify(&what, &e);
+            if err.kind == ErrorKind::NotFound || err.message.contains("No cluster found for name")
+            {
+                return Ok(());
             }
-        }
-        .await?;
-        if gone {
-            return Ok(());
+            if err.message.contains("nodegroups attached") {
+                return Err(ProviderError::new(
+                    ErrorKind::Invalid,
+                    format!(
+                        "{}; delete the cluster's node groups first (an eks_node_group whose `cluster` references this cluster is deleted before it)",
+                        err.message
+                    ),
+                ));
+            }
+            return Err(err);
         }
         // Waits for the first "not found". Terraform waits for three in a
         // row to avoid "already exists" on an immediate re-create; create
@@ -648,202 +682,27 @@ impl EksCluster {
     }
 }
 
-/// The cluster name of a recorded cluster: its id, else its inputs.
-fn existing_name(existing: &Existing) -> String {
-    if existing.id.is_empty() {
-        existing
-            .inputs
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    } else {
-        existing.id.clone()
-    }
-}
-
-#[async_trait]
-impl Provider for EksCluster {
-    fn schema(&self) -> &Schema {
-        &self.schema
-    }
-
-    fn settings_section(&self) -> Option<&str> {
-        Some("aws")
-    }
-
-    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
-        infra_aws::AwsSettings::problems(settings)
-    }
-
-    fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
-        validate(inputs).0
-    }
-
-    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
-        // Control planes take 13-16 minutes to create (reference §2.3);
-        // updates and deletes take several minutes.
-        match op {
-            OpKind::Create => Duration::from_secs(15 * 60),
-            OpKind::Update => Duration::from_secs(10 * 60),
-            OpKind::Delete => Duration::from_secs(8 * 60),
-            OpKind::Read => Duration::from_secs(1),
-        }
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
-        self.create_inner(ctx, inputs).await
-    }
-
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let name = existing_name(existing);
-        let client = self.clients.get(ctx).await?;
-        let what = format!("reading EKS cluster `{name}`");
-        Ok(describe(&client, &name, &what)
-            .await?
-            .map(|c| observed(&c, &existing.inputs)))
-    }
-
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let Some(name) = inputs
-            .reveal()
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        else {
-            return Ok(None);
-        };
-        let client = self.clients.get(ctx).await?;
-        let what = format!("looking for EKS cluster `{name}`");
-        let Some(cluster) = describe(&client, &name, &what).await? else {
-            return Ok(None);
-        };
-        // An interrupted create may have left it coming up: finish the wait,
-        // so what is recorded is usable (or the failure is reported).
-        let cluster = match cluster.status() {
-            Some(ClusterStatus::Creating | ClusterStatus::Pending) => {
-                wait_active(ctx, &client, &name).await?
-            }
-            _ => cluster,
-        };
-        Ok(Some(observed(&cluster, inputs)))
-    }
-
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
-        self.update_inner(ctx, existing, inputs).await
-    }
-
-    async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
-        self.delete_inner(ctx, existing).await
-    }
-}
-
-/// Plan-time checks against EKS's documented rules.
-fn validate(inputs: &Value) -> Problems {
-    let mut problems = Problems::default();
-    if let Some(Value::String(name)) = inputs.get("name")
-        && !valid_name(name, 100)
-    {
-        problems.push(
-            &["name"],
-            format!("EKS cluster names are 1-100 letters, digits, `-` and `_`, starting with a letter or digit; {name:?} is not"),
-        );
-    }
-    if let Some(Value::List(subnets)) = inputs.get("subnet_ids")
-        && subnets.is_empty()
-    {
-        problems.push(
-            &["subnet_ids"],
-            "give at least one subnet (EKS needs subnets in two availability zones)",
-        );
-    }
-    if let Some(Value::List(types)) = inputs.get("enabled_log_types") {
-        let mut seen = Vec::new();
-        for (i, t) in types.iter().enumerate() {
-            let Value::String(t) = t else { continue };
-            let path = vec![
-                infra_core::PathSeg::Key("enabled_log_types".into()),
-                infra_core::PathSeg::Index(i),
-            ];
-            if !LogType::values().contains(&t.as_str()) {
-                problems.push_path(
-                    path,
-                    format!(
-                        "unknown log type {t:?}; the types are {}",
-                        LogType::values().join(", ")
-                    ),
-                );
-            } else if seen.contains(t) {
-                problems.push_path(path, format!("log type {t:?} is listed twice"));
-            } else {
-                seen.push(t.clone());
-            }
-        }
-    }
-    if let Some(Value::List(cidrs)) = inputs.get("public_access_cidrs") {
-        for (i, c) in cidrs.iter().enumerate() {
-            if let Value::String(c) = c
-                && !looks_like_cidr(c)
-            {
-                problems.push_path(
-                    vec![
-                        infra_core::PathSeg::Key("public_access_cidrs".into()),
-                        infra_core::PathSeg::Index(i),
-                    ],
-                    format!("{c:?} is not an IPv4 CIDR block like 203.0.113.0/24"),
-                );
-            }
-        }
-    }
-    if inputs.get("endpoint_private_access") == Some(&Value::Bool(false))
-        && inputs.get("endpoint_public_access") == Some(&Value::Bool(false))
-    {
-        problems.push(
-            &["endpoint_public_access"],
-            "the API server must be reachable somehow: enable public or private endpoint access",
-        );
-    }
-    validate_tags(inputs, &mut problems);
-    problems
-}
-
-fn looks_like_cidr(s: &str) -> bool {
-    let Some((ip, bits)) = s.split_once('/') else {
-        return false;
-    };
-    ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
-}
-
 #[cfg(test)]
 mod tests {
-    use infra_core::display_path;
+    use infra_core::{Phase, Provider, Typed, display_path};
 
     use super::*;
 
-    fn check(inputs: serde_json::Value) -> Vec<String> {
-        validate(&Value::from_json(inputs))
-            .0
+    /// The plan-time problems, as the planner finds them: the schema's
+    /// rules, then the parse's.
+    fn check(inputs: &Value) -> Vec<String> {
+        let provider = Typed::new(EksCluster::new(AwsContext::new()));
+        let mut problems = provider.schema().validate(inputs);
+        problems.extend(provider.validate(inputs));
+        problems
             .into_iter()
-            .map(|(p, m)| format!("{}: {m}", display_path(&p)))
+            .map(|(p, m)| format!("{} | {m}", display_path(&p)))
             .collect()
     }
 
     #[test]
     fn validate_reports_every_problem_with_its_path() {
-        let got = check(serde_json::json!({
+        let got = check(&Value::from_json(serde_json::json!({
             "name": "-bad.name",
             "role_arn": "arn:aws:iam::123456789012:role/eks",
             "subnet_ids": [],
@@ -852,29 +711,35 @@ mod tests {
             "endpoint_private_access": false,
             "endpoint_public_access": false,
             "tags": {"aws:owner": "x"},
-        }));
+        })));
         let paths: Vec<&str> = got
             .iter()
-            .map(|s| s.split(':').next().unwrap_or(""))
+            .map(|s| s.split(" | ").next().unwrap_or(""))
             .collect();
         assert_eq!(
             paths,
             [
+                // The schema's rules.
                 "name",
-                "subnet_ids",
-                "enabled_log_types[1]",
-                "enabled_log_types[2]",
                 "public_access_cidrs[1]",
+                "enabled_log_types[2]",
+                "enabled_log_types[1]",
+                // The parse's.
+                "subnet_ids",
                 "endpoint_public_access",
-                "tags.aws"
+                "tags.aws:owner",
             ],
+            "{got:#?}"
+        );
+        assert!(
+            got[2].contains("is a set, but lists \"api\" twice"),
             "{got:#?}"
         );
     }
 
     #[test]
     fn validate_accepts_a_good_cluster_and_unknown_values() {
-        let got = check(serde_json::json!({
+        let got = check(&Value::from_json(serde_json::json!({
             "name": "airflow-prod",
             "role_arn": "arn:aws:iam::123456789012:role/eks",
             "subnet_ids": ["subnet-1", "subnet-2"],
@@ -882,22 +747,27 @@ mod tests {
             "public_access_cidrs": ["203.0.113.0/24"],
             "endpoint_private_access": true,
             "endpoint_public_access": false,
-        }));
+        })));
         assert!(got.is_empty(), "{got:?}");
-        let mut v = Value::from_json(serde_json::json!({"subnet_ids": ["a"]}));
+        let mut v = Value::from_json(serde_json::json!({
+            "subnet_ids": ["a"], "role_arn": "r", "endpoint_public_access": false,
+        }));
         if let Value::Map(m) = &mut v {
             m.insert("name".into(), Value::Unknown);
+            m.insert("endpoint_private_access".into(), Value::Unknown);
         }
-        assert!(validate(&v).0.is_empty());
+        assert!(check(&v).is_empty(), "{:?}", check(&v));
     }
 
     #[test]
     fn logging_lists_enabled_types_and_disables_the_rest() {
-        let spec = Spec::read(&Value::from_json(serde_json::json!({
+        let inputs = Value::from_json(serde_json::json!({
             "name": "c", "role_arn": "r", "subnet_ids": ["s"],
             "enabled_log_types": ["audit", "api"],
-        })))
-        .unwrap();
+        }));
+        let mut f = Fields::new(&inputs, Phase::Apply);
+        let spec = parse(&mut f);
+        let spec = f.finish("eks_cluster.c", spec).expect("valid");
         let logging = spec.logging();
         let setups: Vec<(Option<bool>, Vec<&str>)> = logging
             .cluster_logging()

@@ -1,45 +1,16 @@
-//! What both EKS resource types share: the SDK client, reading inputs,
-//! normalising what EKS reports so it compares equal to what was applied,
-//! validation helpers, and the waiter for EKS updates.
+//! What both EKS resource types share: idempotency tokens, the name rule,
+//! "not found" as `None`, tags, observed inputs in the order applied, and
+//! the waiter for EKS updates.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{Update, UpdateStatus};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use infra_aws::{AwsContext, Poll, classify, poll_until};
-use infra_core::{ErrorKind, OpContext, PathSeg, ProviderError, Value, ValuePath};
-
-/// Where a provider gets its SDK client: built from the stack's `[aws]`
-/// table at operation time, or fixed (tests with mocked responses).
-#[derive(Clone, Debug)]
-pub(crate) struct ClientSource {
-    aws: Arc<AwsContext>,
-    fixed: Option<Client>,
-}
-
-impl ClientSource {
-    pub(crate) fn new(aws: Arc<AwsContext>) -> Self {
-        ClientSource { aws, fixed: None }
-    }
-
-    pub(crate) fn fixed(&mut self, client: Client) {
-        self.fixed = Some(client);
-    }
-
-    /// The client for this operation. Building it is what first needs the
-    /// `[aws]` settings and credentials, so a plan never gets here.
-    pub(crate) async fn get(&self, ctx: &OpContext) -> Result<Client, ProviderError> {
-        if let Some(client) = &self.fixed {
-            return Ok(client.clone());
-        }
-        let config = self.aws.sdk_config(&ctx.settings).await?;
-        Ok(Client::new(&config))
-    }
-}
+use infra_aws::{Poll, TagChange, Tags, classify, poll_until};
+use infra_core::{ErrorKind, Fields, OpContext, ProviderError, Validator, Value, same_order};
 
 /// The idempotency token for an operation: the journal's token, with a
 /// suffix naming the call, so each call of a multi-call update has its own
@@ -53,138 +24,129 @@ pub(crate) fn token(ctx: &OpContext, call: &str) -> Option<String> {
     }
 }
 
-pub(crate) fn invalid(message: impl Into<String>) -> ProviderError {
-    ProviderError::new(ErrorKind::Invalid, message)
+/// EKS names: 1..=max letters, digits, `-` and `_`, starting with a letter
+/// or digit.
+pub(crate) fn name_rule(max: usize) -> Validator {
+    Validator::pattern(
+        &format!("[A-Za-z0-9][A-Za-z0-9_-]{{0,{}}}", max - 1),
+        &format!("1-{max} letters, digits, `-` and `_`, starting with a letter or digit"),
+    )
 }
 
-/// Reads typed values out of a resource's inputs (already revealed).
-pub(crate) struct Inputs<'a> {
-    what: &'a str,
-    value: &'a Value,
+/// A list of strings that must be given and not be empty.
+pub(crate) fn required_strings(f: &mut Fields<'_>, key: &str, empty: &str) -> Vec<String> {
+    if !f.is_set(key) {
+        f.problem_at(key, format!("`{key}` is required"));
+    }
+    let items = f.strings(key);
+    if items.as_ref().is_some_and(Vec::is_empty) {
+        f.problem_at(key, empty);
+    }
+    items.unwrap_or_default()
 }
 
-impl<'a> Inputs<'a> {
-    pub(crate) fn new(what: &'a str, value: &'a Value) -> Self {
-        Inputs { what, value }
+/// Parses with `parse` the inputs with their secrets revealed, as the old
+/// `Spec::read(&inputs.reveal())` did: what EKS gets is the plaintext (a
+/// tag or label from `{ from_env = ... }`). A secret without plaintext
+/// reads as unknown. A message that would quote a secret's plaintext
+/// shows `(sensitive)` instead.
+pub(crate) fn revealed<T>(f: &mut Fields<'_>, parse: fn(&mut Fields<'_>) -> T) -> T {
+    let given = f.inputs();
+    if !given.has_sensitive() {
+        return parse(f);
     }
-
-    fn present(&self, key: &str) -> Option<&'a Value> {
-        self.value.get(key).filter(|v| !matches!(v, Value::Null))
-    }
-
-    fn wrong(&self, key: &str, expected: &str, found: &Value) -> ProviderError {
-        invalid(format!(
-            "{}: `{key}` must be {expected}, found {}",
-            self.what,
-            found.kind()
-        ))
-    }
-
-    pub(crate) fn string(&self, key: &str) -> Result<String, ProviderError> {
-        self.opt_string(key)?
-            .ok_or_else(|| invalid(format!("{}: `{key}` is required", self.what)))
-    }
-
-    pub(crate) fn opt_string(&self, key: &str) -> Result<Option<String>, ProviderError> {
-        match self.present(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(self.wrong(key, "a string", other)),
+    let plain = given.reveal();
+    let mut inner = Fields::new(&plain, f.phase());
+    let spec = parse(&mut inner);
+    let mut secrets = Vec::new();
+    plaintexts(given, false, &mut secrets);
+    for (path, mut message) in inner.into_problems() {
+        for s in &secrets {
+            message = message.replace(s.as_str(), "(sensitive)");
         }
+        f.problem(&path, message);
     }
-
-    pub(crate) fn opt_bool(&self, key: &str) -> Result<Option<bool>, ProviderError> {
-        match self.present(key) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(self.wrong(key, "a boolean", other)),
-        }
-    }
-
-    pub(crate) fn opt_int(&self, key: &str) -> Result<Option<i32>, ProviderError> {
-        match self.present(key) {
-            None => Ok(None),
-            Some(v) => Ok(Some(int32(v).ok_or_else(|| {
-                self.wrong(key, "an integer between 0 and 2147483647", v)
-            })?)),
-        }
-    }
-
-    pub(crate) fn opt_strings(&self, key: &str) -> Result<Option<Vec<String>>, ProviderError> {
-        match self.present(key) {
-            None => Ok(None),
-            Some(v) => Ok(Some(
-                string_list(v).ok_or_else(|| self.wrong(key, "a list of strings", v))?,
-            )),
-        }
-    }
-
-    pub(crate) fn strings(&self, key: &str) -> Result<Vec<String>, ProviderError> {
-        self.opt_strings(key)?
-            .ok_or_else(|| invalid(format!("{}: `{key}` is required", self.what)))
-    }
-
-    pub(crate) fn opt_string_map(
-        &self,
-        key: &str,
-    ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
-        match self.present(key) {
-            None => Ok(None),
-            Some(v) => Ok(Some(
-                string_map(v).ok_or_else(|| self.wrong(key, "a table of strings", v))?,
-            )),
-        }
-    }
-
-    /// The raw value of an attribute, for nested objects.
-    pub(crate) fn raw(&self, key: &str) -> Option<&'a Value> {
-        self.present(key)
-    }
+    spec
 }
 
-/// An integer that fits the i32 EKS uses, and is not negative.
-pub(crate) fn int32(v: &Value) -> Option<i32> {
+/// The scalars inside secrets, as a message would show them.
+fn plaintexts(v: &Value, secret: bool, out: &mut Vec<String>) {
     match v {
-        Value::Int(i) => i32::try_from(*i).ok().filter(|i| *i >= 0),
-        Value::Float(f) if f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(i32::MAX) => {
-            Some(*f as i32)
+        Value::Sensitive(s) => {
+            if let Some(p) = s.plaintext() {
+                plaintexts(p, true, out);
+            }
         }
-        _ => None,
+        Value::List(l) => l.iter().for_each(|x| plaintexts(x, secret, out)),
+        Value::Map(m) => m.values().for_each(|x| plaintexts(x, secret, out)),
+        Value::String(s) if secret && !s.is_empty() => out.push(s.clone()),
+        Value::Int(_) | Value::Float(_) if secret => out.push(v.to_string()),
+        _ => {}
     }
 }
 
-pub(crate) fn string_list(v: &Value) -> Option<Vec<String>> {
-    v.as_list()?
-        .iter()
-        .map(|item| item.as_str().map(str::to_owned))
-        .collect()
+/// A cloud answer as `Some`, "not found" as `None`. An endpoint that does
+/// not implement the call at all stays an error.
+pub(crate) fn none_if_missing<T, E>(
+    what: &str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<Option<T>, ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) => {
+            let err = classify(what, &e);
+            if err.kind == ErrorKind::NotFound && !unimplemented(&e) {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
 }
 
-pub(crate) fn string_map(v: &Value) -> Option<BTreeMap<String, String>> {
-    v.as_map()?
-        .iter()
-        .map(|(k, item)| Some((k.clone(), item.as_str()?.to_owned())))
-        .collect()
+/// The tags EKS reports.
+pub(crate) fn tags_of(tags: Option<&std::collections::HashMap<String, String>>) -> Tags {
+    tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
 }
 
-pub(crate) fn strings_value(items: &[String]) -> Value {
-    Value::List(items.iter().cloned().map(Value::String).collect())
-}
-
-pub(crate) fn map_value(map: &BTreeMap<String, String>) -> Value {
-    map.iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect()
-}
-
-pub(crate) fn hash_map(map: &BTreeMap<String, String>) -> HashMap<String, String> {
-    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+/// Brings the tags of `arn` from `now` to `desired`: `UntagResource` for
+/// keys that went away, then `TagResource` for keys added or changed.
+pub(crate) async fn retag(
+    client: &Client,
+    arn: &str,
+    what: &str,
+    now: &Tags,
+    desired: &Tags,
+) -> Result<(), ProviderError> {
+    let change = TagChange::between(now, desired);
+    if !change.remove.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(change.remove))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("removing tags from {what}"), &e))?;
+    }
+    if !change.set.is_empty() {
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(change.set.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("tagging {what}"), &e))?;
+    }
+    Ok(())
 }
 
 /// Orders what the cloud reports like the reference (what was applied):
 /// items the reference has come first in its order, the rest follow
-/// sorted. EKS may return a set in any order; this makes read-after-apply
-/// equal to what was applied while still showing added or missing items.
+/// sorted. For lists of objects EKS keeps as a set (taints).
 pub(crate) fn align(mut cloud: Vec<Value>, reference: Option<&Value>) -> Vec<Value> {
     let mut out = Vec::with_capacity(cloud.len());
     for want in reference.and_then(Value::as_list).unwrap_or(&[]) {
@@ -212,7 +174,7 @@ impl<'a> ObservedInputs<'a> {
         }
     }
 
-    fn given(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn given(&self, key: &str) -> Option<&'a Value> {
         self.reference
             .get(key)
             .filter(|v| !matches!(v, Value::Null))
@@ -240,11 +202,17 @@ impl<'a> ObservedInputs<'a> {
         }
     }
 
-    /// A set of strings (order does not matter to AWS).
+    /// A set of strings, in the order given when it holds the same items.
     pub(crate) fn set_of(&mut self, key: &str, cloud: &[String]) {
-        let items = cloud.iter().cloned().map(Value::String).collect();
-        let aligned = align(items, self.given(key));
-        self.out.insert(key.to_owned(), Value::List(aligned));
+        let reference: Option<Vec<String>> = self.given(key).and_then(|v| {
+            v.as_list()?
+                .iter()
+                .map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        });
+        let items = same_order(cloud.to_vec(), reference.as_deref());
+        self.out
+            .insert(key.to_owned(), infra_core::string_list(&items));
     }
 
     /// An optional set: an empty one is "not set" unless the stack sets it.
@@ -269,7 +237,8 @@ impl<'a> ObservedInputs<'a> {
         if cloud.is_empty() && self.given(key).is_none() {
             return;
         }
-        self.out.insert(key.to_owned(), map_value(cloud));
+        self.out
+            .insert(key.to_owned(), infra_core::string_map(cloud));
     }
 
     pub(crate) fn finish(self) -> Value {
@@ -282,71 +251,6 @@ pub(crate) fn differs(old: Option<&Value>, new: Option<&Value>) -> bool {
     let old = old.filter(|v| !matches!(v, Value::Null));
     let new = new.filter(|v| !matches!(v, Value::Null));
     old != new
-}
-
-/// Whether two lists differ as sets.
-pub(crate) fn set_differs(old: Option<&[String]>, new: Option<&[String]>) -> bool {
-    let sorted = |l: Option<&[String]>| {
-        let mut v = l.unwrap_or(&[]).to_vec();
-        v.sort();
-        v.dedup();
-        v
-    };
-    sorted(old) != sorted(new)
-}
-
-/// Plan-time problems, collected with their paths.
-#[derive(Default)]
-pub(crate) struct Problems(pub(crate) Vec<(ValuePath, String)>);
-
-impl Problems {
-    pub(crate) fn push(&mut self, path: &[&str], message: impl Into<String>) {
-        self.push_path(
-            path.iter().map(|k| PathSeg::Key((*k).to_owned())).collect(),
-            message,
-        );
-    }
-
-    pub(crate) fn push_path(&mut self, path: ValuePath, message: impl Into<String>) {
-        self.0.push((path, message.into()));
-    }
-}
-
-/// Checks a tags table: at most 50 tags, keys 1–128 characters, values up
-/// to 256, no `aws:` prefix (AWS reserves it).
-pub(crate) fn validate_tags(inputs: &Value, problems: &mut Problems) {
-    let Some(Value::Map(tags)) = inputs.get("tags") else {
-        return;
-    };
-    if tags.len() > 50 {
-        problems.push(&["tags"], format!("at most 50 tags, found {}", tags.len()));
-    }
-    for (key, value) in tags {
-        let path = vec![PathSeg::Key("tags".into()), PathSeg::Key(key.clone())];
-        if key.is_empty() || key.chars().count() > 128 {
-            problems.push_path(path.clone(), "tag keys are 1 to 128 characters");
-        }
-        if key.to_ascii_lowercase().starts_with("aws:") {
-            problems.push_path(path.clone(), "tag keys starting with `aws:` are reserved");
-        }
-        if let Value::String(v) = value
-            && v.chars().count() > 256
-        {
-            problems.push_path(path, "tag values are at most 256 characters");
-        }
-    }
-}
-
-/// Whether a name is 1..=max characters of letters, digits, `-` and `_`,
-/// starting with a letter or digit.
-pub(crate) fn valid_name(name: &str, max: usize) -> bool {
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    name.chars().count() <= max
-        && first.is_ascii_alphanumeric()
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Which EKS object an update runs on.
@@ -423,10 +327,7 @@ pub(crate) async fn wait_for_update(
     target: UpdateTarget<'_>,
     update: Option<&Update>,
 ) -> Result<(), ProviderError> {
-    let Some(update) = update else {
-        return wait_until_active(ctx, client, target).await;
-    };
-    let Some(id) = update.id() else {
+    let Some((update, id)) = update.and_then(|u| Some((u, u.id()?))) else {
         return wait_until_active(ctx, client, target).await;
     };
     if let Some(done) = finished(target, update)? {
@@ -466,46 +367,42 @@ pub(crate) async fn wait_for_update(
 /// `Some(())` when the update succeeded, `None` while it runs, an error
 /// when it failed or was cancelled.
 fn finished(target: UpdateTarget<'_>, update: &Update) -> Result<Option<()>, ProviderError> {
-    match update.status() {
-        Some(UpdateStatus::Successful) => Ok(Some(())),
-        Some(status @ (UpdateStatus::Failed | UpdateStatus::Cancelled)) => {
-            let errors: Vec<String> = update
-                .errors()
-                .iter()
-                .map(|e| {
-                    let mut s = e
-                        .error_code()
-                        .map_or_else(|| "error".to_owned(), |c| c.as_str().to_owned());
-                    if let Some(m) = e.error_message() {
-                        s.push_str(": ");
-                        s.push_str(m);
-                    }
-                    if !e.resource_ids().is_empty() {
-                        s.push_str(&format!(" (resources: {})", e.resource_ids().join(", ")));
-                    }
-                    s
-                })
-                .collect();
-            let detail = if errors.is_empty() {
-                "AWS gave no reason".to_owned()
-            } else {
-                errors.join("; ")
-            };
-            Err(ProviderError::new(
-                ErrorKind::Failed,
-                format!(
-                    "update {} ({}) of {target} {}: {detail}",
-                    update.id().unwrap_or("?"),
-                    update.r#type().map_or("update", |t| t.as_str()),
-                    match status {
-                        UpdateStatus::Failed => "failed",
-                        _ => "was cancelled",
-                    }
-                ),
-            ))
-        }
-        _ => Ok(None),
-    }
+    let failed = match update.status() {
+        Some(UpdateStatus::Successful) => return Ok(Some(())),
+        Some(UpdateStatus::Failed) => "failed",
+        Some(UpdateStatus::Cancelled) => "was cancelled",
+        _ => return Ok(None),
+    };
+    let errors: Vec<String> = update
+        .errors()
+        .iter()
+        .map(|e| {
+            let mut s = e
+                .error_code()
+                .map_or_else(|| "error".to_owned(), |c| c.as_str().to_owned());
+            if let Some(m) = e.error_message() {
+                s.push_str(": ");
+                s.push_str(m);
+            }
+            if !e.resource_ids().is_empty() {
+                s.push_str(&format!(" (resources: {})", e.resource_ids().join(", ")));
+            }
+            s
+        })
+        .collect();
+    let detail = if errors.is_empty() {
+        "AWS gave no reason".to_owned()
+    } else {
+        errors.join("; ")
+    };
+    Err(ProviderError::new(
+        ErrorKind::Failed,
+        format!(
+            "update {} ({}) of {target} {failed}: {detail}",
+            update.id().unwrap_or("?"),
+            update.r#type().map_or("update", |t| t.as_str()),
+        ),
+    ))
 }
 
 /// Polls the cluster or node group until its status is `ACTIVE` (the
@@ -572,30 +469,16 @@ mod tests {
 
     #[test]
     fn names_follow_the_eks_pattern() {
-        assert!(valid_name("airflow-prod_1", 100));
-        assert!(valid_name("1abc", 100));
-        assert!(!valid_name("", 100));
-        assert!(!valid_name("-abc", 100));
-        assert!(!valid_name("a.b", 100));
-        assert!(!valid_name(&"a".repeat(64), 63));
-        assert!(valid_name(&"a".repeat(63), 63));
-    }
-
-    #[test]
-    fn sets_compare_without_order() {
-        let a = ["x".to_owned(), "y".to_owned()];
-        let b = ["y".to_owned(), "x".to_owned()];
-        assert!(!set_differs(Some(&a), Some(&b)));
-        assert!(set_differs(Some(&a), None));
-        assert!(!set_differs(Some(&[]), None));
-    }
-
-    #[test]
-    fn integers_must_fit_eks() {
-        assert_eq!(int32(&Value::Int(5)), Some(5));
-        assert_eq!(int32(&Value::Float(5.0)), Some(5));
-        assert_eq!(int32(&Value::Int(-1)), None);
-        assert_eq!(int32(&Value::Int(i64::MAX)), None);
-        assert_eq!(int32(&Value::from("5")), None);
+        let ok = |rule: &Validator, s: &str| rule.check(&Value::from(s), false).is_ok();
+        let (cluster, node_group) = (name_rule(100), name_rule(63));
+        assert!(ok(&cluster, "airflow-prod_1"));
+        assert!(ok(&cluster, "1abc"));
+        assert!(!ok(&cluster, ""));
+        assert!(!ok(&cluster, "-abc"));
+        assert!(!ok(&cluster, "a.b"));
+        assert!(!ok(&node_group, &"a".repeat(64)));
+        assert!(ok(&node_group, &"a".repeat(63)));
+        assert!(ok(&cluster, &"a".repeat(100)));
+        assert!(!ok(&cluster, &"a".repeat(101)));
     }
 }

@@ -14,20 +14,21 @@
 //!   `GetCallerIdentity`), and the `ExecCredential` that kubeconfig `exec`
 //!   entries print, so helm reaches a cluster without the aws CLI.
 //!
-//! Both resource types build their SDK client from the stack's `[aws]`
-//! table only when an operation needs the cloud, so planning over an empty
-//! state makes no call.
+//! Each type is a [`infra_core::Resource`]: its schema, one spec parsed
+//! from the inputs (plan-time validation is that parse), and its
+//! operations; [`providers`] wraps them in [`Typed`]. Both build their SDK
+//! client from the stack's `[aws]` table only when an operation needs the
+//! cloud, so planning over an empty state makes no call.
 
 mod cluster;
 mod common;
 mod node_group;
-mod tags;
 pub mod token;
 
 use std::sync::Arc;
 
 use infra_aws::AwsContext;
-use infra_core::Provider;
+use infra_core::{Provider, Typed};
 
 pub use cluster::EksCluster;
 pub use node_group::EksNodeGroup;
@@ -43,7 +44,7 @@ pub const NODE_GROUP_TYPE: &str = node_group::TYPE_NAME;
 /// Every EKS resource type, sharing one lazily configured AWS context.
 pub fn providers(aws: Arc<AwsContext>) -> Vec<Arc<dyn Provider>> {
     vec![
-        Arc::new(EksCluster::new(Arc::clone(&aws))),
-        Arc::new(EksNodeGroup::new(aws)),
+        Arc::new(Typed::new(EksCluster::new(Arc::clone(&aws)))),
+        Arc::new(Typed::new(EksNodeGroup::new(aws))),
     ]
 }

@@ -12,15 +12,15 @@ use aws_sdk_eks::types::{
     AmiTypes, CapacityTypes, Nodegroup, NodegroupScalingConfig, NodegroupStatus,
     NodegroupUpdateConfig, Taint, TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
 };
-use infra_aws::{AwsContext, Poll, classify, error_code, poll_until};
+use infra_aws::{AwsContext, Clients, Poll, Tags, classify, error_code, poll_until, read_tags};
 use infra_core::{
-    Attribute, ErrorKind, Existing, Observed, OpContext, OpKind, Output, PathSeg, Provider,
-    ProviderError, Schema, Type, Value, ValuePath,
+    Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, PathSeg,
+    ProviderError, Resource, Schema, Type, Validator, Value, ValuePath,
 };
 
 use crate::common::{
-    ClientSource, Inputs, ObservedInputs, Problems, UpdateTarget, differs, hash_map, int32,
-    invalid, token, unimplemented, update_error, valid_name, validate_tags, wait_for_update,
+    ObservedInputs, UpdateTarget, differs, name_rule, none_if_missing, required_strings, retag,
+    revealed, tags_of, token, update_error, wait_for_update,
 };
 
 /// The resource type name.
@@ -29,43 +29,45 @@ pub const TYPE_NAME: &str = "eks_node_group";
 /// EKS allows at most this many taints on a node group.
 const MAX_TAINTS: usize = 50;
 
-/// The `eks_node_group` provider.
-#[derive(Debug)]
+/// The `eks_node_group` resource type.
 pub struct EksNodeGroup {
-    schema: Schema,
-    clients: ClientSource,
+    clients: Clients<Client>,
 }
 
 impl EksNodeGroup {
-    /// A provider whose SDK client is built from the stack's `[aws]` table
-    /// when an operation first needs it.
+    /// A node group type whose SDK client is built from the stack's
+    /// `[aws]` table when an operation first needs it.
     pub fn new(aws: Arc<AwsContext>) -> Self {
         EksNodeGroup {
-            schema: schema(),
-            clients: ClientSource::new(aws),
+            clients: Clients::new(aws, Client::new),
         }
     }
 
     /// Uses this client for every operation instead (tests with mocked
     /// responses).
-    pub fn with_client(mut self, client: Client) -> Self {
-        self.clients.fixed(client);
-        self
+    pub fn with_client(self, client: Client) -> Self {
+        EksNodeGroup {
+            clients: Clients::fixed(AwsContext::new(), Client::new, client),
+        }
     }
 }
 
 fn schema() -> Schema {
     let replace = |name: &str, ty: Type| Attribute::new(name, ty).forces_replacement();
+    let upto = |max: i64| Validator::Range { min: 1, max };
+    let count = |name: &str, doc: &str| Attribute::new(name, Type::Int).required().describe(doc);
     Schema::new(TYPE_NAME)
         .attribute(
             replace("cluster", Type::String)
                 .required()
+                .validate(name_rule(100))
                 .describe("the name of the EKS cluster the nodes join"),
         )
         .attribute(
             replace("name", Type::String)
                 .required()
-                .describe("the node group name: 1-63 letters, digits, `-` and `_`"),
+                .validate(name_rule(63))
+                .describe("the node group name"),
         )
         .attribute(
             replace("node_role_arn", Type::String)
@@ -73,7 +75,7 @@ fn schema() -> Schema {
                 .describe("IAM role of the worker nodes"),
         )
         .attribute(
-            replace("subnet_ids", Type::list(Type::String))
+            replace("subnet_ids", Type::set(Type::String))
                 .required()
                 .describe("subnets the nodes run in"),
         )
@@ -85,18 +87,21 @@ fn schema() -> Schema {
         .attribute(
             replace("capacity_type", Type::String)
                 .default("ON_DEMAND")
-                .describe("ON_DEMAND, SPOT or CAPACITY_BLOCK"),
+                .validate(Validator::one_of(CapacityTypes::values()))
+                .describe("how the instances are bought"),
         )
-        .attribute(replace("disk_size", Type::Int).describe("root volume size in GiB (AWS default: 20)"))
+        .attribute(
+            replace("disk_size", Type::Int)
+                .validate(upto(16384))
+                .describe("root volume size in GiB (AWS default: 20)"),
+        )
         .attribute(
             Attribute::new(
                 "scaling",
                 Type::Object(vec![
-                    Attribute::new("min", Type::Int).required().describe("fewest nodes (0 or more)"),
-                    Attribute::new("max", Type::Int).required().describe("most nodes (1 or more)"),
-                    Attribute::new("desired", Type::Int)
-                        .required()
-                        .describe("nodes to run now, between min and max"),
+                    count("min", "fewest nodes (0 or more)"),
+                    count("max", "most nodes (1 or more)"),
+                    count("desired", "nodes to run now, between min and max"),
                 ]),
             )
             .required()
@@ -109,24 +114,33 @@ fn schema() -> Schema {
         .attribute(
             Attribute::new(
                 "taints",
-                Type::list(Type::Object(vec![
-                    Attribute::new("key", Type::String).required(),
-                    Attribute::new("value", Type::String),
+                Type::set(Type::Object(vec![
+                    Attribute::new("key", Type::String)
+                        .required()
+                        .validate(Validator::Length { min: 1, max: 63 })
+                        .describe("the taint's key"),
+                    Attribute::new("value", Type::String)
+                        .validate(Validator::Length { min: 0, max: 63 })
+                        .describe("the taint's value"),
                     Attribute::new("effect", Type::String)
                         .required()
-                        .describe("NO_SCHEDULE, NO_EXECUTE or PREFER_NO_SCHEDULE"),
+                        .validate(Validator::one_of(TaintEffect::values()))
+                        .describe("what the taint does to pods that do not tolerate it"),
                 ])),
             )
-            .describe("Kubernetes taints on the nodes (at most 50)"),
+            .validate(Validator::Count { min: 0, max: MAX_TAINTS })
+            .describe("Kubernetes taints on the nodes"),
         )
         .attribute(
             Attribute::new(
                 "update_config",
                 Type::Object(vec![
                     Attribute::new("max_unavailable", Type::Int)
-                        .describe("nodes updated at once (1-100)"),
+                        .validate(upto(100))
+                        .describe("nodes updated at once"),
                     Attribute::new("max_unavailable_percentage", Type::Int)
-                        .describe("percentage of nodes updated at once (1-100)"),
+                        .validate(upto(100))
+                        .describe("percentage of nodes updated at once"),
                 ]),
             )
             .describe("how many nodes a version update may take down at once: exactly one of the two (AWS default: max_unavailable = 1)"),
@@ -145,7 +159,7 @@ fn schema() -> Schema {
         ))
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct Scaling {
     min: i32,
     max: i32,
@@ -200,13 +214,10 @@ enum UpdatePolicy {
 
 impl UpdatePolicy {
     fn to_sdk(self) -> NodegroupUpdateConfig {
+        let b = NodegroupUpdateConfig::builder();
         match self {
-            UpdatePolicy::MaxUnavailable(n) => {
-                NodegroupUpdateConfig::builder().max_unavailable(n).build()
-            }
-            UpdatePolicy::Percentage(n) => NodegroupUpdateConfig::builder()
-                .max_unavailable_percentage(n)
-                .build(),
+            UpdatePolicy::MaxUnavailable(n) => b.max_unavailable(n).build(),
+            UpdatePolicy::Percentage(n) => b.max_unavailable_percentage(n).build(),
         }
     }
 
@@ -219,20 +230,17 @@ impl UpdatePolicy {
     }
 
     fn to_value(self) -> Value {
-        match self {
-            UpdatePolicy::MaxUnavailable(n) => [("max_unavailable", Value::Int(n.into()))]
-                .into_iter()
-                .collect(),
-            UpdatePolicy::Percentage(n) => [("max_unavailable_percentage", Value::Int(n.into()))]
-                .into_iter()
-                .collect(),
-        }
+        let (key, n) = match self {
+            UpdatePolicy::MaxUnavailable(n) => ("max_unavailable", n),
+            UpdatePolicy::Percentage(n) => ("max_unavailable_percentage", n),
+        };
+        [(key, Value::Int(n.into()))].into_iter().collect()
     }
 }
 
-/// The inputs of a node group, read from a stack's (revealed) values.
+/// The inputs of a node group.
 #[derive(Clone, Debug, PartialEq)]
-struct Spec {
+pub struct Spec {
     cluster: String,
     name: String,
     node_role_arn: String,
@@ -242,87 +250,139 @@ struct Spec {
     capacity_type: String,
     disk_size: Option<i32>,
     scaling: Scaling,
-    labels: Option<BTreeMap<String, String>>,
-    taints: Option<Vec<TaintSpec>>,
+    labels: Tags,
+    taints: Vec<TaintSpec>,
     update_config: Option<UpdatePolicy>,
     version: Option<String>,
-    tags: Option<BTreeMap<String, String>>,
+    tags: Tags,
+}
+
+fn parse(f: &mut Fields<'_>) -> Spec {
+    let cluster = f.required_string("cluster");
+    let name = f.required_string("name");
+    let node_role_arn = f.required_string("node_role_arn");
+    let subnet_ids = required_strings(f, "subnet_ids", "must not be empty");
+    let instance_types = f.strings("instance_types");
+    if instance_types.as_ref().is_some_and(Vec::is_empty) {
+        f.problem_at("instance_types", "must not be empty");
+    }
+    let ami_type = f.string("ami_type");
+    let capacity_type = f.string_or("capacity_type", "ON_DEMAND");
+    let disk_size = f.i32("disk_size");
+    if !f.is_set("scaling") {
+        f.problem_at("scaling", "`scaling` is required");
+    }
+    let scaling = f.table("scaling", scaling).unwrap_or_default();
+    let labels = f.string_map("labels");
+    for (k, v) in &labels {
+        let at = [PathSeg::Key("labels".into()), PathSeg::Key(k.clone())];
+        if k.is_empty() || k.chars().count() > 63 {
+            f.problem(&at, "label keys are 1 to 63 characters");
+        }
+        if v.is_empty() || v.chars().count() > 63 {
+            f.problem(&at, "label values are 1 to 63 characters");
+        }
+    }
+    let taints = f.tables("taints", taint);
+    for (i, t) in taints.iter().enumerate() {
+        let Some(t) = t else { continue };
+        // The same taint twice is the set's own rule (see the schema).
+        let mut earlier = taints[..i].iter().flatten();
+        if !earlier.clone().any(|e| e == t) && earlier.any(|e| e.same_slot(t)) {
+            f.problem(
+                &[PathSeg::Key("taints".into()), PathSeg::Index(i)],
+                format!(
+                    "a taint with key {:?} and effect {} is listed twice",
+                    t.key, t.effect
+                ),
+            );
+        }
+    }
+    let update_config = f.table("update_config", update_policy).flatten();
+    Spec {
+        cluster,
+        name,
+        node_role_arn,
+        subnet_ids,
+        instance_types,
+        ami_type,
+        capacity_type,
+        disk_size,
+        scaling,
+        labels,
+        taints: taints.into_iter().flatten().collect(),
+        update_config,
+        version: f.string("version"),
+        tags: read_tags(f, "tags"),
+    }
+}
+
+/// The counts, each 0 or more (`max` 1 or more), `min` <= `desired` <= `max`.
+fn scaling(s: &mut Fields<'_>) -> Scaling {
+    let mut count = |key: &str, least: i32| {
+        if !s.is_set(key) {
+            s.problem_at(key, format!("`scaling.{key}` is required"));
+        }
+        let n = s.i32(key)?;
+        if n < least {
+            s.problem_at(key, format!("{key} must be {least} or more, not {n}"));
+        }
+        Some(n)
+    };
+    let (min, max, desired) = (count("min", 0), count("max", 1), count("desired", 0));
+    if let (Some(min), Some(max)) = (min, max)
+        && min > max
+    {
+        s.problem_at("min", format!("min ({min}) is above max ({max})"));
+    }
+    if let (Some(min), Some(d)) = (min, desired)
+        && d < min
+    {
+        s.problem_at("desired", format!("desired ({d}) is below min ({min})"));
+    }
+    if let (Some(max), Some(d)) = (max, desired)
+        && d > max
+    {
+        s.problem_at("desired", format!("desired ({d}) is above max ({max})"));
+    }
+    Scaling {
+        min: min.unwrap_or_default(),
+        max: max.unwrap_or_default(),
+        desired: desired.unwrap_or_default(),
+    }
+}
+
+/// One taint; `None` while its key or effect is not known.
+fn taint(t: &mut Fields<'_>) -> Option<TaintSpec> {
+    let key = t.required_string("key");
+    let value = t.string("value");
+    let effect = t.required_string("effect");
+    let known = !t.is_unknown("key") && !t.is_unknown("effect");
+    known.then_some(TaintSpec { key, value, effect })
+}
+
+fn update_policy(u: &mut Fields<'_>) -> Option<UpdatePolicy> {
+    let n = u.i32("max_unavailable");
+    let p = u.i32("max_unavailable_percentage");
+    match (
+        u.is_set("max_unavailable"),
+        u.is_set("max_unavailable_percentage"),
+    ) {
+        (true, false) => n.map(UpdatePolicy::MaxUnavailable),
+        (false, true) => p.map(UpdatePolicy::Percentage),
+        _ => {
+            u.problem(
+                &[],
+                "set exactly one of max_unavailable or max_unavailable_percentage",
+            );
+            None
+        }
+    }
 }
 
 impl Spec {
-    fn read(value: &Value) -> Result<Spec, ProviderError> {
-        let name = value.get("name").and_then(Value::as_str).unwrap_or("?");
-        let what = format!("EKS node group `{name}`");
-        let i = Inputs::new(&what, value);
-        let scaling = i
-            .raw("scaling")
-            .ok_or_else(|| invalid(format!("{what}: `scaling` is required")))?;
-        let count = |key: &str| {
-            scaling.get(key).and_then(int32).ok_or_else(|| {
-                invalid(format!(
-                    "{what}: `scaling.{key}` must be an integer, 0 or more"
-                ))
-            })
-        };
-        let scaling = Scaling {
-            min: count("min")?,
-            max: count("max")?,
-            desired: count("desired")?,
-        };
-        let taints = match i.raw("taints") {
-            None => None,
-            Some(v) => Some(
-                v.as_list()
-                    .ok_or_else(|| invalid(format!("{what}: `taints` must be a list")))?
-                    .iter()
-                    .map(|t| {
-                        let text = |k: &str| t.get(k).and_then(Value::as_str).map(str::to_owned);
-                        Ok(TaintSpec {
-                            key: text("key").ok_or_else(|| {
-                                invalid(format!("{what}: every taint needs a `key`"))
-                            })?,
-                            value: text("value"),
-                            effect: text("effect").ok_or_else(|| {
-                                invalid(format!("{what}: every taint needs an `effect`"))
-                            })?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, ProviderError>>()?,
-            ),
-        };
-        let update_config = match i.raw("update_config") {
-            None => None,
-            Some(v) => Some(update_policy(v).ok_or_else(|| {
-                invalid(format!(
-                    "{what}: `update_config` needs exactly one of max_unavailable or max_unavailable_percentage"
-                ))
-            })?),
-        };
-        Ok(Spec {
-            cluster: i.string("cluster")?,
-            name: i.string("name")?,
-            node_role_arn: i.string("node_role_arn")?,
-            subnet_ids: i.strings("subnet_ids")?,
-            instance_types: i.opt_strings("instance_types")?,
-            ami_type: i.opt_string("ami_type")?,
-            capacity_type: i
-                .opt_string("capacity_type")?
-                .unwrap_or_else(|| "ON_DEMAND".to_owned()),
-            disk_size: i.opt_int("disk_size")?,
-            scaling,
-            labels: i.opt_string_map("labels")?,
-            taints,
-            update_config,
-            version: i.opt_string("version")?,
-            tags: i.opt_string_map("tags")?,
-        })
-    }
-
     fn what(&self) -> String {
-        format!(
-            "EKS node group `{}` of cluster `{}`",
-            self.name, self.cluster
-        )
+        self.target().to_string()
     }
 
     fn target(&self) -> UpdateTarget<'_> {
@@ -338,20 +398,6 @@ impl Spec {
             .max_size(self.scaling.max)
             .desired_size(self.scaling.desired)
             .build()
-    }
-}
-
-fn update_policy(v: &Value) -> Option<UpdatePolicy> {
-    let n = v
-        .get("max_unavailable")
-        .filter(|v| !matches!(v, Value::Null));
-    let p = v
-        .get("max_unavailable_percentage")
-        .filter(|v| !matches!(v, Value::Null));
-    match (n, p) {
-        (Some(n), None) => int32(n).map(UpdatePolicy::MaxUnavailable),
-        (None, Some(p)) => int32(p).map(UpdatePolicy::Percentage),
-        _ => None,
     }
 }
 
@@ -379,89 +425,62 @@ fn existing_names(existing: &Existing) -> (String, String) {
 
 /// What EKS reports, as inputs, normalised against `reference`.
 fn observed(ng: &Nodegroup, reference: &Value) -> Observed {
-    let given = |k: &str| reference.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut inputs = ObservedInputs::new(reference);
+    let given = |k: &str| inputs.given(k).and_then(Value::as_str).map(str::to_owned);
     let cluster = ng
         .cluster_name()
         .map(str::to_owned)
-        .or_else(|| given("cluster"))
-        .unwrap_or_default();
+        .or_else(|| given("cluster"));
     let name = ng
         .nodegroup_name()
         .map(str::to_owned)
-        .or_else(|| given("name"))
-        .unwrap_or_default();
-    let mut inputs = ObservedInputs::new(reference);
+        .or_else(|| given("name"));
+    let (cluster, name) = (cluster.unwrap_or_default(), name.unwrap_or_default());
     inputs.set("cluster", Value::String(cluster.clone()));
     inputs.set("name", Value::String(name.clone()));
     inputs.set_or_given("node_role_arn", ng.node_role().map(Value::from));
     inputs.set_of("subnet_ids", ng.subnets());
     // Order is the preference order and AWS keeps it.
-    inputs.computed(
-        "instance_types",
-        ng.instance_types
-            .as_deref()
-            .map(crate::common::strings_value),
-    );
+    let types = ng.instance_types.as_deref().map(infra_core::string_list);
+    inputs.computed("instance_types", types);
     inputs.computed("ami_type", ng.ami_type().map(|t| Value::from(t.as_str())));
-    inputs.set_or_given(
-        "capacity_type",
-        ng.capacity_type().map(|t| Value::from(t.as_str())),
-    );
+    let capacity = ng.capacity_type().map(|t| Value::from(t.as_str()));
+    inputs.set_or_given("capacity_type", capacity);
     inputs.computed("disk_size", ng.disk_size().map(|d| Value::Int(d.into())));
-    inputs.set_or_given(
-        "scaling",
-        ng.scaling_config().map(|s| {
-            let n = |v: Option<i32>| v.map_or(Value::Null, |v| Value::Int(v.into()));
-            [
-                ("min", n(s.min_size())),
-                ("max", n(s.max_size())),
-                ("desired", n(s.desired_size())),
-            ]
-            .into_iter()
-            .collect()
-        }),
-    );
-    let labels: BTreeMap<String, String> = ng
-        .labels()
-        .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-    inputs.optional_map("labels", &labels);
-    inputs.optional_objects(
-        "taints",
-        ng.taints()
-            .iter()
-            .map(|t| TaintSpec::from_sdk(t).to_value())
-            .collect(),
-    );
+    let scaling = ng.scaling_config().map(|s| {
+        let n = |v: Option<i32>| v.map_or(Value::Null, |v| Value::Int(v.into()));
+        [
+            ("min", n(s.min_size())),
+            ("max", n(s.max_size())),
+            ("desired", n(s.desired_size())),
+        ]
+        .into_iter()
+        .collect()
+    });
+    inputs.set_or_given("scaling", scaling);
+    inputs.optional_map("labels", &tags_of(ng.labels()));
+    let taints = ng
+        .taints()
+        .iter()
+        .map(|t| TaintSpec::from_sdk(t).to_value());
+    inputs.optional_objects("taints", taints.collect());
     // EKS reports the policy it uses (default max_unavailable = 1); an
     // emulator that reports none keeps what was given.
-    inputs.computed(
-        "update_config",
-        ng.update_config()
-            .and_then(UpdatePolicy::from_sdk)
-            .map(UpdatePolicy::to_value),
-    );
+    let policy = ng.update_config().and_then(UpdatePolicy::from_sdk);
+    inputs.computed("update_config", policy.map(UpdatePolicy::to_value));
     inputs.computed("version", ng.version().map(Value::from));
-    let tags: BTreeMap<String, String> = ng
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-    inputs.optional_map("tags", &tags);
+    inputs.optional_map("tags", &tags_of(ng.tags()));
 
-    let groups: Vec<Value> = ng
+    let groups = ng
         .resources()
         .map(|r| r.auto_scaling_groups())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|g| g.name().map(Value::from))
-        .collect();
+        .unwrap_or_default();
+    let groups = groups.iter().filter_map(|g| g.name().map(Value::from));
+    let text = |s: Option<&str>| s.map_or(Value::Null, Value::from);
     let outputs: Value = [
-        ("arn", ng.nodegroup_arn().map_or(Value::Null, Value::from)),
-        (
-            "status",
-            ng.status().map_or(Value::Null, |s| Value::from(s.as_str())),
-        ),
-        ("autoscaling_groups", Value::List(groups)),
+        ("arn", text(ng.nodegroup_arn())),
+        ("status", text(ng.status().map(NodegroupStatus::as_str))),
+        ("autoscaling_groups", Value::List(groups.collect())),
     ]
     .into_iter()
     .collect();
@@ -505,23 +524,11 @@ async fn describe(
     name: &str,
     what: &str,
 ) -> Result<Option<Nodegroup>, ProviderError> {
-    match client
+    let call = client
         .describe_nodegroup()
         .cluster_name(cluster)
-        .nodegroup_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.nodegroup),
-        Err(e) => {
-            let err = classify(what, &e);
-            if err.kind == ErrorKind::NotFound && !unimplemented(&e) {
-                Ok(None)
-            } else {
-                Err(err)
-            }
-        }
-    }
+        .nodegroup_name(name);
+    Ok(none_if_missing(what, call.send().await)?.and_then(|out| out.nodegroup))
 }
 
 /// Waits until the node group is `ACTIVE`. `CREATE_FAILED` and `DEGRADED`
@@ -539,24 +546,17 @@ async fn wait_active(
         let Some(ng) = describe(client, cluster, name, &what).await? else {
             return Ok(Poll::Pending("not visible yet".into()));
         };
+        let failed = |hint: &str| {
+            let status = ng.status().map_or("", NodegroupStatus::as_str);
+            let message = format!("{label} is {status}: {}{hint}", health_issues(&ng));
+            Err(ProviderError::new(ErrorKind::Failed, message))
+        };
         match ng.status() {
             Some(NodegroupStatus::Active) => Ok(Poll::Ready(ng)),
-            Some(status @ (NodegroupStatus::CreateFailed | NodegroupStatus::Degraded)) => {
-                Err(ProviderError::new(
-                    ErrorKind::Failed,
-                    format!(
-                        "{label} is {}: {}; fix the cause (IAM role, subnets, capacity), delete it and apply again",
-                        status.as_str(),
-                        health_issues(&ng)
-                    ),
-                ))
+            Some(NodegroupStatus::CreateFailed | NodegroupStatus::Degraded) => {
+                failed("; fix the cause (IAM role, subnets, capacity), delete it and apply again")
             }
-            Some(status @ (NodegroupStatus::Deleting | NodegroupStatus::DeleteFailed)) => {
-                Err(ProviderError::new(
-                    ErrorKind::Failed,
-                    format!("{label} is {}: {}", status.as_str(), health_issues(&ng)),
-                ))
-            }
+            Some(NodegroupStatus::Deleting | NodegroupStatus::DeleteFailed) => failed(""),
             status => Ok(Poll::Pending(format!(
                 "status {}",
                 status.map_or("(none)", NodegroupStatus::as_str)
@@ -568,27 +568,17 @@ async fn wait_active(
 
 /// The labels payload that takes `current` to `desired`; `None` when they
 /// are equal.
-fn labels_payload(
-    current: &BTreeMap<String, String>,
-    desired: &BTreeMap<String, String>,
-) -> Option<UpdateLabelsPayload> {
-    let set: std::collections::HashMap<String, String> = desired
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let removed: Vec<String> = current
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
-        .cloned()
-        .collect();
-    if set.is_empty() && removed.is_empty() {
+fn labels_payload(current: &Tags, desired: &Tags) -> Option<UpdateLabelsPayload> {
+    let change = infra_aws::TagChange::between(current, desired);
+    if change.is_empty() {
         return None;
     }
+    let set = (!change.set.is_empty()).then(|| change.set.into_iter().collect());
+    let removed = (!change.remove.is_empty()).then_some(change.remove);
     Some(
         UpdateLabelsPayload::builder()
-            .set_add_or_update_labels((!set.is_empty()).then_some(set))
-            .set_remove_labels((!removed.is_empty()).then_some(removed))
+            .set_add_or_update_labels(set)
+            .set_remove_labels(removed)
             .build(),
     )
 }
@@ -622,84 +612,140 @@ fn already_exists(message: &str) -> bool {
     message.to_ascii_lowercase().contains("already exists")
 }
 
-impl EksNodeGroup {
-    async fn create_inner(
+#[async_trait]
+impl Resource for EksNodeGroup {
+    type Spec = Spec;
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn parse(&self, fields: &mut Fields<'_>) -> Spec {
+        revealed(fields, parse)
+    }
+
+    fn settings_section(&self) -> Option<&str> {
+        Some("aws")
+    }
+
+    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
+        infra_aws::AwsSettings::problems(settings)
+    }
+
+    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
+        // No authoritative figure; 5-20 minutes is typical (reference §2.3).
+        match op {
+            OpKind::Create | OpKind::Delete => Duration::from_secs(8 * 60),
+            OpKind::Update => Duration::from_secs(5 * 60),
+            OpKind::Read => Duration::from_secs(1),
+        }
+    }
+
+    async fn create(
         &self,
         ctx: &OpContext,
+        spec: &Spec,
         inputs: &Value,
     ) -> Result<Observed, ProviderError> {
-        let spec = Spec::read(&inputs.reveal())?;
         let client = self.clients.get(ctx).await?;
         let what = format!("creating {}", spec.what());
+        let nonempty = |m: &Tags| (!m.is_empty()).then(|| m.clone().into_iter().collect());
+        let taints = spec
+            .taints
+            .iter()
+            .map(TaintSpec::to_sdk)
+            .collect::<Vec<_>>();
         // `InvalidRequestException` "…state of the cluster" (the cluster is
         // updating) is classified transient, so the engine retries it.
-        async {
-            let call = client
-                .create_nodegroup()
-                .cluster_name(&spec.cluster)
-                .nodegroup_name(&spec.name)
-                .node_role(&spec.node_role_arn)
-                .set_subnets(Some(spec.subnet_ids.clone()))
-                .set_instance_types(spec.instance_types.clone())
-                .set_ami_type(spec.ami_type.as_deref().map(AmiTypes::from))
-                .capacity_type(CapacityTypes::from(spec.capacity_type.as_str()))
-                .set_disk_size(spec.disk_size)
-                .scaling_config(spec.scaling_config())
-                .set_labels(spec.labels.as_ref().filter(|l| !l.is_empty()).map(hash_map))
-                .set_taints(
-                    spec.taints
-                        .as_ref()
-                        .filter(|t| !t.is_empty())
-                        .map(|t| t.iter().map(TaintSpec::to_sdk).collect()),
-                )
-                .set_update_config(spec.update_config.map(UpdatePolicy::to_sdk))
-                .set_version(spec.version.clone())
-                .set_tags(spec.tags.as_ref().filter(|t| !t.is_empty()).map(hash_map))
-                .set_client_request_token(token(ctx, ""));
-            let err = match call.send().await {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
+        let call = client
+            .create_nodegroup()
+            .cluster_name(&spec.cluster)
+            .nodegroup_name(&spec.name)
+            .node_role(&spec.node_role_arn)
+            .set_subnets(Some(spec.subnet_ids.clone()))
+            .set_instance_types(spec.instance_types.clone())
+            .set_ami_type(spec.ami_type.as_deref().map(AmiTypes::from))
+            .capacity_type(CapacityTypes::from(spec.capacity_type.as_str()))
+            .set_disk_size(spec.disk_size)
+            .scaling_config(spec.scaling_config())
+            .set_labels(nonempty(&spec.labels))
+            .set_taints((!taints.is_empty()).then_some(taints))
+            .set_update_config(spec.update_config.map(UpdatePolicy::to_sdk))
+            .set_version(spec.version.clone())
+            .set_tags(nonempty(&spec.tags))
+            .set_client_request_token(token(ctx, ""));
+        if let Err(err) = call.send().await {
             let mapped = classify(&what, &err);
             if error_code(&err) == Some("ResourceInUseException") && already_exists(&mapped.message)
             {
                 // Made by an earlier attempt: adopt it once visible.
-                return match describe(&client, &spec.cluster, &spec.name, &what).await? {
-                    Some(_) => Ok(()),
-                    None => Err(ProviderError::new(ErrorKind::Transient, mapped.message)),
-                };
-            }
-            if mapped.kind == ErrorKind::NotFound {
+                if describe(&client, &spec.cluster, &spec.name, &what)
+                    .await?
+                    .is_none()
+                {
+                    return Err(ProviderError::new(ErrorKind::Transient, mapped.message));
+                }
+            } else if mapped.kind == ErrorKind::NotFound {
                 return Err(ProviderError::new(
                     ErrorKind::Invalid,
                     format!("{}; create the cluster first", mapped.message),
                 ));
+            } else {
+                return Err(mapped);
             }
-            Err(mapped)
         }
-        .await?;
         ctx.progress("waiting for the nodes to join (typically several minutes)");
         let ng = wait_active(ctx, &client, &spec.cluster, &spec.name).await?;
         Ok(observed(&ng, inputs))
     }
 
-    async fn update_inner(
+    async fn read(
         &self,
         ctx: &OpContext,
         existing: &Existing,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let (cluster, name) = existing_names(existing);
+        let client = self.clients.get(ctx).await?;
+        let what = format!("reading EKS node group `{name}` of cluster `{cluster}`");
+        Ok(describe(&client, &cluster, &name, &what)
+            .await?
+            .map(|ng| observed(&ng, &existing.inputs)))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        spec: &Spec,
+        inputs: &Value,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let client = self.clients.get(ctx).await?;
+        let what = format!("looking for {}", spec.what());
+        let Some(ng) = describe(&client, &spec.cluster, &spec.name, &what).await? else {
+            return Ok(None);
+        };
+        // An interrupted create may have left it coming up: finish the wait.
+        let ng = if ng.status() == Some(&NodegroupStatus::Creating) {
+            wait_active(ctx, &client, &spec.cluster, &spec.name).await?
+        } else {
+            ng
+        };
+        Ok(Some(observed(&ng, inputs)))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        existing: &Existing,
+        new: &Spec,
         inputs: &Value,
     ) -> Result<Observed, ProviderError> {
-        let revealed = inputs.reveal();
-        let new = Spec::read(&revealed)?;
         let client = self.clients.get(ctx).await?;
         // Compared as recorded (secrets by digest), not revealed.
         let changed = |key: &str| differs(existing.inputs.get(key), inputs.get(key));
         let read_what = format!("reading {}", new.what());
         let gone = || {
-            ProviderError::new(
-                ErrorKind::NotFound,
-                format!("{} no longer exists", new.what()),
-            )
+            let message = format!("{} no longer exists", new.what());
+            ProviderError::new(ErrorKind::NotFound, message)
         };
 
         // The version first: UpdateNodegroupVersion before the config, as
@@ -708,18 +754,15 @@ impl EksNodeGroup {
             && let Some(version) = &new.version
         {
             let what = format!("updating {} to Kubernetes {version}", new.what());
-            let out = async {
-                client
-                    .update_nodegroup_version()
-                    .cluster_name(&new.cluster)
-                    .nodegroup_name(&new.name)
-                    .version(version)
-                    .set_client_request_token(token(ctx, "version"))
-                    .send()
-                    .await
-                    .map_err(|e| update_error(&what, "UpdateNodegroupVersion", &e))
-            }
-            .await?;
+            let out = client
+                .update_nodegroup_version()
+                .cluster_name(&new.cluster)
+                .nodegroup_name(&new.name)
+                .version(version)
+                .set_client_request_token(token(ctx, "version"))
+                .send()
+                .await
+                .map_err(|e| update_error(&what, "UpdateNodegroupVersion", &e))?;
             ctx.progress(&format!(
                 "waiting for the nodes to run Kubernetes {version}"
             ));
@@ -731,57 +774,47 @@ impl EksNodeGroup {
             .ok_or_else(gone)?;
         // Labels and taints are sent as differences from what the node
         // group has now, so changes made outside infra converge too.
-        let labels = if changed("labels") {
-            let now: BTreeMap<String, String> = current
-                .labels()
-                .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default();
-            labels_payload(&now, &new.labels.clone().unwrap_or_default())
-        } else {
-            None
-        };
-        let taints = if changed("taints") {
-            let now: Vec<TaintSpec> = current.taints().iter().map(TaintSpec::from_sdk).collect();
-            taints_payload(&now, new.taints.as_deref().unwrap_or_default())
-        } else {
-            None
-        };
+        let labels = changed("labels")
+            .then(|| labels_payload(&tags_of(current.labels()), &new.labels))
+            .flatten();
+        let now: Vec<TaintSpec> = current.taints().iter().map(TaintSpec::from_sdk).collect();
+        let taints = changed("taints")
+            .then(|| taints_payload(&now, &new.taints))
+            .flatten();
         let scaling = changed("scaling").then(|| new.scaling_config());
-        let policy = if changed("update_config") {
-            new.update_config.map(UpdatePolicy::to_sdk)
-        } else {
-            None
-        };
+        let policy = changed("update_config")
+            .then(|| new.update_config.map(UpdatePolicy::to_sdk))
+            .flatten();
         if labels.is_some() || taints.is_some() || scaling.is_some() || policy.is_some() {
             let what = format!("updating {}", new.what());
-            let out = async {
-                client
-                    .update_nodegroup_config()
-                    .cluster_name(&new.cluster)
-                    .nodegroup_name(&new.name)
-                    .set_labels(labels.clone())
-                    .set_taints(taints.clone())
-                    .set_scaling_config(scaling.clone())
-                    .set_update_config(policy.clone())
-                    .set_client_request_token(token(ctx, "config"))
-                    .send()
-                    .await
-                    .map_err(|e| update_error(&what, "UpdateNodegroupConfig", &e))
-            }
-            .await?;
+            let out = client
+                .update_nodegroup_config()
+                .cluster_name(&new.cluster)
+                .nodegroup_name(&new.name)
+                .set_labels(labels)
+                .set_taints(taints)
+                .set_scaling_config(scaling)
+                .set_update_config(policy)
+                .set_client_request_token(token(ctx, "config"))
+                .send()
+                .await
+                .map_err(|e| update_error(&what, "UpdateNodegroupConfig", &e))?;
             wait_for_update(ctx, &client, new.target(), out.update()).await?;
         }
 
         if changed("tags") {
-            let arn = current
-                .nodegroup_arn()
-                .ok_or_else(|| invalid(format!("{}: EKS reported no ARN", new.what())))?;
-            let now: BTreeMap<String, String> = current
-                .tags()
-                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default();
-            let desired = new.tags.clone().unwrap_or_default();
-            crate::tags::apply(ctx, &client, arn, &new.what(), &now, &desired).await?;
+            let arn = current.nodegroup_arn().ok_or_else(|| {
+                let message = format!("{}: EKS reported no ARN", new.what());
+                ProviderError::new(ErrorKind::Invalid, message)
+            })?;
+            retag(
+                &client,
+                arn,
+                &new.what(),
+                &tags_of(current.tags()),
+                &new.tags,
+            )
+            .await?;
         }
         let ng = describe(&client, &new.cluster, &new.name, &read_what)
             .await?
@@ -789,36 +822,15 @@ impl EksNodeGroup {
         Ok(observed(&ng, inputs))
     }
 
-    async fn delete_inner(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
         let (cluster, name) = existing_names(existing);
         let client = self.clients.get(ctx).await?;
         let label = format!("EKS node group `{name}` of cluster `{cluster}`");
-        let what = format!("deleting {label}");
-        let gone = async {
-            match client
-                .delete_nodegroup()
-                .cluster_name(&cluster)
-                .nodegroup_name(&name)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(false),
-                Err(e) => {
-                    let err = classify(&what, &e);
-                    if err.kind == ErrorKind::NotFound && !unimplemented(&e) {
-                        Ok(true)
-                    } else {
-                        Err(err)
-                    }
-                }
-            }
-        }
-        .await?;
-        if gone {
+        let call = client
+            .delete_nodegroup()
+            .cluster_name(&cluster)
+            .nodegroup_name(&name);
+        if none_if_missing(&format!("deleting {label}"), call.send().await)?.is_none() {
             return Ok(());
         }
         let wait = format!("waiting for {label} to be deleted");
@@ -844,302 +856,31 @@ impl EksNodeGroup {
     }
 }
 
-#[async_trait]
-impl Provider for EksNodeGroup {
-    fn schema(&self) -> &Schema {
-        &self.schema
-    }
-
-    fn settings_section(&self) -> Option<&str> {
-        Some("aws")
-    }
-
-    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
-        infra_aws::AwsSettings::problems(settings)
-    }
-
-    fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
-        validate(inputs).0
-    }
-
-    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
-        // No authoritative figure; 5-20 minutes is typical (reference §2.3).
-        match op {
-            OpKind::Create => Duration::from_secs(8 * 60),
-            OpKind::Update => Duration::from_secs(5 * 60),
-            OpKind::Delete => Duration::from_secs(8 * 60),
-            OpKind::Read => Duration::from_secs(1),
-        }
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
-        self.create_inner(ctx, inputs).await
-    }
-
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let (cluster, name) = existing_names(existing);
-        let client = self.clients.get(ctx).await?;
-        let what = format!("reading EKS node group `{name}` of cluster `{cluster}`");
-        Ok(describe(&client, &cluster, &name, &what)
-            .await?
-            .map(|ng| observed(&ng, &existing.inputs)))
-    }
-
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let revealed = inputs.reveal();
-        let text = |k: &str| revealed.get(k).and_then(Value::as_str).map(str::to_owned);
-        let (Some(cluster), Some(name)) = (text("cluster"), text("name")) else {
-            return Ok(None);
-        };
-        let client = self.clients.get(ctx).await?;
-        let what = format!("looking for EKS node group `{name}` of cluster `{cluster}`");
-        let Some(ng) = describe(&client, &cluster, &name, &what).await? else {
-            return Ok(None);
-        };
-        // An interrupted create may have left it coming up: finish the wait.
-        let ng = if ng.status() == Some(&NodegroupStatus::Creating) {
-            wait_active(ctx, &client, &cluster, &name).await?
-        } else {
-            ng
-        };
-        Ok(Some(observed(&ng, inputs)))
-    }
-
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
-        self.update_inner(ctx, existing, inputs).await
-    }
-
-    async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
-        self.delete_inner(ctx, existing).await
-    }
-}
-
-fn key(k: &str) -> PathSeg {
-    PathSeg::Key(k.to_owned())
-}
-
-/// Plan-time checks against EKS's documented rules.
-fn validate(inputs: &Value) -> Problems {
-    let mut problems = Problems::default();
-    if let Some(Value::String(name)) = inputs.get("name")
-        && !valid_name(name, 63)
-    {
-        problems.push(
-            &["name"],
-            format!("node group names are 1-63 letters, digits, `-` and `_`, starting with a letter or digit; {name:?} is not"),
-        );
-    }
-    if let Some(Value::String(cluster)) = inputs.get("cluster")
-        && !valid_name(cluster, 100)
-    {
-        problems.push(
-            &["cluster"],
-            format!("{cluster:?} is not a valid EKS cluster name"),
-        );
-    }
-    for list in ["subnet_ids", "instance_types"] {
-        if let Some(Value::List(items)) = inputs.get(list)
-            && items.is_empty()
-        {
-            problems.push(&[list], "must not be empty");
-        }
-    }
-    if let Some(Value::String(c)) = inputs.get("capacity_type")
-        && !CapacityTypes::values().contains(&c.as_str())
-    {
-        problems.push(
-            &["capacity_type"],
-            format!(
-                "{c:?} is not a capacity type; use one of {}",
-                CapacityTypes::values().join(", ")
-            ),
-        );
-    }
-    if let Some(Value::Int(d)) = inputs.get("disk_size")
-        && !(1..=16384).contains(d)
-    {
-        problems.push(&["disk_size"], "disk_size is 1 to 16384 GiB");
-    }
-    validate_scaling(inputs, &mut problems);
-    if let Some(Value::Map(labels)) = inputs.get("labels") {
-        for (k, v) in labels {
-            let path = vec![key("labels"), key(k)];
-            if k.is_empty() || k.chars().count() > 63 {
-                problems.push_path(path.clone(), "label keys are 1 to 63 characters");
-            }
-            if let Value::String(v) = v
-                && (v.is_empty() || v.chars().count() > 63)
-            {
-                problems.push_path(path, "label values are 1 to 63 characters");
-            }
-        }
-    }
-    validate_taints(inputs, &mut problems);
-    if let Some(v @ Value::Map(_)) = inputs.get("update_config") {
-        let n = v
-            .get("max_unavailable")
-            .filter(|v| !matches!(v, Value::Null));
-        let p = v
-            .get("max_unavailable_percentage")
-            .filter(|v| !matches!(v, Value::Null));
-        match (n, p) {
-            (Some(_), Some(_)) | (None, None) => problems.push(
-                &["update_config"],
-                "set exactly one of max_unavailable or max_unavailable_percentage",
-            ),
-            (Some(Value::Int(x)), None) | (None, Some(Value::Int(x))) if !(1..=100).contains(x) => {
-                let field = if n.is_some() {
-                    "max_unavailable"
-                } else {
-                    "max_unavailable_percentage"
-                };
-                problems.push(
-                    &["update_config", field],
-                    format!("{field} is 1 to 100, not {x}"),
-                );
-            }
-            _ => {}
-        }
-    }
-    validate_tags(inputs, &mut problems);
-    problems
-}
-
-fn validate_scaling(inputs: &Value, problems: &mut Problems) {
-    let Some(scaling) = inputs.get("scaling") else {
-        return;
-    };
-    let count = |k: &str| scaling.get(k).and_then(Value::as_int);
-    let (min, max, desired) = (count("min"), count("max"), count("desired"));
-    if let Some(m) = min
-        && m < 0
-    {
-        problems.push(
-            &["scaling", "min"],
-            format!("min must be 0 or more, not {m}"),
-        );
-    }
-    if let Some(m) = max
-        && m < 1
-    {
-        problems.push(
-            &["scaling", "max"],
-            format!("max must be 1 or more, not {m}"),
-        );
-    }
-    if let Some(d) = desired
-        && d < 0
-    {
-        problems.push(
-            &["scaling", "desired"],
-            format!("desired must be 0 or more, not {d}"),
-        );
-    }
-    if let (Some(min), Some(max)) = (min, max)
-        && min > max
-    {
-        problems.push(
-            &["scaling", "min"],
-            format!("min ({min}) is above max ({max})"),
-        );
-    }
-    if let (Some(min), Some(d)) = (min, desired)
-        && d < min
-    {
-        problems.push(
-            &["scaling", "desired"],
-            format!("desired ({d}) is below min ({min})"),
-        );
-    }
-    if let (Some(max), Some(d)) = (max, desired)
-        && d > max
-    {
-        problems.push(
-            &["scaling", "desired"],
-            format!("desired ({d}) is above max ({max})"),
-        );
-    }
-}
-
-fn validate_taints(inputs: &Value, problems: &mut Problems) {
-    let Some(Value::List(taints)) = inputs.get("taints") else {
-        return;
-    };
-    if taints.len() > MAX_TAINTS {
-        problems.push(
-            &["taints"],
-            format!("at most {MAX_TAINTS} taints, found {}", taints.len()),
-        );
-    }
-    let mut seen: Vec<(&str, &str)> = Vec::new();
-    for (i, t) in taints.iter().enumerate() {
-        let at = |field: &str| vec![key("taints"), PathSeg::Index(i), key(field)];
-        let k = t.get("key").and_then(Value::as_str);
-        let e = t.get("effect").and_then(Value::as_str);
-        if let Some(k) = k
-            && (k.is_empty() || k.chars().count() > 63)
-        {
-            problems.push_path(at("key"), "taint keys are 1 to 63 characters");
-        }
-        if let Some(Value::String(v)) = t.get("value")
-            && v.chars().count() > 63
-        {
-            problems.push_path(at("value"), "taint values are at most 63 characters");
-        }
-        if let Some(e) = e
-            && !TaintEffect::values().contains(&e)
-        {
-            problems.push_path(
-                at("effect"),
-                format!(
-                    "{e:?} is not a taint effect; use one of {}",
-                    TaintEffect::values().join(", ")
-                ),
-            );
-        }
-        if let (Some(k), Some(e)) = (k, e) {
-            if seen.contains(&(k, e)) {
-                problems.push_path(
-                    vec![key("taints"), PathSeg::Index(i)],
-                    format!("a taint with key {k:?} and effect {e} is listed twice"),
-                );
-            }
-            seen.push((k, e));
-        }
-    }
-}
-
-/// Whether a value is a table of strings (used by tests of the payloads).
-#[cfg(test)]
-fn labels_of(v: &Value) -> BTreeMap<String, String> {
-    crate::common::string_map(v).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
-    use infra_core::display_path;
+    use infra_core::{Phase, Provider, Typed, display_path};
 
     use super::*;
 
+    /// The plan-time problems, as the planner finds them: the schema's
+    /// rules, then the parse's.
     fn check(inputs: serde_json::Value) -> Vec<String> {
-        validate(&Value::from_json(inputs))
-            .0
+        let inputs = Value::from_json(inputs);
+        let provider = Typed::new(EksNodeGroup::new(AwsContext::new()));
+        let mut problems = provider.schema().validate(&inputs);
+        problems.extend(provider.validate(&inputs));
+        problems
             .into_iter()
             .map(|(p, m)| format!("{} | {m}", display_path(&p)))
             .collect()
+    }
+
+    fn read(inputs: serde_json::Value) -> Spec {
+        let inputs = Value::from_json(inputs);
+        let mut f = Fields::new(&inputs, Phase::Apply);
+        let spec = parse(&mut f);
+        f.finish("eks_node_group.workers", spec)
+            .expect("a valid spec")
     }
 
     fn good() -> serde_json::Value {
@@ -1157,10 +898,16 @@ mod tests {
         })
     }
 
+    fn paths(got: &[String]) -> Vec<&str> {
+        got.iter()
+            .map(|s| s.split(" | ").next().unwrap_or(""))
+            .collect()
+    }
+
     #[test]
     fn a_good_node_group_passes() {
         assert!(check(good()).is_empty(), "{:?}", check(good()));
-        let spec = Spec::read(&Value::from_json(good())).unwrap();
+        let spec = read(good());
         assert_eq!(
             spec.scaling,
             Scaling {
@@ -1182,51 +929,136 @@ mod tests {
             {"key": "a", "effect": "NO_SCHEDULE"},
             {"key": "a", "effect": "NO_SCHEDULE"},
             {"key": "b", "effect": "SOMETIMES"},
+            {"key": "b", "value": "x", "effect": "SOMETIMES"},
         ]);
         v["update_config"] =
             serde_json::json!({"max_unavailable": 1, "max_unavailable_percentage": 10});
         v["instance_types"] = serde_json::json!([]);
         let got = check(v);
-        let paths: Vec<&str> = got
-            .iter()
-            .map(|s| s.split(" | ").next().unwrap_or(""))
-            .collect();
         assert_eq!(
-            paths,
+            paths(&got),
             [
+                // The schema's rules.
                 "name",
-                "instance_types",
                 "capacity_type",
-                "scaling.min",
-                "scaling.desired",
                 "taints[1]",
                 "taints[2].effect",
+                "taints[3].effect",
+                // The parse's.
+                "instance_types",
+                "scaling.min",
+                "scaling.desired",
+                "taints[3]",
                 "update_config",
             ],
             "{got:#?}"
         );
+        // One message per rule: the exact twin is the set's, the same key
+        // and effect with another value the parse's.
+        assert!(got[2].contains("is a set, but lists"), "{got:#?}");
+        assert!(
+            got[8].ends_with("a taint with key \"b\" and effect SOMETIMES is listed twice"),
+            "{got:#?}"
+        );
+        assert_eq!(
+            got[9],
+            "update_config | set exactly one of max_unavailable or max_unavailable_percentage"
+        );
+
         let mut v = good();
         v["update_config"] = serde_json::json!({"max_unavailable_percentage": 150});
         v["scaling"] = serde_json::json!({"min": 0, "max": 0, "desired": 1});
-        let got = check(v);
         assert_eq!(
-            got,
+            check(v),
             [
+                "update_config.max_unavailable_percentage | `update_config.max_unavailable_percentage` must be between 1 and 100, found 150",
                 "scaling.max | max must be 1 or more, not 0",
                 "scaling.desired | desired (1) is above max (0)",
-                "update_config.max_unavailable_percentage | max_unavailable_percentage is 1 to 100, not 150",
             ]
         );
     }
 
     #[test]
+    fn unknown_values_are_checked_once_known() {
+        let mut v = Value::from_json(good());
+        if let Value::Map(m) = &mut v {
+            m.insert("cluster".into(), Value::Unknown);
+            let scaling = [
+                ("min", Value::Unknown),
+                ("max", 3.into()),
+                ("desired", 1.into()),
+            ];
+            m.insert("scaling".into(), scaling.into_iter().collect());
+            let policy = [("max_unavailable", Value::Unknown)];
+            m.insert("update_config".into(), policy.into_iter().collect());
+        }
+        let provider = Typed::new(EksNodeGroup::new(AwsContext::new()));
+        assert!(
+            provider.validate(&v).is_empty(),
+            "{:?}",
+            provider.validate(&v)
+        );
+        let mut f = Fields::new(&v, Phase::Apply);
+        parse(&mut f);
+        let got: Vec<String> = f
+            .into_problems()
+            .into_iter()
+            .map(|(p, _)| display_path(&p))
+            .collect();
+        assert_eq!(
+            got,
+            ["cluster", "scaling.min", "update_config.max_unavailable"]
+        );
+    }
+
+    #[test]
+    fn secrets_are_read_as_their_plaintext_and_never_shown() {
+        let secret = |s: &str| Value::Sensitive(infra_core::Secret::new("d", s.into()));
+        let taint = |value: &str| -> Value {
+            [
+                ("key", secret("s3cr3t")),
+                ("value", value.into()),
+                ("effect", "NO_SCHEDULE".into()),
+            ]
+            .into_iter()
+            .collect()
+        };
+        let mut v = Value::from_json(good());
+        if let Value::Map(m) = &mut v {
+            let tags: Value = [("owner", secret("team-data"))].into_iter().collect();
+            m.insert("tags".into(), tags);
+            m.insert("taints".into(), Value::List(vec![taint("1"), taint("2")]));
+        }
+        let provider = Typed::new(EksNodeGroup::new(AwsContext::new()));
+        let problems = provider.validate(&v);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            problems[0].1,
+            "a taint with key \"(sensitive)\" and effect NO_SCHEDULE is listed twice"
+        );
+        if let Value::Map(m) = &mut v {
+            m.insert("taints".into(), Value::List(vec![taint("1")]));
+        }
+        let mut f = Fields::new(&v, Phase::Apply);
+        let spec = revealed(&mut f, parse);
+        assert!(f.into_problems().is_empty());
+        assert_eq!(
+            spec.tags.get("owner").map(String::as_str),
+            Some("team-data")
+        );
+        assert_eq!(spec.taints[0].key, "s3cr3t");
+    }
+
+    #[test]
     fn label_payload_adds_changes_and_removes() {
-        let current = labels_of(&Value::from_json(
-            serde_json::json!({"a": "1", "b": "2", "c": "3"}),
-        ));
-        let desired = labels_of(&Value::from_json(
-            serde_json::json!({"a": "1", "b": "20", "d": "4"}),
-        ));
+        let tags = |pairs: &[(&str, &str)]| -> Tags {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect()
+        };
+        let current = tags(&[("a", "1"), ("b", "2"), ("c", "3")]);
+        let desired = tags(&[("a", "1"), ("b", "20"), ("d", "4")]);
         let p = labels_payload(&current, &desired).unwrap();
         let mut set: Vec<(&String, &String)> = p.add_or_update_labels().unwrap().iter().collect();
         set.sort();

@@ -42,7 +42,7 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use infra_aws::AwsContext;
-use infra_core::{ErrorKind, Existing, Provider, ProviderError, Value};
+use infra_core::{ErrorKind, Existing, Provider, ProviderError, Typed, Value};
 use infra_eks::{EksCluster, EksNodeGroup};
 use support::*;
 
@@ -62,12 +62,12 @@ fn client(rules: &[&Rule]) -> Client {
     )
 }
 
-fn cluster_provider(rules: &[&Rule]) -> EksCluster {
-    EksCluster::new(AwsContext::new()).with_client(client(rules))
+fn cluster_provider(rules: &[&Rule]) -> Typed<EksCluster> {
+    Typed::new(EksCluster::new(AwsContext::new()).with_client(client(rules)))
 }
 
-fn node_group_provider(rules: &[&Rule]) -> EksNodeGroup {
-    EksNodeGroup::new(AwsContext::new()).with_client(client(rules))
+fn node_group_provider(rules: &[&Rule]) -> Typed<EksNodeGroup> {
+    Typed::new(EksNodeGroup::new(AwsContext::new()).with_client(client(rules)))
 }
 
 /// Calls `op` again while it fails with a retryable error, as the engine's

@@ -145,7 +145,7 @@ mod tests {
         )
         .unwrap();
         let mut registry = Registry::new();
-        registry.register(Arc::new(infra_sim::SimProvider::new()));
+        registry.register(Arc::new(infra_sim::SimProvider::default()));
         let stack = infra_stack::load_stack(dir.path(), "x", &registry, &|_| None)
             .stack
             .unwrap();

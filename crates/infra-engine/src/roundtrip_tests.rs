@@ -18,7 +18,7 @@ use crate::state::{ResourceState, State};
 
 fn registry() -> Registry {
     let mut r = Registry::new();
-    r.register(Arc::new(infra_sim::SimProvider::new()));
+    r.register(Arc::new(infra_sim::SimProvider::default()));
     r
 }
 

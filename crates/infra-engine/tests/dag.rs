@@ -75,7 +75,7 @@ fn stack(dag: &Dag, root: &std::path::Path) -> Stack {
 
 fn engine(events: Arc<Mutex<Vec<Event>>>) -> Engine {
     let mut registry = Registry::new();
-    registry.register(Arc::new(infra_sim::SimProvider::new()));
+    registry.register(Arc::new(infra_sim::SimProvider::default()));
     Engine::new(registry)
         .with_secret_key(SecretKey::from_bytes(b"k"))
         .with_events(Arc::new(move |e: &Event| {

@@ -33,7 +33,7 @@
 //! minus any variable holding a secret of the values; helm's stderr is
 //! redacted before it reaches an error. A failed release is drift (see
 //! [`DRIFT_STATUS_KEY`]); a pending one is refused with its recovery, which
-//! [`HelmRelease::recover_pending`] performs when the engine knows the
+//! [`ReleaseType::recover_pending`] performs when the engine knows the
 //! pending operation was its own.
 
 mod cli;
@@ -51,12 +51,14 @@ use infra_core::Provider;
 
 pub use cli::{Major, child_env};
 pub use redact::Redactor;
-pub use release_type::{DRIFT_STATUS_KEY, HelmRelease, Recovery, merge_values, observed_inputs};
+pub use release_type::{
+    DRIFT_STATUS_KEY, HelmRelease, Recovery, ReleaseType, merge_values, observed_inputs,
+};
 pub use schema::{SETTINGS_SECTION, TYPE_NAME};
 pub use validate::{check_name, parse_timeout};
 pub use workdir::{EXEC_API_VERSION, eks_kubeconfig};
 
 /// The resource types of this crate.
 pub fn providers() -> Vec<Arc<dyn Provider>> {
-    vec![Arc::new(HelmRelease::new())]
+    vec![Arc::new(HelmRelease::default())]
 }

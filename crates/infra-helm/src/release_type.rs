@@ -1,4 +1,5 @@
-//! [`HelmRelease`]: the `helm_release` provider. Every operation first asks
+//! [`ReleaseType`]: the `helm_release` type ([`HelmRelease`] as the
+//! engine's provider). Every operation first asks
 //! `helm status` whether a pending operation holds the release's lock;
 //! create and update are one `helm upgrade --install`, read is `status` +
 //! `get values` + `history`, delete is `helm uninstall`.
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use infra_core::{
-    CheckContext, ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError,
-    Schema, Value, ValuePath,
+    CheckContext, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, ProviderError,
+    Resource, Schema, Typed, Value, ValuePath,
 };
 
 use crate::cli::{Finished, Helm, Major, args, is_not_found, resolve_binary};
@@ -21,7 +22,7 @@ use crate::release::{
 };
 use crate::schema::{SETTINGS_SECTION, schema};
 use crate::spec::{Kube, ReleaseSpec, Settings, Target, collect_secrets};
-use crate::validate::{SchemaCache, validate};
+use crate::validate::SchemaCache;
 use crate::workdir::Workdir;
 
 /// The key of observed inputs that reports a release whose status is not
@@ -52,37 +53,26 @@ pub enum Recovery {
     Uninstalled,
 }
 
+/// The `helm_release` provider: `HelmRelease::default()`. Nothing runs
+/// until an operation does.
+pub type HelmRelease = Typed<ReleaseType>;
+
 /// The `helm_release` resource type.
-pub struct HelmRelease {
-    schema: Schema,
+#[derive(Default)]
+pub struct ReleaseType {
     /// Helm's major version per executable, detected once.
     versions: Mutex<HashMap<PathBuf, Major>>,
     /// Chart values schemas, compiled once.
     schemas: SchemaCache,
 }
 
-impl std::fmt::Debug for HelmRelease {
+impl std::fmt::Debug for ReleaseType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HelmRelease").finish_non_exhaustive()
+        f.debug_struct("ReleaseType").finish_non_exhaustive()
     }
 }
 
-impl Default for HelmRelease {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl HelmRelease {
-    /// The provider. Nothing runs until an operation does.
-    pub fn new() -> Self {
-        HelmRelease {
-            schema: schema(),
-            versions: Mutex::new(HashMap::new()),
-            schemas: SchemaCache::default(),
-        }
-    }
-
+impl ReleaseType {
     /// Helm's major version for `helm`, from `helm version --short` once.
     async fn major(&self, helm: &Helm, ctx: &OpContext) -> Result<Major, ProviderError> {
         let cached = self
@@ -127,6 +117,10 @@ impl HelmRelease {
         secrets: Vec<String>,
     ) -> Result<Session<'a>, ProviderError> {
         let settings = Settings::from_value(&ctx.settings, &ctx.root)?;
+        let target = Target {
+            kube: target.kube.resolved(&ctx.root),
+            ..target
+        };
         let mut helm = Helm::new(resolve_binary(settings.binary.as_deref())?, secrets);
         helm.major = self.major(&helm, ctx).await?;
         let work = Workdir::new()?;
@@ -167,7 +161,7 @@ impl HelmRelease {
         ctx: &OpContext,
         inputs: &Value,
     ) -> Result<Recovery, ProviderError> {
-        let target = Target::from_inputs(inputs, &ctx.root)?;
+        let target = Target::from_inputs(ctx, inputs)?;
         let mut secrets = Vec::new();
         collect_secrets(inputs, &mut secrets);
         let s = self.session(ctx, target, secrets).await?;
@@ -195,15 +189,20 @@ impl HelmRelease {
         }
     }
 
-    async fn apply(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
-        let spec = ReleaseSpec::from_inputs(inputs, &ctx.root)?;
+    async fn apply(
+        &self,
+        ctx: &OpContext,
+        spec: &ReleaseSpec,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError> {
+        spec.ready()?;
         let s = self
             .session(ctx, spec.target.clone(), spec.secrets.clone())
             .await?;
         if let Some(info) = s.status().await? {
             s.refuse_locked(&info).await?;
         }
-        let info = s.upgrade(&spec).await?;
+        let info = s.upgrade(spec).await?;
         Ok(Observed {
             id: s.target.id(),
             inputs: inputs.clone(),
@@ -568,9 +567,15 @@ pub fn merge_values(given: Option<&Value>, released: &Value) -> Value {
 }
 
 #[async_trait]
-impl Provider for HelmRelease {
-    fn schema(&self) -> &Schema {
-        &self.schema
+impl Resource for ReleaseType {
+    type Spec = ReleaseSpec;
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn parse(&self, f: &mut Fields<'_>) -> ReleaseSpec {
+        ReleaseSpec::parse(f)
     }
 
     fn settings_section(&self) -> Option<&str> {
@@ -585,16 +590,18 @@ impl Provider for HelmRelease {
         })
     }
 
-    fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
-        validate(inputs)
-    }
-
-    fn validate_in(&self, project: &CheckContext<'_>, inputs: &Value) -> Vec<(ValuePath, String)> {
-        let problems = validate(inputs);
-        if !problems.is_empty() {
-            return problems;
+    fn check_project(
+        &self,
+        project: &CheckContext<'_>,
+        spec: &ReleaseSpec,
+    ) -> Vec<(ValuePath, String)> {
+        match &spec.chart_check {
+            Some((chart, version)) => {
+                self.schemas
+                    .check(project, chart, version.as_deref(), &spec.given_values)
+            }
+            None => Vec::new(),
         }
-        self.schemas.check(project, inputs)
     }
 
     fn default_timeout(&self, op: OpKind) -> Duration {
@@ -637,9 +644,14 @@ impl Provider for HelmRelease {
         })
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        spec: &ReleaseSpec,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError> {
         // `upgrade --install` adopts a release an interrupted create made.
-        self.apply(ctx, inputs).await
+        self.apply(ctx, spec, inputs).await
     }
 
     async fn read(
@@ -647,7 +659,7 @@ impl Provider for HelmRelease {
         ctx: &OpContext,
         existing: &Existing,
     ) -> Result<Option<Observed>, ProviderError> {
-        let target = Target::from_inputs(&existing.inputs, &ctx.root)?;
+        let target = Target::from_inputs(ctx, &existing.inputs)?;
         let s = self.session(ctx, target, Vec::new()).await?;
         s.observe(&existing.inputs).await
     }
@@ -655,13 +667,13 @@ impl Provider for HelmRelease {
     async fn find(
         &self,
         ctx: &OpContext,
+        spec: &ReleaseSpec,
         inputs: &Value,
     ) -> Result<Option<Observed>, ProviderError> {
         // The name and namespace are the release's identity.
-        let target = Target::from_inputs(inputs, &ctx.root)?;
-        let mut secrets = Vec::new();
-        collect_secrets(inputs, &mut secrets);
-        let s = self.session(ctx, target, secrets).await?;
+        let s = self
+            .session(ctx, spec.target.clone(), spec.secrets.clone())
+            .await?;
         s.observe(inputs).await
     }
 
@@ -669,13 +681,14 @@ impl Provider for HelmRelease {
         &self,
         ctx: &OpContext,
         _existing: &Existing,
+        spec: &ReleaseSpec,
         inputs: &Value,
     ) -> Result<Observed, ProviderError> {
-        self.apply(ctx, inputs).await
+        self.apply(ctx, spec, inputs).await
     }
 
     async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
-        let target = Target::from_inputs(&existing.inputs, &ctx.root)?;
+        let target = Target::from_inputs(ctx, &existing.inputs)?;
         let s = self.session(ctx, target, Vec::new()).await?;
         match s.status().await? {
             None => return Ok(()),

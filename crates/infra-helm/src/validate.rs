@@ -1,7 +1,7 @@
-//! Plan-time checks of `helm_release` inputs beyond their types: release and
-//! namespace names, how the cluster is reached, the timeout's syntax, and
-//! the values against the chart's `values.schema.json` when the chart is on
-//! the local disk.
+//! The rules of `helm_release` inputs beyond their types that the spec's
+//! parse applies (release and namespace names, the timeout's syntax), and
+//! the plan-time check of the values against the chart's
+//! `values.schema.json` when the chart is on the local disk.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,6 +23,11 @@ const MAX_NAMESPACE_LEN: usize = 63;
 /// digits and `-`, starting and ending with a letter or digit).
 pub fn check_name(name: &str) -> Result<(), String> {
     check_label(name, MAX_NAME_LEN, "release name")
+}
+
+/// Checks a namespace name: a DNS label of 1-63 characters.
+pub(crate) fn check_namespace(namespace: &str) -> Result<(), String> {
+    check_label(namespace, MAX_NAMESPACE_LEN, "namespace")
 }
 
 fn check_label(s: &str, max: usize, what: &str) -> Result<(), String> {
@@ -86,76 +91,6 @@ fn key(name: &str) -> ValuePath {
     vec![PathSeg::Key(name.to_owned())]
 }
 
-/// A present, non-null input.
-fn given<'a>(inputs: &'a Value, name: &str) -> Option<&'a Value> {
-    inputs.get(name).filter(|v| !matches!(v, Value::Null))
-}
-
-/// Every problem of a release's inputs. Values unknown until apply pass.
-pub fn validate(inputs: &Value) -> Vec<(ValuePath, String)> {
-    let mut out = Vec::new();
-    if let Some(Value::String(name)) = given(inputs, "name")
-        && let Err(e) = check_name(name)
-    {
-        out.push((key("name"), e));
-    }
-    if let Some(Value::String(ns)) = given(inputs, "namespace")
-        && let Err(e) = check_label(ns, MAX_NAMESPACE_LEN, "namespace")
-    {
-        out.push((key("namespace"), e));
-    }
-    if let Some(Value::String(chart)) = given(inputs, "chart")
-        && chart.trim().is_empty()
-    {
-        out.push((
-            key("chart"),
-            "chart is empty: name a chart in `repository`, a chart directory or a .tgz file"
-                .to_owned(),
-        ));
-    }
-    if let Some(Value::String(t)) = given(inputs, "timeout")
-        && let Err(e) = parse_timeout(t)
-    {
-        out.push((key("timeout"), e));
-    }
-    if let Some(Value::Int(n)) = given(inputs, "max_history")
-        && *n < 0
-    {
-        out.push((
-            key("max_history"),
-            format!("max_history must be 0 (keep all) or more, not {n}"),
-        ));
-    }
-    match given(inputs, "values") {
-        None | Some(Value::Map(_) | Value::Unknown | Value::Sensitive(_)) => {}
-        Some(other) => out.push((
-            key("values"),
-            format!("values must be a table, not a {}", other.kind()),
-        )),
-    }
-    let kubernetes = given(inputs, "kubernetes").is_some();
-    let kubeconfig = given(inputs, "kubeconfig").is_some();
-    match (kubernetes, kubeconfig) {
-        (true, true) => out.push((
-            key("kubeconfig"),
-            "set either `kubernetes` (an EKS cluster) or `kubeconfig`, not both".to_owned(),
-        )),
-        (false, false) => out.push((
-            key("kubernetes"),
-            "say how to reach the cluster: `kubernetes = { eks_cluster, endpoint, ca_data }` or `kubeconfig = \"path\"`".to_owned(),
-        )),
-        _ => {}
-    }
-    if kubernetes && given(inputs, "context").is_some() {
-        out.push((
-            key("context"),
-            "`context` selects a context of `kubeconfig`; remove it when using `kubernetes`"
-                .to_owned(),
-        ));
-    }
-    out
-}
-
 /// Compiled chart schemas by chart file, so that a plan (which checks each
 /// release more than once) compiles a large schema once.
 #[derive(Default)]
@@ -170,16 +105,10 @@ impl SchemaCache {
     pub(crate) fn check(
         &self,
         project: &CheckContext<'_>,
-        inputs: &Value,
+        chart: &str,
+        version: Option<&str>,
+        values: &Value,
     ) -> Vec<(ValuePath, String)> {
-        let Some(Value::String(chart)) = given(inputs, "chart") else {
-            return Vec::new();
-        };
-        let version = match given(inputs, "version") {
-            None => None,
-            Some(Value::String(v)) => Some(v.as_str()),
-            Some(_) => return Vec::new(),
-        };
         let cache = match Settings::from_value(project.settings, project.root) {
             Ok(s) => s.cache.or_else(default_helm_cache),
             Err(e) => return vec![(Vec::new(), e.message)],
@@ -194,8 +123,6 @@ impl SchemaCache {
             Ok(None) => return Vec::new(),
             Err(e) => return vec![(key("chart"), e)],
         };
-        let empty = Value::map();
-        let values = given(inputs, "values").unwrap_or(&empty);
         schema
             .validate(values)
             .into_iter()

@@ -68,7 +68,7 @@ fn with(v: &Value, key: &str, value: Value) -> Value {
 #[tokio::test]
 async fn helm3_argv_for_create_read_update_delete() {
     let s = Standin::new(3);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     let given = kubeconfig_release(&p, &s);
 
@@ -151,7 +151,7 @@ async fn helm3_argv_for_create_read_update_delete() {
 #[tokio::test]
 async fn helm4_argv_for_create_read_update_delete() {
     let s = Standin::new(4);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     let given = eks_release(&p);
 
@@ -211,7 +211,7 @@ async fn helm4_argv_for_create_read_update_delete() {
 #[tokio::test]
 async fn secrets_reach_only_the_values_file_which_is_private_and_removed() {
     let s = Standin::new(3);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     let given = kubeconfig_release(&p, &s);
     p.create(&ctx, &given).await.expect("create");
@@ -238,7 +238,7 @@ async fn secrets_reach_only_the_values_file_which_is_private_and_removed() {
 #[tokio::test]
 async fn a_failed_upgrade_shows_stderr_with_secrets_and_tokens_redacted() {
     let mut s = Standin::new(3);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     s.set("HELM_STANDIN_FAIL", Some("upgrade"));
     let err = p
@@ -268,7 +268,7 @@ async fn a_failed_upgrade_shows_stderr_with_secrets_and_tokens_redacted() {
 #[tokio::test]
 async fn values_changed_by_hand_show_as_drift_and_secrets_stay_digests() {
     let s = Standin::new(3);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     let given = kubeconfig_release(&p, &s);
     let created = p.create(&ctx, &given).await.expect("create");
@@ -305,7 +305,7 @@ async fn values_changed_by_hand_show_as_drift_and_secrets_stay_digests() {
 #[tokio::test]
 async fn a_failed_release_is_drift() {
     let s = Standin::new(3);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     let given = kubeconfig_release(&p, &s);
     let created = p.create(&ctx, &given).await.expect("create");
@@ -337,7 +337,7 @@ async fn a_failed_release_is_drift() {
 #[tokio::test]
 async fn a_pending_upgrade_is_refused_with_the_rollback_command() {
     let mut s = Standin::new(3);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     let given = kubeconfig_release(&p, &s);
     let created = p.create(&ctx, &given).await.expect("create");
@@ -385,13 +385,13 @@ async fn a_pending_upgrade_is_refused_with_the_rollback_command() {
 #[tokio::test]
 async fn recover_pending_rolls_back_to_the_last_deployed_revision() {
     let mut s = Standin::new(4);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     let given = eks_release(&p);
     let created = p.create(&ctx, &given).await.expect("create");
     let state = existing(&created.id, &given);
     assert_eq!(
-        p.recover_pending(&ctx, &state.inputs).await,
+        p.resource().recover_pending(&ctx, &state.inputs).await,
         Ok(Recovery::NotPending)
     );
 
@@ -401,6 +401,7 @@ async fn recover_pending_rolls_back_to_the_last_deployed_revision() {
 
     let n = s.calls().len();
     let recovered = p
+        .resource()
         .recover_pending(&ctx, &state.inputs)
         .await
         .expect("recover");
@@ -432,7 +433,7 @@ async fn recover_pending_rolls_back_to_the_last_deployed_revision() {
 #[tokio::test]
 async fn a_pending_install_is_recovered_by_uninstalling() {
     let mut s = Standin::new(3);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     let given = kubeconfig_release(&p, &s);
     s.set("HELM_STANDIN_PENDING", Some("upgrade"));
@@ -452,7 +453,7 @@ async fn a_pending_install_is_recovered_by_uninstalling() {
         err.message
     );
     assert_eq!(
-        p.recover_pending(&ctx, &given).await,
+        p.resource().recover_pending(&ctx, &given).await,
         Ok(Recovery::Uninstalled)
     );
     assert!(
@@ -467,7 +468,7 @@ async fn a_pending_install_is_recovered_by_uninstalling() {
 #[tokio::test]
 async fn uninstall_and_not_found_paths() {
     let s = Standin::new(3);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     let given = kubeconfig_release(&p, &s);
     let state = existing("airflow/airflow", &given);
@@ -492,7 +493,7 @@ async fn uninstall_and_not_found_paths() {
 #[tokio::test]
 async fn the_eks_kubeconfig_runs_the_token_command_and_holds_no_token() {
     let s = Standin::new(3);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     p.create(&ctx, &eks_release(&p)).await.expect("create");
     let configs = s.kubeconfigs_received();
@@ -538,7 +539,7 @@ fn has_key(j: &serde_json::Value, key: &str) -> bool {
 #[tokio::test]
 async fn values_without_plaintext_are_refused_before_helm_runs() {
     let s = Standin::new(3);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let ctx = s.ctx();
     let given = as_stored(&kubeconfig_release(&p, &s));
     let err = p.create(&ctx, &given).await.expect_err("no plaintext");
@@ -549,7 +550,7 @@ async fn values_without_plaintext_are_refused_before_helm_runs() {
 #[tokio::test]
 async fn a_missing_binary_says_how_to_fix_it() {
     let s = Standin::new(3);
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let mut ctx = s.ctx();
     ctx.settings = [("binary", Value::from("/nonexistent/helm"))]
         .into_iter()
@@ -583,4 +584,49 @@ fn the_standin_refuses_the_other_versions_spelling() {
     let out = run(4, "--atomic");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rollback-on-failure"));
+}
+
+#[tokio::test]
+async fn conformance() {
+    let s = Standin::new(3);
+    let p = HelmRelease::default();
+    let mut values = Value::map();
+    set_value(&mut values, "executor", "CeleryExecutor".into());
+    set_value(&mut values, "workers.replicas", Value::Int(2));
+    let case = infra_core::conformance::Case {
+        inputs: kubeconfig_release(&p, &s),
+        updates: vec![
+            ("values", values.get("values").expect("values").clone()),
+            ("version", Value::from("1.23.0")),
+            ("timeout", Value::from("15m")),
+            ("atomic", Value::Bool(false)),
+            ("wait", Value::Bool(false)),
+            ("max_history", Value::Int(3)),
+        ],
+        replacing: vec!["name", "namespace"],
+    };
+    let ctx = |token: &str| {
+        let mut ctx = s.ctx();
+        ctx.token = token.to_owned();
+        ctx
+    };
+    let passed = infra_core::conformance::run(&p, &ctx, case).await;
+    assert_eq!(passed.len(), 7, "{passed:?}");
+}
+
+#[tokio::test]
+async fn recovery_finds_a_release_whose_secrets_have_no_plaintext() {
+    // The journal's inputs hold secrets as digests only: `find` needs the
+    // release's identity, not the values' plaintext.
+    let s = Standin::new(3);
+    let p = HelmRelease::default();
+    let ctx = s.ctx();
+    let given = kubeconfig_release(&p, &s);
+    let created = p.create(&ctx, &given).await.expect("create");
+    let found = p
+        .find(&ctx, &as_stored(&given))
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(found.id, created.id);
 }

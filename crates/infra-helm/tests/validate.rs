@@ -14,7 +14,7 @@ const EKS: &str =
 
 /// The problems of inputs built from `fields`, as `path: message` lines.
 fn check(fields: &str) -> Vec<String> {
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let v = inputs(&p, &format!("{{{fields}}}"));
     p.validate(&v)
         .iter()
@@ -81,7 +81,7 @@ fn long_names_and_unknown_values_are_handled() {
         )]
     );
     // Values known only after apply are checked once known.
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let mut v = inputs(&p, &format!(r#"{{"chart": "c", {EKS}}}"#));
     if let Value::Map(m) = &mut v {
         m.insert("name".into(), Value::Unknown);
@@ -92,7 +92,7 @@ fn long_names_and_unknown_values_are_handled() {
 
 #[test]
 fn only_name_and_namespace_replace_the_release() {
-    let p = HelmRelease::new();
+    let p = HelmRelease::default();
     let s = p.schema();
     let key = |k: &str| vec![PathSeg::Key(k.into())];
     assert_eq!(s.change_at(&key("name")), Change::Replace);

@@ -8,23 +8,25 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
+use aws_sdk_rds::config::http::HttpResponse;
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_rds::operation::delete_db_instance::DeleteDBInstanceError;
 use aws_sdk_rds::types::DbInstance;
-use infra_aws::{AwsContext, Poll, classify, error_code, poll_until};
+use infra_aws::{AwsContext, Clients, Poll, classify, error_code, found, poll_until};
 use infra_core::{
-    ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError, Schema, Value,
-    ValuePath,
+    ErrorKind, Existing, Fields, Observed, OpContext, OpKind, ProviderError, Resource, Schema,
+    Value, ValuePath,
 };
 
-use crate::client::Clients;
 use crate::tags;
 use live::{Health, Live, health, plan_modify};
-use spec::Spec;
 
-pub use spec::TYPE_NAME;
+pub use spec::{Spec, TYPE_NAME};
 
-/// The `rds_instance` provider (Terraform's `aws_db_instance`, for
-/// PostgreSQL). R = a change replaces the instance; client-side attributes
-/// change no API call.
+/// The `rds_instance` type (Terraform's `aws_db_instance`, for
+/// PostgreSQL); register it as `Typed::new(RdsInstance::new(aws))`.
+/// R = a change replaces the instance; client-side attributes change no
+/// API call.
 ///
 /// | attribute | type | change | default |
 /// | --- | --- | --- | --- |
@@ -42,7 +44,7 @@ pub use spec::TYPE_NAME;
 /// | `password` | string, required, sensitive | in place | |
 /// | `multi_az` | bool | in place | `false` |
 /// | `publicly_accessible` | bool | in place | `false` |
-/// | `vpc_security_group_ids` | list of string | in place | VPC default |
+/// | `vpc_security_group_ids` | set of string | in place | VPC default |
 /// | `db_subnet_group` | string | in place | |
 /// | `backup_retention_period` | int 0–35 | in place | `7` |
 /// | `backup_window`, `maintenance_window` | string | in place | AWS's |
@@ -55,8 +57,7 @@ pub use spec::TYPE_NAME;
 /// Outputs: `address`, `port`, `endpoint` (`host:port`), `arn`,
 /// `resource_id`, `status`. The cloud id is the identifier, lowercase.
 pub struct RdsInstance {
-    schema: Schema,
-    clients: Clients,
+    clients: Clients<Client>,
 }
 
 impl std::fmt::Debug for RdsInstance {
@@ -66,20 +67,17 @@ impl std::fmt::Debug for RdsInstance {
 }
 
 impl RdsInstance {
-    /// The provider, reaching AWS through the shared context.
+    /// The type, reaching AWS through the shared context.
     pub fn new(aws: Arc<AwsContext>) -> Self {
         RdsInstance {
-            schema: spec::schema(),
-            clients: Clients::new(aws, None),
+            clients: Clients::new(aws, Client::new),
         }
     }
 
-    /// The provider with a fixed SDK client (for tests with mocked
-    /// responses); the context is then unused.
+    /// The type with a fixed SDK client (tests with mocked responses).
     pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
         RdsInstance {
-            schema: spec::schema(),
-            clients: Clients::new(aws, Some(client)),
+            clients: Clients::fixed(aws, Client::new, client),
         }
     }
 }
@@ -94,23 +92,12 @@ async fn describe(
     what: &str,
     id: &str,
 ) -> Result<Option<DbInstance>, ProviderError> {
-    match client
-        .describe_db_instances()
-        .db_instance_identifier(id)
+    let request = client.describe_db_instances().db_instance_identifier(id);
+    let out = request
         .send()
         .await
-    {
-        Ok(out) => Ok(out.db_instances().first().cloned()),
-        Err(e)
-            if matches!(
-                error_code(&e),
-                Some("DBInstanceNotFound" | "DBInstanceNotFoundFault")
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(classify(&format!("reading {what}"), &e)),
-    }
+        .map_err(|e| classify(&format!("reading {what}"), &e));
+    Ok(found(out)?.and_then(|o| o.db_instances().first().cloned()))
 }
 
 /// Waits until the instance is `available` (and, when `settled`, has no
@@ -197,46 +184,83 @@ async fn create_instance(
     spec: &Spec,
 ) -> Result<(), ProviderError> {
     let password = spec.reveal_password(ctx)?;
-    let doing = format!("creating {what}");
-    async {
-        let request = client
-            .create_db_instance()
-            .db_instance_identifier(&spec.identifier)
-            .engine(&spec.engine)
-            .set_engine_version(spec.engine_version.clone())
-            .db_instance_class(&spec.instance_class)
-            .allocated_storage(spec.allocated_storage)
-            .set_max_allocated_storage(spec.max_allocated_storage)
-            .storage_type(&spec.storage_type)
-            .storage_encrypted(spec.storage_encrypted)
-            .set_kms_key_id(spec.kms_key_id.clone())
-            .set_db_name(spec.db_name.clone())
-            .master_username(&spec.username)
-            .master_user_password(&password)
-            .multi_az(spec.multi_az)
-            .publicly_accessible(spec.publicly_accessible)
-            .set_vpc_security_group_ids(spec.vpc_security_group_ids.clone())
-            .set_db_subnet_group_name(spec.db_subnet_group.clone())
-            .backup_retention_period(spec.backup_retention_period)
-            .set_preferred_backup_window(spec.backup_window.clone())
-            .set_preferred_maintenance_window(spec.maintenance_window.clone())
-            .deletion_protection(spec.deletion_protection)
-            .set_tags(Some(tags::to_sdk(&spec.tags)));
-        match request.send().await {
-            Ok(_) => Ok(()),
-            // Made by an earlier attempt of this create (the API has no
-            // client token): adopt it (reference §3.4).
-            Err(e) if error_code(&e) == Some("DBInstanceAlreadyExists") => Ok(()),
-            Err(e) => Err(classify(&doing, &e)),
-        }
+    let request = client
+        .create_db_instance()
+        .db_instance_identifier(&spec.identifier)
+        .engine(&spec.engine)
+        .set_engine_version(spec.engine_version.clone())
+        .db_instance_class(&spec.instance_class)
+        .allocated_storage(spec.allocated_storage)
+        .set_max_allocated_storage(spec.max_allocated_storage)
+        .storage_type(&spec.storage_type)
+        .storage_encrypted(spec.storage_encrypted)
+        .set_kms_key_id(spec.kms_key_id.clone())
+        .set_db_name(spec.db_name.clone())
+        .master_username(&spec.username)
+        .master_user_password(&password)
+        .multi_az(spec.multi_az)
+        .publicly_accessible(spec.publicly_accessible)
+        .set_vpc_security_group_ids(spec.vpc_security_group_ids.clone())
+        .set_db_subnet_group_name(spec.db_subnet_group.clone())
+        .backup_retention_period(spec.backup_retention_period)
+        .set_preferred_backup_window(spec.backup_window.clone())
+        .set_preferred_maintenance_window(spec.maintenance_window.clone())
+        .deletion_protection(spec.deletion_protection)
+        .set_tags(Some(tags::to_sdk(&spec.tags)));
+    match request.send().await {
+        Ok(_) => Ok(()),
+        // Made by an earlier attempt of this create (the API has no
+        // client token): adopt it (reference §3.4).
+        Err(e) if error_code(&e) == Some("DBInstanceAlreadyExists") => Ok(()),
+        Err(e) => Err(classify(&format!("creating {what}"), &e)),
     }
-    .await
+}
+
+/// What a refused DeleteDBInstance means: `Ok` when the instance is gone,
+/// or going anyway.
+fn refused_delete(
+    ctx: &OpContext,
+    what: &str,
+    e: &SdkError<DeleteDBInstanceError, HttpResponse>,
+) -> Result<(), ProviderError> {
+    let message = e
+        .as_service_error()
+        .and_then(ProvideErrorMetadata::message)
+        .unwrap_or_default();
+    let doing = format!("deleting {what}");
+    match error_code(e) {
+        Some("DBInstanceNotFound" | "DBInstanceNotFoundFault") => Ok(()),
+        Some("InvalidDBInstanceState" | "InvalidDBInstanceStateFault")
+            if message.contains("already being deleted") =>
+        {
+            Ok(())
+        }
+        Some("InvalidParameterCombination")
+            if message.to_ascii_lowercase().contains("deletion protection") =>
+        {
+            Err(protected(ctx))
+        }
+        Some("DBSnapshotAlreadyExists" | "DBSnapshotAlreadyExistsFault") => {
+            let mut err = classify(&doing, e);
+            err.message.push_str(
+                "; choose another final_snapshot_identifier and apply, or delete that snapshot, then destroy",
+            );
+            Err(err)
+        }
+        _ => Err(classify(&doing, e)),
+    }
 }
 
 #[async_trait]
-impl Provider for RdsInstance {
-    fn schema(&self) -> &Schema {
-        &self.schema
+impl Resource for RdsInstance {
+    type Spec = Spec;
+
+    fn schema(&self) -> Schema {
+        spec::schema()
+    }
+
+    fn parse(&self, f: &mut Fields<'_>) -> Spec {
+        spec::parse(f)
     }
 
     fn settings_section(&self) -> Option<&str> {
@@ -245,10 +269,6 @@ impl Provider for RdsInstance {
 
     fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
         infra_aws::AwsSettings::problems(settings)
-    }
-
-    fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
-        spec::validate(inputs)
     }
 
     fn deletable(&self, existing: &Existing) -> Result<(), String> {
@@ -285,8 +305,12 @@ impl Provider for RdsInstance {
             + Duration::from_secs(1)
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
-        let spec = Spec::parse(ctx, inputs)?;
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        spec: &Spec,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError> {
         let id = spec.id();
         let what = describe_what(ctx, &id);
         let client = self.clients.get(ctx).await?;
@@ -294,12 +318,12 @@ impl Provider for RdsInstance {
             Some(db) if db.db_instance_status() == Some("deleting") => {
                 // The name frees up once the old instance is gone.
                 wait_gone(&client, ctx, &what, &id).await?;
-                create_instance(&client, ctx, &what, &spec).await?;
+                create_instance(&client, ctx, &what, spec).await?;
             }
             // An instance with this identifier is what an interrupted
             // create made: adopt it; the next plan shows any difference.
             Some(_) => ctx.progress("adopting the existing DB instance"),
-            None => create_instance(&client, ctx, &what, &spec).await?,
+            None => create_instance(&client, ctx, &what, spec).await?,
         }
         let live = wait_available(&client, ctx, &what, &id, false).await?;
         Ok(live.observe(inputs))
@@ -320,12 +344,10 @@ impl Provider for RdsInstance {
     async fn find(
         &self,
         ctx: &OpContext,
+        spec: &Spec,
         inputs: &Value,
     ) -> Result<Option<Observed>, ProviderError> {
-        let Some(identifier) = inputs.get("identifier").and_then(Value::as_str) else {
-            return Ok(None);
-        };
-        let id = identifier.to_ascii_lowercase();
+        let id = spec.id();
         let what = describe_what(ctx, &id);
         let client = self.clients.get(ctx).await?;
         Ok(describe(&client, &what, &id)
@@ -338,9 +360,9 @@ impl Provider for RdsInstance {
         &self,
         ctx: &OpContext,
         existing: &Existing,
+        spec: &Spec,
         inputs: &Value,
     ) -> Result<Observed, ProviderError> {
-        let spec = Spec::parse(ctx, inputs)?;
         let id = existing.id.clone();
         let what = describe_what(ctx, &id);
         let client = self.clients.get(ctx).await?;
@@ -353,7 +375,7 @@ impl Provider for RdsInstance {
         let live = Live::from_sdk(&db);
         // AWS never returns the password: state's digest says if it changed.
         let password_changed = existing.inputs.get("password") != inputs.get("password");
-        let modify = plan_modify(&what, &spec, &live, password_changed)?;
+        let modify = plan_modify(&what, spec, &live, password_changed)?;
         if !modify.is_empty() {
             let password = match modify.password {
                 true => Some(spec.reveal_password(ctx)?),
@@ -361,38 +383,34 @@ impl Provider for RdsInstance {
             };
             let doing = format!("modifying {what} ({})", modify.changed().join(", "));
             ctx.progress(&doing);
+            let allow_major_version_upgrade = modify.allow_major_version_upgrade.then_some(true);
             // InvalidDBInstanceState ("not in the available state") is
             // classified transient, so the engine retries it.
-            async {
-                client
-                    .modify_db_instance()
-                    .db_instance_identifier(&id)
-                    .apply_immediately(spec.apply_immediately)
-                    .deletion_protection(spec.deletion_protection)
-                    .set_db_instance_class(modify.instance_class.clone())
-                    .set_allocated_storage(modify.allocated_storage)
-                    .set_max_allocated_storage(modify.max_allocated_storage)
-                    .set_storage_type(modify.storage_type.clone())
-                    .set_engine_version(modify.engine_version.clone())
-                    .set_allow_major_version_upgrade(
-                        modify.allow_major_version_upgrade.then_some(true),
-                    )
-                    .set_multi_az(modify.multi_az)
-                    .set_publicly_accessible(modify.publicly_accessible)
-                    .set_vpc_security_group_ids(modify.vpc_security_group_ids.clone())
-                    .set_db_subnet_group_name(modify.db_subnet_group.clone())
-                    .set_backup_retention_period(modify.backup_retention_period)
-                    .set_preferred_backup_window(modify.backup_window.clone())
-                    .set_preferred_maintenance_window(modify.maintenance_window.clone())
-                    .set_master_user_password(password.clone())
-                    .send()
-                    .await
-                    .map_err(|e| classify(&doing, &e))
-            }
-            .await?;
+            client
+                .modify_db_instance()
+                .db_instance_identifier(&id)
+                .apply_immediately(spec.apply_immediately)
+                .deletion_protection(spec.deletion_protection)
+                .set_db_instance_class(modify.instance_class.clone())
+                .set_allocated_storage(modify.allocated_storage)
+                .set_max_allocated_storage(modify.max_allocated_storage)
+                .set_storage_type(modify.storage_type.clone())
+                .set_engine_version(modify.engine_version.clone())
+                .set_allow_major_version_upgrade(allow_major_version_upgrade)
+                .set_multi_az(modify.multi_az)
+                .set_publicly_accessible(modify.publicly_accessible)
+                .set_vpc_security_group_ids(modify.vpc_security_group_ids.clone())
+                .set_db_subnet_group_name(modify.db_subnet_group.clone())
+                .set_backup_retention_period(modify.backup_retention_period)
+                .set_preferred_backup_window(modify.backup_window.clone())
+                .set_preferred_maintenance_window(modify.maintenance_window.clone())
+                .set_master_user_password(password)
+                .send()
+                .await
+                .map_err(|e| classify(&doing, &e))?;
         }
         if let Some(arn) = &live.arn {
-            tags::sync(&client, ctx, &what, arn, &live.tags, &spec.tags).await?;
+            tags::sync(&client, &what, arn, &live.tags, &spec.tags).await?;
         }
         // With apply_immediately the changes must also have left
         // PendingModifiedValues: a freshly modified instance can still read
@@ -437,48 +455,14 @@ impl Provider for RdsInstance {
             if let Some(name) = snapshot {
                 ctx.progress(&format!("taking final snapshot `{name}`"));
             }
-            let doing = format!("deleting {what}");
-            async {
-                match client
-                    .delete_db_instance()
-                    .db_instance_identifier(&id)
-                    .skip_final_snapshot(skip)
-                    .set_final_db_snapshot_identifier(snapshot.map(str::to_owned))
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(e) => {
-                        let message = e
-                            .as_service_error()
-                            .and_then(aws_smithy_types::error::metadata::ProvideErrorMetadata::message)
-                            .unwrap_or_default()
-                            .to_owned();
-                        match error_code(&e) {
-                            Some("DBInstanceNotFound" | "DBInstanceNotFoundFault") => Ok(()),
-                            Some("InvalidDBInstanceState" | "InvalidDBInstanceStateFault")
-                                if message.contains("already being deleted") =>
-                            {
-                                Ok(())
-                            }
-                            Some("InvalidParameterCombination")
-                                if message.to_ascii_lowercase().contains("deletion protection") =>
-                            {
-                                Err(protected(ctx))
-                            }
-                            Some("DBSnapshotAlreadyExists" | "DBSnapshotAlreadyExistsFault") => {
-                                let mut err = classify(&doing, &e);
-                                err.message.push_str(
-                                    "; choose another final_snapshot_identifier and apply, or delete that snapshot, then destroy",
-                                );
-                                Err(err)
-                            }
-                            _ => Err(classify(&doing, &e)),
-                        }
-                    }
-                }
+            let request = client
+                .delete_db_instance()
+                .db_instance_identifier(&id)
+                .skip_final_snapshot(skip)
+                .set_final_db_snapshot_identifier(snapshot.map(str::to_owned));
+            if let Err(e) = request.send().await {
+                refused_delete(ctx, &what, &e)?;
             }
-            .await?;
         }
         wait_gone(&client, ctx, &what, &id).await
     }

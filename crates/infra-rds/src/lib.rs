@@ -11,25 +11,23 @@
 use std::sync::Arc;
 
 use infra_aws::AwsContext;
-use infra_core::Provider;
+use infra_core::{Provider, Typed};
 
-mod client;
-mod input;
 mod instance;
 mod rules;
 mod subnet_group;
 mod tags;
 
-pub use instance::{RdsInstance, TYPE_NAME as INSTANCE_TYPE};
+pub use instance::{RdsInstance, Spec as InstanceSpec, TYPE_NAME as INSTANCE_TYPE};
 pub use subnet_group::{
     DEFAULT_DESCRIPTION as SUBNET_GROUP_DEFAULT_DESCRIPTION, RdsSubnetGroup,
-    TYPE_NAME as SUBNET_GROUP_TYPE,
+    Spec as SubnetGroupSpec, TYPE_NAME as SUBNET_GROUP_TYPE,
 };
 
 /// The RDS resource types, sharing one AWS context.
 pub fn providers(aws: Arc<AwsContext>) -> Vec<Arc<dyn Provider>> {
     vec![
-        Arc::new(RdsSubnetGroup::new(Arc::clone(&aws))),
-        Arc::new(RdsInstance::new(aws)),
+        Arc::new(Typed::new(RdsSubnetGroup::new(Arc::clone(&aws)))),
+        Arc::new(Typed::new(RdsInstance::new(aws))),
     ]
 }

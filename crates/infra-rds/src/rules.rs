@@ -1,5 +1,29 @@
-//! AWS's documented naming and value rules for RDS, checked at plan time so
-//! a bad name fails the plan instead of the apply.
+//! AWS's documented naming and value rules for RDS, checked when the inputs
+//! are parsed, so a bad name fails the plan instead of the apply.
+
+use infra_core::Fields;
+
+/// A required string checked by `rule` once known; `""` when it is missing
+/// (a problem) or not known yet.
+pub(crate) fn required(
+    f: &mut Fields<'_>,
+    key: &str,
+    rule: impl FnOnce(&str) -> Result<(), String>,
+) -> String {
+    if !f.is_set(key) {
+        return f.required_string(key);
+    }
+    f.string_with(key, rule).unwrap_or_default()
+}
+
+/// `rule` with its message after what is checked and the value:
+/// "identifier `1db` must start with a letter".
+pub(crate) fn quoting(
+    what: &str,
+    rule: impl FnOnce(&str) -> Result<(), String>,
+) -> impl FnOnce(&str) -> Result<(), String> {
+    move |v| rule(v).map_err(|m| format!("{what} `{v}` {m}"))
+}
 
 /// DB instance identifiers and snapshot identifiers: letters, digits and
 /// hyphens; first a letter; no trailing hyphen, no `--` (RDS API docs,
@@ -127,25 +151,6 @@ pub(crate) fn maintenance_window(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Tag keys (1–128 characters, not starting with `aws:`) and values (up to
-/// 256 characters).
-pub(crate) fn tag(key: &str, value: &str) -> Result<(), String> {
-    if key.is_empty() || key.chars().count() > 128 {
-        return Err(format!("tag key `{key}` must be 1 to 128 characters long"));
-    }
-    if key.to_ascii_lowercase().starts_with("aws:") {
-        return Err(format!(
-            "tag key `{key}` must not start with `aws:`, which AWS reserves"
-        ));
-    }
-    if value.chars().count() > 256 {
-        return Err(format!(
-            "the value of tag `{key}` must be at most 256 characters long"
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,12 +196,5 @@ mod tests {
         assert!(maintenance_window("Sun:23:45-Mon:00:30").is_ok());
         assert!(maintenance_window("sun:05:00-sun:05:10").is_err());
         assert!(maintenance_window("xyz:05:00-sun:06:00").is_err());
-    }
-
-    #[test]
-    fn tags() {
-        assert!(tag("team", "data").is_ok());
-        assert!(tag("aws:foo", "x").is_err());
-        assert!(tag("", "x").is_err());
     }
 }

@@ -1,21 +1,22 @@
 //! [`RdsSubnetGroup`]: the `rds_subnet_group` type, the subnets an RDS
-//! instance may be placed in.
+//! instance may be placed in (Terraform's `aws_db_subnet_group`). The cloud
+//! id is the name, lowercase; outputs are `arn` and `vpc_id`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbSubnetGroup;
-use infra_aws::{AwsContext, Poll, classify, error_code, poll_until};
+use infra_aws::{
+    AwsContext, Clients, Poll, Tags, classify, error_code, found, poll_until, read_tags,
+};
 use infra_core::{
-    Attribute, ErrorKind, Existing, Observed, OpContext, OpKind, Output, PathSeg, Provider,
-    ProviderError, Schema, Type, Value, ValuePath,
+    Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
+    Resource, Schema, Type, Validator, Value, ValuePath, keep_case, same_order, same_set,
+    string_list, string_map,
 };
 
-use crate::client::Clients;
-use crate::input::{Reader, keep_case, same_order, same_set, string_list, tag_map};
 use crate::{rules, tags};
 
 /// The resource type name.
@@ -24,19 +25,9 @@ pub const TYPE_NAME: &str = "rds_subnet_group";
 /// The description AWS requires when the stack gives none.
 pub const DEFAULT_DESCRIPTION: &str = "Managed by infra";
 
-/// The `rds_subnet_group` provider.
-///
-/// | attribute | type | change | default |
-/// | --- | --- | --- | --- |
-/// | `name` | string, required | replace | |
-/// | `description` | string | in place | `"Managed by infra"` |
-/// | `subnet_ids` | list of string, required | in place | |
-/// | `tags` | table of string | in place | `{}` |
-///
-/// Outputs: `arn`, `vpc_id`. The cloud id is the name, lowercase.
+/// The `rds_subnet_group` type; register it as `Typed::new(RdsSubnetGroup::new(aws))`.
 pub struct RdsSubnetGroup {
-    schema: Schema,
-    clients: Clients,
+    clients: Clients<Client>,
 }
 
 impl std::fmt::Debug for RdsSubnetGroup {
@@ -46,19 +37,136 @@ impl std::fmt::Debug for RdsSubnetGroup {
 }
 
 impl RdsSubnetGroup {
-    /// The provider, reaching AWS through the shared context.
+    /// The type, reaching AWS through the shared context.
     pub fn new(aws: Arc<AwsContext>) -> Self {
-        Self::build(Clients::new(aws, None))
+        RdsSubnetGroup {
+            clients: Clients::new(aws, Client::new),
+        }
     }
 
-    /// The provider with a fixed SDK client (for tests with mocked
-    /// responses); the context is then unused.
+    /// The type with a fixed SDK client (tests with mocked responses).
     pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        Self::build(Clients::new(aws, Some(client)))
+        RdsSubnetGroup {
+            clients: Clients::fixed(aws, Client::new, client),
+        }
+    }
+}
+
+/// The inputs of an `rds_subnet_group`, typed.
+#[derive(Debug)]
+pub struct Spec {
+    name: String,
+    description: String,
+    subnet_ids: Vec<String>,
+    tags: Tags,
+}
+
+impl Spec {
+    /// The name as AWS stores it: the cloud id.
+    fn id(&self) -> String {
+        self.name.to_ascii_lowercase()
+    }
+}
+
+/// What the cloud has, as inputs spelled like `reference` where AWS only
+/// normalised them (case of the name, order of the subnets).
+fn observe(group: &DbSubnetGroup, tags: &Tags, reference: &Value) -> Observed {
+    let name = group.db_subnet_group_name().unwrap_or_default();
+    let given = reference.get("subnet_ids").and_then(Value::as_list);
+    let given: Option<Vec<String>> = given.map(|l| {
+        l.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    });
+    let name_given = reference.get("name").and_then(Value::as_str);
+    let description = group.db_subnet_group_description().unwrap_or_default();
+    let inputs: Value = [
+        ("name", keep_case(name, name_given).into()),
+        ("description", description.into()),
+        (
+            "subnet_ids",
+            string_list(&same_order(subnets(group), given.as_deref())),
+        ),
+        ("tags", string_map(tags)),
+    ]
+    .into_iter()
+    .collect();
+    let opt = |s: Option<&str>| s.map_or(Value::Null, Value::from);
+    let outputs: Value = [
+        ("id", Value::from(name)),
+        ("arn", opt(group.db_subnet_group_arn())),
+        ("vpc_id", opt(group.vpc_id())),
+    ]
+    .into_iter()
+    .collect();
+    let id = name.to_owned();
+    Observed {
+        id,
+        inputs,
+        outputs,
+    }
+}
+
+fn subnets(group: &DbSubnetGroup) -> Vec<String> {
+    let ids = group.subnets().iter().filter_map(|s| s.subnet_identifier());
+    ids.map(str::to_owned).collect()
+}
+
+/// One operation's client, and what it works on, for messages.
+struct Op {
+    client: Client,
+    what: String,
+}
+
+impl RdsSubnetGroup {
+    async fn op(&self, ctx: &OpContext, id: &str) -> Result<Op, ProviderError> {
+        let client = self.clients.get(ctx).await?;
+        let what = format!("`{}` (DB subnet group {id})", ctx.address);
+        Ok(Op { client, what })
+    }
+}
+
+impl Op {
+    /// The group named `id`, or `None` when there is none.
+    async fn describe(&self, id: &str) -> Result<Option<DbSubnetGroup>, ProviderError> {
+        let request = self
+            .client
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(id);
+        let out = request.send().await;
+        let out = found(out.map_err(|e| classify(&format!("reading {}", self.what), &e)))?;
+        Ok(out.and_then(|o| o.db_subnet_groups().first().cloned()))
     }
 
-    fn build(clients: Clients) -> Self {
-        let schema = Schema::new(TYPE_NAME)
+    /// `group` observed with its tags, which only a second call returns.
+    async fn observe(
+        &self,
+        group: &DbSubnetGroup,
+        reference: &Value,
+    ) -> Result<Observed, ProviderError> {
+        let tags = match group.db_subnet_group_arn() {
+            Some(arn) => tags::list(&self.client, &self.what, arn).await?,
+            None => Tags::new(),
+        };
+        Ok(observe(group, &tags, reference))
+    }
+
+    /// The group named `id`, observed, if there is one.
+    async fn look(&self, id: &str, reference: &Value) -> Result<Option<Observed>, ProviderError> {
+        match self.describe(id).await? {
+            Some(group) => Ok(Some(self.observe(&group, reference).await?)),
+            None => Ok(None),
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for RdsSubnetGroup {
+    type Spec = Spec;
+
+    fn schema(&self) -> Schema {
+        Schema::new(TYPE_NAME)
             .attribute(
                 Attribute::new("name", Type::String)
                     .required()
@@ -68,10 +176,11 @@ impl RdsSubnetGroup {
             .attribute(
                 Attribute::new("description", Type::String)
                     .default(DEFAULT_DESCRIPTION)
+                    .validate(Validator::Length { min: 1, max: 255 })
                     .describe("a description, updated in place"),
             )
             .attribute(
-                Attribute::new("subnet_ids", Type::list(Type::String))
+                Attribute::new("subnet_ids", Type::set(Type::String))
                     .required()
                     .describe("subnets in at least two availability zones, updated in place"),
             )
@@ -85,171 +194,27 @@ impl RdsSubnetGroup {
                 "vpc_id",
                 Type::String,
                 "the VPC the subnets belong to",
-            ));
-        RdsSubnetGroup { schema, clients }
-    }
-}
-
-/// The inputs, typed.
-struct Spec {
-    name: String,
-    description: String,
-    subnet_ids: Vec<String>,
-    tags: BTreeMap<String, String>,
-}
-
-impl Spec {
-    fn parse(ctx: &OpContext, inputs: &Value) -> Result<Spec, ProviderError> {
-        let mut r = Reader::new(inputs);
-        let spec = Spec {
-            name: r.required_string("name"),
-            description: r.string_or("description", DEFAULT_DESCRIPTION),
-            subnet_ids: r.strings("subnet_ids").unwrap_or_default(),
-            tags: r.tags("tags"),
-        };
-        r.finish(&ctx.address.to_string())?;
-        Ok(spec)
+            ))
     }
 
-    /// The name as AWS stores it.
-    fn id(&self) -> String {
-        self.name.to_ascii_lowercase()
-    }
-}
-
-fn validate(inputs: &Value) -> Vec<(ValuePath, String)> {
-    let mut out = Vec::new();
-    let at = |k: &str| vec![PathSeg::Key(k.to_owned())];
-    if let Some(Value::String(name)) = inputs.get("name")
-        && let Err(m) = rules::subnet_group_name(name)
-    {
-        out.push((at("name"), format!("subnet group name `{name}` {m}")));
-    }
-    if let Some(Value::String(d)) = inputs.get("description")
-        && (d.is_empty() || d.chars().count() > 255)
-    {
-        out.push((
-            at("description"),
-            "description must be 1 to 255 characters long".into(),
-        ));
-    }
-    if let Some(Value::List(ids)) = inputs.get("subnet_ids") {
+    fn parse(&self, f: &mut Fields<'_>) -> Spec {
+        let rule = rules::quoting("subnet group name", rules::subnet_group_name);
+        let name = rules::required(f, "name", rule);
+        let description = f.string_or("description", DEFAULT_DESCRIPTION);
+        let subnet_ids = f.strings("subnet_ids");
         // AWS refuses a group that does not cover two availability zones
         // (DBSubnetGroupDoesNotCoverEnoughAZs); fewer than two subnets never can.
-        if ids.len() < 2 && !ids.iter().any(|v| matches!(v, Value::Unknown)) {
-            out.push((
-                at("subnet_ids"),
-                "a DB subnet group needs subnets in at least two availability zones".into(),
-            ));
+        if subnet_ids.as_ref().is_some_and(|ids| ids.len() < 2) {
+            let message = "a DB subnet group needs subnets in at least two availability zones";
+            f.problem_at("subnet_ids", message);
         }
-        let mut seen = std::collections::BTreeSet::new();
-        for (i, id) in ids.iter().enumerate() {
-            if let Value::String(s) = id
-                && !seen.insert(s)
-            {
-                out.push((
-                    vec![PathSeg::Key("subnet_ids".into()), PathSeg::Index(i)],
-                    format!("subnet `{s}` is listed twice"),
-                ));
-            }
+        let tags = read_tags(f, "tags");
+        Spec {
+            name,
+            description,
+            subnet_ids: subnet_ids.unwrap_or_default(),
+            tags,
         }
-    }
-    if let Some(Value::Map(t)) = inputs.get("tags") {
-        for (k, v) in t {
-            if let Value::String(v) = v
-                && let Err(m) = rules::tag(k, v)
-            {
-                out.push((
-                    vec![PathSeg::Key("tags".into()), PathSeg::Key(k.clone())],
-                    m,
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// What the cloud has, as inputs spelled like `reference` where AWS only
-/// normalised them (case of the name, order of the subnets).
-fn observe(group: &DbSubnetGroup, tags: &BTreeMap<String, String>, reference: &Value) -> Observed {
-    let name = group.db_subnet_group_name().unwrap_or_default();
-    let ref_name = reference.get("name").and_then(Value::as_str);
-    let ref_subnets: Option<Vec<String>> = reference.get("subnet_ids").and_then(|v| {
-        v.as_list().map(|l| {
-            l.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-    });
-    let subnets: Vec<String> = group
-        .subnets()
-        .iter()
-        .filter_map(|s| s.subnet_identifier().map(str::to_owned))
-        .collect();
-    let inputs: Value = [
-        ("name", Value::from(keep_case(name, ref_name))),
-        (
-            "description",
-            Value::from(group.db_subnet_group_description().unwrap_or_default()),
-        ),
-        (
-            "subnet_ids",
-            string_list(&same_order(subnets, ref_subnets.as_deref())),
-        ),
-        ("tags", tag_map(tags)),
-    ]
-    .into_iter()
-    .collect();
-    let opt = |s: Option<&str>| s.map_or(Value::Null, Value::from);
-    let outputs: Value = [
-        ("id", Value::from(name)),
-        ("arn", opt(group.db_subnet_group_arn())),
-        ("vpc_id", opt(group.vpc_id())),
-    ]
-    .into_iter()
-    .collect();
-    Observed {
-        id: name.to_owned(),
-        inputs,
-        outputs,
-    }
-}
-
-/// The group named `id`, or `None` when there is none.
-async fn describe(
-    client: &Client,
-    what: &str,
-    id: &str,
-) -> Result<Option<DbSubnetGroup>, ProviderError> {
-    match client
-        .describe_db_subnet_groups()
-        .db_subnet_group_name(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.db_subnet_groups().first().cloned()),
-        Err(e) if error_code(&e) == Some("DBSubnetGroupNotFoundFault") => Ok(None),
-        Err(e) => Err(classify(&format!("reading {what}"), &e)),
-    }
-}
-
-async fn observe_live(
-    client: &Client,
-    what: &str,
-    group: &DbSubnetGroup,
-    reference: &Value,
-) -> Result<Observed, ProviderError> {
-    let tags = match group.db_subnet_group_arn() {
-        Some(arn) => tags::list(client, what, arn).await?,
-        None => BTreeMap::new(),
-    };
-    Ok(observe(group, &tags, reference))
-}
-
-#[async_trait]
-impl Provider for RdsSubnetGroup {
-    fn schema(&self) -> &Schema {
-        &self.schema
     }
 
     fn settings_section(&self) -> Option<&str> {
@@ -260,10 +225,6 @@ impl Provider for RdsSubnetGroup {
         infra_aws::AwsSettings::problems(settings)
     }
 
-    fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
-        validate(inputs)
-    }
-
     fn default_timeout(&self, _op: OpKind) -> Duration {
         // Terraform polls a deleted group for 3 minutes; the calls themselves
         // are synchronous.
@@ -271,50 +232,44 @@ impl Provider for RdsSubnetGroup {
     }
 
     fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
-        match op {
-            OpKind::Read => Duration::from_secs(1),
-            _ => Duration::from_secs(3),
-        }
+        Duration::from_secs(if op == OpKind::Read { 1 } else { 3 })
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
-        let spec = Spec::parse(ctx, inputs)?;
-        let what = format!("`{}` (DB subnet group {})", ctx.address, spec.id());
-        let client = self.clients.get(ctx).await?;
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        spec: &Spec,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError> {
+        let op = self.op(ctx, &spec.id()).await?;
         // A group with this name is what an interrupted create made (names
         // are unique per account and region): adopt it.
-        if let Some(group) = describe(&client, &what, &spec.id()).await? {
+        if let Some(group) = op.describe(&spec.id()).await? {
             ctx.progress("adopting the existing DB subnet group");
-            return observe_live(&client, &what, &group, inputs).await;
+            return op.observe(&group, inputs).await;
         }
-        let doing = format!("creating {what}");
-        let created = async {
-            client
-                .create_db_subnet_group()
-                .db_subnet_group_name(&spec.name)
-                .db_subnet_group_description(&spec.description)
-                .set_subnet_ids(Some(spec.subnet_ids.clone()))
-                .set_tags(Some(tags::to_sdk(&spec.tags)))
-                .send()
-                .await
-                .map(|out| out.db_subnet_group)
-                .or_else(|e| match error_code(&e) {
-                    Some("DBSubnetGroupAlreadyExists") => Ok(None),
-                    _ => Err(classify(&doing, &e)),
-                })
+        let request = op
+            .client
+            .create_db_subnet_group()
+            .db_subnet_group_name(&spec.name)
+            .db_subnet_group_description(&spec.description)
+            .set_subnet_ids(Some(spec.subnet_ids.clone()))
+            .set_tags(Some(tags::to_sdk(&spec.tags)));
+        let doing = format!("creating {}", op.what);
+        let created = match request.send().await {
+            Ok(out) => out.db_subnet_group,
+            Err(e) if error_code(&e) == Some("DBSubnetGroupAlreadyExists") => None,
+            Err(e) => return Err(classify(&doing, &e)),
+        };
+        if let Some(group) = created {
+            return Ok(observe(&group, &spec.tags, inputs));
         }
-        .await?;
-        match created {
-            Some(group) => Ok(observe(&group, &spec.tags, inputs)),
-            // Created concurrently (or by a retried request): adopt it.
-            None => match describe(&client, &what, &spec.id()).await? {
-                Some(group) => observe_live(&client, &what, &group, inputs).await,
-                None => Err(ProviderError::new(
-                    ErrorKind::Transient,
-                    format!("{doing}: AWS says it exists but it cannot be read yet; apply again"),
-                )),
-            },
-        }
+        // Created concurrently (or by a retried request): adopt it.
+        op.look(&spec.id(), inputs).await?.ok_or_else(|| {
+            let message =
+                format!("{doing}: AWS says it exists but it cannot be read yet; apply again");
+            ProviderError::new(ErrorKind::Transient, message)
+        })
     }
 
     async fn read(
@@ -322,108 +277,86 @@ impl Provider for RdsSubnetGroup {
         ctx: &OpContext,
         existing: &Existing,
     ) -> Result<Option<Observed>, ProviderError> {
-        let what = format!("`{}` (DB subnet group {})", ctx.address, existing.id);
-        let client = self.clients.get(ctx).await?;
-        match describe(&client, &what, &existing.id).await? {
-            Some(group) => Ok(Some(
-                observe_live(&client, &what, &group, &existing.inputs).await?,
-            )),
-            None => Ok(None),
-        }
+        let op = self.op(ctx, &existing.id).await?;
+        op.look(&existing.id, &existing.inputs).await
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
+        spec: &Spec,
         inputs: &Value,
     ) -> Result<Option<Observed>, ProviderError> {
-        let spec = Spec::parse(ctx, inputs)?;
-        let what = format!("`{}` (DB subnet group {})", ctx.address, spec.id());
-        let client = self.clients.get(ctx).await?;
-        match describe(&client, &what, &spec.id()).await? {
-            Some(group) => Ok(Some(observe_live(&client, &what, &group, inputs).await?)),
-            None => Ok(None),
-        }
+        self.op(ctx, &spec.id())
+            .await?
+            .look(&spec.id(), inputs)
+            .await
     }
 
     async fn update(
         &self,
         ctx: &OpContext,
         existing: &Existing,
+        spec: &Spec,
         inputs: &Value,
     ) -> Result<Observed, ProviderError> {
-        let spec = Spec::parse(ctx, inputs)?;
-        let what = format!("`{}` (DB subnet group {})", ctx.address, existing.id);
-        let client = self.clients.get(ctx).await?;
-        let Some(group) = describe(&client, &what, &existing.id).await? else {
-            return Err(ProviderError::new(
-                ErrorKind::NotFound,
-                format!("updating {what}: it no longer exists; plan again to create it"),
-            ));
+        let op = self.op(ctx, &existing.id).await?;
+        let Some(group) = op.describe(&existing.id).await? else {
+            let message = format!(
+                "updating {}: it no longer exists; plan again to create it",
+                op.what
+            );
+            return Err(ProviderError::new(ErrorKind::NotFound, message));
         };
         // Tags first: they are independent of the subnets, and an emulator
         // that re-stores the group on modify cannot lose them that way.
         if let Some(arn) = group.db_subnet_group_arn() {
-            let actual = tags::list(&client, &what, arn).await?;
-            tags::sync(&client, ctx, &what, arn, &actual, &spec.tags).await?;
+            let actual = tags::list(&op.client, &op.what, arn).await?;
+            tags::sync(&op.client, &op.what, arn, &actual, &spec.tags).await?;
         }
-        let actual_subnets: Vec<String> = group
-            .subnets()
-            .iter()
-            .filter_map(|s| s.subnet_identifier().map(str::to_owned))
-            .collect();
-        let group = if group.db_subnet_group_description() != Some(spec.description.as_str())
-            || !same_set(&actual_subnets, &spec.subnet_ids)
+        if group.db_subnet_group_description() == Some(spec.description.as_str())
+            && same_set(&subnets(&group), &spec.subnet_ids)
         {
-            // ModifyDBSubnetGroup replaces the whole list, so it always
-            // carries every subnet and the description.
-            let doing = format!("modifying {what}");
-            let modified = async {
-                client
-                    .modify_db_subnet_group()
-                    .db_subnet_group_name(&existing.id)
-                    .db_subnet_group_description(&spec.description)
-                    .set_subnet_ids(Some(spec.subnet_ids.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| classify(&doing, &e))
-            }
-            .await?;
-            modified.db_subnet_group.unwrap_or(group)
-        } else {
-            group
-        };
+            return Ok(observe(&group, &spec.tags, inputs));
+        }
+        // ModifyDBSubnetGroup replaces the whole list, so it always carries
+        // every subnet and the description.
+        let modified = op
+            .client
+            .modify_db_subnet_group()
+            .db_subnet_group_name(&existing.id)
+            .db_subnet_group_description(&spec.description)
+            .set_subnet_ids(Some(spec.subnet_ids.clone()))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("modifying {}", op.what), &e))?;
+        let group = modified.db_subnet_group.unwrap_or(group);
         Ok(observe(&group, &spec.tags, inputs))
     }
 
     async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
-        let what = format!("`{}` (DB subnet group {})", ctx.address, existing.id);
-        let client = self.clients.get(ctx).await?;
-        let doing = format!("deleting {what}");
-        async {
-            match client
-                .delete_db_subnet_group()
-                .db_subnet_group_name(&existing.id)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) if error_code(&e) == Some("DBSubnetGroupNotFoundFault") => Ok(()),
-                Err(e) if error_code(&e) == Some("InvalidDBSubnetGroupStateFault") => {
-                    let mut err = classify(&doing, &e);
-                    err.message
-                        .push_str("; it is still used by a DB instance: delete or move that first");
-                    Err(err)
-                }
-                Err(e) => Err(classify(&doing, &e)),
+        let op = self.op(ctx, &existing.id).await?;
+        let request = op
+            .client
+            .delete_db_subnet_group()
+            .db_subnet_group_name(&existing.id);
+        let doing = format!("deleting {}", op.what);
+        match request.send().await {
+            Ok(_) => {}
+            Err(e) if error_code(&e) == Some("DBSubnetGroupNotFoundFault") => {}
+            Err(e) if error_code(&e) == Some("InvalidDBSubnetGroupStateFault") => {
+                let mut err = classify(&doing, &e);
+                err.message
+                    .push_str("; it is still used by a DB instance: delete or move that first");
+                return Err(err);
             }
+            Err(e) => return Err(classify(&doing, &e)),
         }
-        .await?;
         poll_until(
             ctx,
-            &format!("waiting for {what} to be deleted"),
+            &format!("waiting for {} to be deleted", op.what),
             || async {
-                Ok(match describe(&client, &what, &existing.id).await? {
+                Ok(match op.describe(&existing.id).await? {
                     None => Poll::Ready(()),
                     Some(_) => Poll::Pending("still listed".into()),
                 })
@@ -435,52 +368,65 @@ impl Provider for RdsSubnetGroup {
 
 #[cfg(test)]
 mod tests {
+    use infra_core::{Phase, display_path};
+
     use super::*;
 
     fn inputs(name: &str, subnets: &[&str]) -> Value {
-        [
-            ("name", Value::from(name)),
-            (
-                "subnet_ids",
-                Value::List(subnets.iter().map(|s| Value::from(*s)).collect()),
-            ),
-        ]
-        .into_iter()
-        .collect()
+        let subnets = Value::List(subnets.iter().map(|s| Value::from(*s)).collect());
+        [("name", Value::from(name)), ("subnet_ids", subnets)]
+            .into_iter()
+            .collect()
+    }
+
+    /// Every plan-time problem: the schema's rules, then the parse's.
+    fn problems(inputs: &Value) -> Vec<String> {
+        let group = RdsSubnetGroup::new(AwsContext::new());
+        let mut f = Fields::new(inputs, Phase::Plan);
+        group.parse(&mut f);
+        let schema = group.schema().validate(inputs);
+        schema
+            .into_iter()
+            .chain(f.into_problems())
+            .map(|(p, _)| display_path(&p))
+            .collect()
     }
 
     #[test]
     fn validation_names_the_attribute() {
-        assert!(validate(&inputs("Airflow-DB", &["subnet-a", "subnet-b"])).is_empty());
-        let problems = validate(&inputs("default", &["subnet-a"]));
-        let paths: Vec<String> = problems
-            .iter()
-            .map(|(p, _)| infra_core::display_path(p))
-            .collect();
-        assert_eq!(paths, ["name", "subnet_ids"]);
-        let dup = validate(&inputs("x", &["subnet-a", "subnet-a"]));
-        assert_eq!(infra_core::display_path(&dup[0].0), "subnet_ids[1]");
+        assert!(problems(&inputs("Airflow-DB", &["subnet-a", "subnet-b"])).is_empty());
+        assert_eq!(
+            problems(&inputs("default", &["subnet-a"])),
+            ["name", "subnet_ids"]
+        );
+        assert_eq!(
+            problems(&inputs("x", &["subnet-a", "subnet-a"])),
+            ["subnet_ids[1]"]
+        );
+        let unknown = Value::List(vec![Value::Unknown]);
+        let mut later = inputs("x", &[]);
+        if let Value::Map(m) = &mut later {
+            m.insert("subnet_ids".into(), unknown);
+        }
+        assert!(problems(&later).is_empty(), "counted once known");
     }
 
     #[test]
     fn observe_keeps_the_given_spelling_and_order() {
+        let subnet = |id: &str| {
+            aws_sdk_rds::types::Subnet::builder()
+                .subnet_identifier(id)
+                .build()
+        };
         let group = DbSubnetGroup::builder()
             .db_subnet_group_name("airflow-db")
             .db_subnet_group_description("d")
-            .subnets(
-                aws_sdk_rds::types::Subnet::builder()
-                    .subnet_identifier("subnet-a")
-                    .build(),
-            )
-            .subnets(
-                aws_sdk_rds::types::Subnet::builder()
-                    .subnet_identifier("subnet-b")
-                    .build(),
-            )
+            .subnets(subnet("subnet-a"))
+            .subnets(subnet("subnet-b"))
             .db_subnet_group_arn("arn:aws:rds:us-east-1:1:subgrp:airflow-db")
             .build();
         let given = inputs("Airflow-DB", &["subnet-b", "subnet-a"]);
-        let o = observe(&group, &BTreeMap::new(), &given);
+        let o = observe(&group, &Tags::new(), &given);
         assert_eq!(o.id, "airflow-db");
         assert_eq!(o.inputs.get("name"), given.get("name"));
         assert_eq!(o.inputs.get("subnet_ids"), given.get("subnet_ids"));

@@ -10,15 +10,16 @@
 mod support;
 
 use infra_aws::testing::Emulator;
-use infra_core::{ErrorKind, Provider, Value};
+use infra_core::conformance::{self, Case};
+use infra_core::{ErrorKind, Provider, Typed, Value};
 use infra_rds::{RdsInstance, RdsSubnetGroup};
 use support::{ctx, existing, inputs, network, sdk, secret, strings, unique, with};
 
-fn provider() -> RdsInstance {
-    RdsInstance::new(Emulator::shared().context())
+fn provider() -> Typed<RdsInstance> {
+    Typed::new(RdsInstance::new(Emulator::shared().context()))
 }
 
-fn base(p: &RdsInstance, identifier: &str, extra: Vec<(&str, Value)>) -> Value {
+fn base(p: &Typed<RdsInstance>, identifier: &str, extra: Vec<(&str, Value)>) -> Value {
     let mut pairs = vec![
         ("identifier", Value::from(identifier)),
         ("engine_version", Value::from("16.3")),
@@ -302,7 +303,7 @@ async fn create_is_idempotent_and_find_locates_it() {
 
 #[tokio::test]
 async fn an_instance_in_a_subnet_group() {
-    let groups = RdsSubnetGroup::new(Emulator::shared().context());
+    let groups = Typed::new(RdsSubnetGroup::new(Emulator::shared().context()));
     let net = network(7);
     let group_name = unique("Airflow-Subnets");
     let group_inputs = inputs(
@@ -350,4 +351,55 @@ async fn an_instance_in_a_subnet_group() {
         .delete(&gc, &existing(&group))
         .await
         .expect("delete group");
+}
+
+#[tokio::test]
+async fn conformance() {
+    let p = provider();
+    let tags = |team: &str| [("team", Value::from(team))].into_iter().collect::<Value>();
+    let case = Case {
+        inputs: [
+            ("identifier", Value::from(format!("Conf-{}", unique("db")))),
+            ("engine_version", Value::from("16.3")),
+            ("instance_class", Value::from("db.t4g.micro")),
+            ("allocated_storage", Value::Int(20)),
+            ("db_name", Value::from("airflow")),
+            ("username", Value::from("airflow")),
+            ("password", secret("first-password-1")),
+            ("skip_final_snapshot", Value::Bool(true)),
+            ("apply_immediately", Value::Bool(true)),
+            ("tags", tags("data")),
+        ]
+        .into_iter()
+        .collect(),
+        updates: vec![
+            ("instance_class", Value::from("db.t4g.large")),
+            ("allocated_storage", Value::Int(30)),
+            ("max_allocated_storage", Value::Int(100)),
+            ("storage_type", Value::from("gp2")),
+            ("engine_version", Value::from("16.4")),
+            ("multi_az", Value::Bool(true)),
+            ("publicly_accessible", Value::Bool(true)),
+            ("backup_retention_period", Value::Int(14)),
+            ("backup_window", Value::from("04:00-04:30")),
+            ("maintenance_window", Value::from("Mon:05:00-Mon:06:00")),
+            ("password", secret("second-password-22")),
+            ("tags", tags("platform")),
+            ("deletion_protection", Value::Bool(true)),
+            ("deletion_protection", Value::Bool(false)),
+            ("final_snapshot_identifier", Value::from("conf-final")),
+            ("apply_immediately", Value::Bool(false)),
+        ],
+        replacing: vec![
+            "identifier",
+            "engine",
+            "storage_encrypted",
+            "kms_key_id",
+            "db_name",
+            "username",
+        ],
+    };
+    let ctx = |token: &str| ctx("rds_instance.conformance", token);
+    let passed = conformance::run(&p, &ctx, case).await;
+    assert_eq!(passed.len(), 7, "every check ran: {passed:?}");
 }

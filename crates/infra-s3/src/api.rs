@@ -22,7 +22,8 @@ use aws_smithy_types::error::operation::BuildError;
 use infra_aws::{Poll, classify, error_code, poll_until};
 use infra_core::{ErrorKind, OpContext, ProviderError, Value};
 
-use crate::spec::{BucketSpec, Encryption, Rule, Transition};
+use crate::lifecycle::{Rule, Transition};
+use crate::spec::{BucketSpec, Encryption};
 
 /// How long a bucket that was just created may answer NoSuchBucket
 /// (Terraform waits the same 2 minutes for S3 to propagate it), and how long

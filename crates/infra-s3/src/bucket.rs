@@ -9,16 +9,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-use infra_aws::{AwsContext, classify, error_code, has_custom_endpoint};
+use infra_aws::{AwsContext, Clients, classify, error_code, has_custom_endpoint};
 use infra_core::{
-    ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError, Schema, Type, Value,
-    ValuePath,
+    ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Phase, ProviderError, Resource,
+    Schema, Type, Value, ValuePath,
 };
 
 use crate::api::{Head, S3};
 use crate::schema::schema;
-use crate::spec::{BucketSpec, align};
-use crate::validate::validate;
+use crate::spec::{self, BucketSpec, align};
 
 /// The region where CreateBucket takes no location constraint.
 const US_EAST_1: &str = "us-east-1";
@@ -27,13 +26,12 @@ const US_EAST_1: &str = "us-east-1";
 /// not empty (objects written while it was being emptied).
 const EMPTY_ATTEMPTS: usize = 3;
 
-/// The `s3_bucket` resource type.
+/// The `s3_bucket` resource type (a [`Resource`]; the engine's provider is
+/// `Typed::new(S3Bucket::new(aws))`).
 pub struct S3Bucket {
-    schema: Schema,
-    aws: Arc<AwsContext>,
-    /// A fixed client (tests with mocked responses); normally the client is
-    /// built from the stack's `[aws]` table at operation time.
-    client: Option<Client>,
+    clients: Clients<Client>,
+    /// The schema as a type, for [`align`].
+    ty: Type,
 }
 
 impl std::fmt::Debug for S3Bucket {
@@ -43,40 +41,34 @@ impl std::fmt::Debug for S3Bucket {
 }
 
 impl S3Bucket {
-    /// The provider, building its SDK client lazily from `aws`.
+    /// The resource type, building its SDK client lazily from `aws`.
     pub fn new(aws: Arc<AwsContext>) -> Self {
         S3Bucket {
-            schema: schema(),
-            aws,
-            client: None,
+            // Emulators and S3-compatible stores are addressed by path, not
+            // by a per-bucket host name.
+            clients: Clients::new(aws, |sdk| {
+                let mut config = aws_sdk_s3::config::Builder::from(sdk);
+                if has_custom_endpoint(sdk) {
+                    config = config.force_path_style(true);
+                }
+                Client::from_conf(config.build())
+            }),
+            ty: Type::Object(schema().attributes),
         }
     }
 
-    /// The provider with a fixed SDK client, e.g. one answering from
+    /// The resource type with a fixed SDK client, e.g. one answering from
     /// `aws-smithy-mocks` rules; the client's region is the bucket's.
-    pub fn with_client(client: Client) -> Self {
+    pub fn with_client(fixed: Client) -> Self {
         S3Bucket {
-            schema: schema(),
-            aws: Arc::new(AwsContext::default()),
-            client: Some(client),
+            clients: Clients::fixed(Arc::new(AwsContext::default()), Client::new, fixed),
+            ty: Type::Object(schema().attributes),
         }
     }
 
     /// The S3 calls for one bucket, with a client for the stack's settings.
     async fn s3<'a>(&self, ctx: &'a OpContext, name: &str) -> Result<S3<'a>, ProviderError> {
-        let client = match &self.client {
-            Some(c) => c.clone(),
-            None => {
-                let sdk = self.aws.sdk_config(&ctx.settings).await?;
-                let mut config = aws_sdk_s3::config::Builder::from(&sdk);
-                // Emulators and S3-compatible stores are addressed by path,
-                // not by a per-bucket host name.
-                if has_custom_endpoint(&sdk) {
-                    config = config.force_path_style(true);
-                }
-                Client::from_conf(config.build())
-            }
-        };
+        let client = self.clients.get(ctx).await?;
         let region = client
             .config()
             .region()
@@ -105,11 +97,7 @@ impl S3Bucket {
         };
         order_rules(&mut spec, given);
         let mut inputs = spec.to_inputs();
-        align(
-            &mut inputs,
-            given,
-            &Type::Object(self.schema.attributes.clone()),
-        );
+        align(&mut inputs, given, &self.ty);
         let region = region.unwrap_or_else(|| s3.region.clone());
         Ok(Some(Observed {
             id: s3.name.clone(),
@@ -158,20 +146,6 @@ fn outputs(name: &str, region: &str) -> Value {
     .collect()
 }
 
-/// The inputs as a typed spec, refused when invalid (a safety net: the
-/// plan has validated already).
-fn checked_spec(inputs: &Value) -> Result<BucketSpec, ProviderError> {
-    let problems = validate(inputs);
-    if !problems.is_empty() {
-        let text: Vec<String> = problems
-            .iter()
-            .map(|(path, m)| format!("`{}`: {m}", infra_core::display_path(path)))
-            .collect();
-        return Err(ProviderError::new(ErrorKind::Invalid, text.join("; ")));
-    }
-    BucketSpec::from_inputs(&inputs.reveal())
-}
-
 /// What a bucket that was just created has, before any PUT: no versioning,
 /// no lifecycle rules, no tags; encryption and public access block unknown,
 /// so they are always sent.
@@ -187,30 +161,37 @@ fn blank(name: &str) -> Value {
 }
 
 /// `existing.inputs` in the normal shape when they can be read (they hold
-/// no secret without plaintext), else as they are.
+/// no secret without plaintext), else as they are. What was applied reads
+/// as it is even where a rule says otherwise (an imported bucket may break
+/// one): the parse's problems are not this function's to report.
 fn normalised(inputs: &Value) -> Value {
-    match BucketSpec::from_inputs(&inputs.reveal()) {
-        Ok(spec) => {
-            let mut out = spec.to_inputs();
-            // A refresh that found no default encryption recorded none;
-            // parsing filled in the default, which would hide the difference.
-            if inputs
-                .get("encryption")
-                .is_none_or(|v| matches!(v, Value::Null))
-                && let Value::Map(m) = &mut out
-            {
-                m.insert("encryption".into(), Value::Null);
-            }
-            out
-        }
-        Err(_) => inputs.clone(),
+    let revealed = inputs.reveal();
+    if revealed.has_unknown() {
+        return inputs.clone();
     }
+    let mut out = spec::parse(&mut Fields::new(&revealed, Phase::Apply)).to_inputs();
+    // A refresh that found no default encryption recorded none; parsing
+    // filled in the default, which would hide the difference.
+    if inputs
+        .get("encryption")
+        .is_none_or(|v| matches!(v, Value::Null))
+        && let Value::Map(m) = &mut out
+    {
+        m.insert("encryption".into(), Value::Null);
+    }
+    out
 }
 
 #[async_trait]
-impl Provider for S3Bucket {
-    fn schema(&self) -> &Schema {
-        &self.schema
+impl Resource for S3Bucket {
+    type Spec = BucketSpec;
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn parse(&self, fields: &mut Fields<'_>) -> BucketSpec {
+        spec::parse(fields)
     }
 
     fn settings_section(&self) -> Option<&str> {
@@ -219,10 +200,6 @@ impl Provider for S3Bucket {
 
     fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
         infra_aws::AwsSettings::problems(settings)
-    }
-
-    fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
-        validate(inputs)
     }
 
     fn estimate(&self, op: OpKind, inputs: &Value) -> Duration {
@@ -238,8 +215,12 @@ impl Provider for S3Bucket {
         })
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
-        let spec = checked_spec(inputs)?;
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        spec: &BucketSpec,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError> {
         let s3 = self.s3(ctx, &spec.name).await?;
         let (before, region) = match s3.head().await? {
             Head::Ours { region } => {
@@ -319,7 +300,7 @@ impl Provider for S3Bucket {
                 (blank(&spec.name), None)
             }
         };
-        s3.converge(&before, &spec, true).await?;
+        s3.converge(&before, spec, true).await?;
         self.observe(&s3, inputs, region).await?.ok_or_else(|| {
             ProviderError::new(
                 ErrorKind::Failed,
@@ -353,14 +334,12 @@ impl Provider for S3Bucket {
     async fn find(
         &self,
         ctx: &OpContext,
+        spec: &BucketSpec,
         inputs: &Value,
     ) -> Result<Option<Observed>, ProviderError> {
         // The name is the bucket's identity: what an interrupted create made
         // is the bucket of that name, if it is ours.
-        let Some(name) = inputs.get("name").and_then(Value::as_str) else {
-            return Ok(None);
-        };
-        let s3 = self.s3(ctx, name).await?;
+        let s3 = self.s3(ctx, &spec.name).await?;
         match s3.head().await? {
             Head::Ours { region } => self.observe(&s3, inputs, region).await,
             Head::Missing | Head::Foreign => Ok(None),
@@ -371,11 +350,11 @@ impl Provider for S3Bucket {
         &self,
         ctx: &OpContext,
         existing: &Existing,
+        spec: &BucketSpec,
         inputs: &Value,
     ) -> Result<Observed, ProviderError> {
-        let spec = checked_spec(inputs)?;
         let s3 = self.s3(ctx, &spec.name).await?;
-        s3.converge(&normalised(&existing.inputs), &spec, false)
+        s3.converge(&normalised(&existing.inputs), spec, false)
             .await?;
         self.observe(&s3, inputs, None).await?.ok_or_else(|| {
             ProviderError::new(

@@ -18,20 +18,21 @@
 
 mod api;
 mod bucket;
+mod lifecycle;
 mod schema;
 mod spec;
-mod validate;
 
 use std::sync::Arc;
 
 use infra_aws::AwsContext;
-use infra_core::Provider;
+use infra_core::{Provider, Typed};
 
 pub use bucket::S3Bucket;
+pub use lifecycle::STORAGE_CLASSES;
 pub use schema::TYPE_NAME;
-pub use validate::{STORAGE_CLASSES, check_name};
+pub use spec::check_name;
 
 /// The resource types of this crate, sharing one lazily built AWS context.
 pub fn providers(aws: Arc<AwsContext>) -> Vec<Arc<dyn Provider>> {
-    vec![Arc::new(S3Bucket::new(aws))]
+    vec![Arc::new(Typed::new(S3Bucket::new(aws)))]
 }

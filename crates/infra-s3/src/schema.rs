@@ -1,7 +1,9 @@
-//! The `s3_bucket` schema: inputs, their defaults, and which changes replace
-//! the bucket (only its name, reference §1.5).
+//! The `s3_bucket` schema: inputs, their defaults, their simple rules, and
+//! which changes replace the bucket (only its name, reference §1.5).
 
-use infra_core::{Attribute, Output, Schema, Type, Value};
+use infra_core::{Attribute, Output, Schema, Type, Validator, Value};
+
+use crate::lifecycle::{MAX_RULE_ID, MAX_RULES, STORAGE_CLASSES};
 
 /// The resource type name.
 pub const TYPE_NAME: &str = "s3_bucket";
@@ -17,6 +19,14 @@ pub const PAB_KEYS: [&str; 4] = [
     "restrict_public_buckets",
 ];
 
+/// What each switch does, when true.
+const PAB_DESCRIPTIONS: [&str; 4] = [
+    "refuse requests that set a public ACL",
+    "ignore the public ACLs of the bucket and its objects",
+    "refuse a bucket policy that grants public access",
+    "limit a public bucket policy's access to AWS services and the owner",
+];
+
 /// The public access block when the stack does not set one: everything blocked.
 pub fn default_public_access_block() -> Value {
     PAB_KEYS.iter().map(|k| (*k, Value::Bool(true))).collect()
@@ -28,7 +38,11 @@ fn lifecycle_rule() -> Type {
     Type::Object(vec![
         Attribute::new("id", Type::String)
             .required()
-            .describe("unique rule id, at most 255 characters"),
+            .validate(Validator::Length {
+                min: 1,
+                max: MAX_RULE_ID,
+            })
+            .describe("the rule's id, unique among the bucket's rules"),
         Attribute::new("enabled", Type::Bool)
             .default(true)
             .describe("whether the rule is applied"),
@@ -40,10 +54,11 @@ fn lifecycle_rule() -> Type {
             Type::list(Type::Object(vec![
                 Attribute::new("days", Type::Int)
                     .required()
-                    .describe("days after creation"),
+                    .describe("days after creation when objects move"),
                 Attribute::new("storage_class", Type::String)
                     .required()
-                    .describe("STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or DEEP_ARCHIVE"),
+                    .validate(Validator::one_of(&STORAGE_CLASSES))
+                    .describe("the class objects move to, colder than the previous transition's (the values are listed warmest first)"),
             ])),
         )
         .default(Value::List(Vec::new()))
@@ -62,7 +77,11 @@ fn lifecycle_rule() -> Type {
 
 /// The schema of `s3_bucket`.
 pub fn schema() -> Schema {
-    let flag = |name: &str| Attribute::new(name, Type::Bool).default(true);
+    let flags = PAB_KEYS
+        .iter()
+        .zip(PAB_DESCRIPTIONS)
+        .map(|(k, text)| Attribute::new(k, Type::Bool).default(true).describe(text))
+        .collect();
     Schema::new(TYPE_NAME)
         .attribute(
             Attribute::new("name", Type::String)
@@ -85,16 +104,17 @@ pub fn schema() -> Schema {
                 .describe("KMS key for encryption = \"aws:kms\"; AWS's managed key when unset"),
         )
         .attribute(
-            Attribute::new(
-                "public_access_block",
-                Type::Object(PAB_KEYS.iter().map(|k| flag(k)).collect()),
-            )
-            .default(default_public_access_block())
-            .describe("the bucket's public access block; every switch defaults to true"),
+            Attribute::new("public_access_block", Type::Object(flags))
+                .default(default_public_access_block())
+                .describe("the bucket's public access block; every switch defaults to true"),
         )
         .attribute(
             Attribute::new("lifecycle_rules", Type::list(lifecycle_rule()))
                 .default(Value::List(Vec::new()))
+                .validate(Validator::Count {
+                    min: 0,
+                    max: MAX_RULES,
+                })
                 .describe("lifecycle rules, sent together; an empty list removes them"),
         )
         .attribute(

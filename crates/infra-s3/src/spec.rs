@@ -3,185 +3,137 @@
 //! create and read report, so an unchanged bucket reads back equal.
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
-use infra_core::{ErrorKind, Presence, ProviderError, Type, Value};
+use infra_aws::{Tags, read_tags};
+use infra_core::{Fields, Presence, Type, Value};
 
+use crate::lifecycle::{Rule, read_rules};
 use crate::schema::{DEFAULT_ENCRYPTION, PAB_KEYS};
+
+/// The server-side encryption algorithms a bucket's default may use.
+const ALGORITHMS: [&str; 2] = ["AES256", "aws:kms"];
+
+const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
 
 /// Everything `s3_bucket` configures.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct BucketSpec {
+pub struct BucketSpec {
     pub name: String,
     pub versioning: bool,
     /// `None` when the bucket has no default encryption (only ever read).
     pub encryption: Option<Encryption>,
     pub public_access_block: [bool; 4],
     pub lifecycle_rules: Vec<Rule>,
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     pub force_destroy: bool,
 }
 
 /// Default server-side encryption.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Encryption {
+pub struct Encryption {
     pub algorithm: String,
     pub kms_key_id: Option<String>,
 }
 
-/// One lifecycle rule.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Rule {
-    pub id: String,
-    pub enabled: bool,
-    pub prefix: String,
-    pub transitions: Vec<Transition>,
-    pub expiration_days: Option<i32>,
-    pub noncurrent_version_expiration_days: Option<i32>,
-    pub abort_incomplete_multipart_upload_days: Option<i32>,
-}
-
-/// One storage class transition.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Transition {
-    pub days: i32,
-    pub storage_class: String,
-}
-
-/// Reads typed fields out of a map, naming the path in errors.
-struct Fields<'a> {
-    map: Option<&'a BTreeMap<String, Value>>,
-    path: String,
-}
-
-impl<'a> Fields<'a> {
-    fn new(value: &'a Value, path: &str) -> Result<Self, ProviderError> {
-        match value {
-            Value::Map(m) => Ok(Fields {
-                map: Some(m),
-                path: path.to_owned(),
-            }),
-            Value::Null => Ok(Fields {
-                map: None,
-                path: path.to_owned(),
-            }),
-            other => Err(wrong(path, "a table", other)),
-        }
+/// Reads the spec out of the inputs, filling defaults; every problem is
+/// recorded at its path.
+pub(crate) fn parse(f: &mut Fields<'_>) -> BucketSpec {
+    let name = f.string_with("name", check_name);
+    if !f.is_set("name") {
+        f.problem_at("name", "`name` is required");
     }
-
-    fn at(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
+    let given_algorithm = f.string_with("encryption", |a| {
+        if ALGORITHMS.contains(&a) {
+            Ok(())
         } else {
-            format!("{}.{key}", self.path)
+            Err(format!(
+                "encryption must be \"AES256\" or \"aws:kms\", not {a:?}"
+            ))
         }
+    });
+    let kms_key_id = f.string("kms_key_id");
+    if let (Some(a), Some(_)) = (&given_algorithm, &kms_key_id)
+        && a != "aws:kms"
+    {
+        f.problem_at("kms_key_id", "kms_key_id needs encryption = \"aws:kms\"");
     }
-
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map
-            .and_then(|m| m.get(key))
-            .filter(|v| !matches!(v, Value::Null))
-    }
-
-    fn string(&self, key: &str) -> Result<Option<String>, ProviderError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(wrong(&self.at(key), "a string", other)),
-        }
-    }
-
-    fn bool(&self, key: &str, default: bool) -> Result<bool, ProviderError> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(wrong(&self.at(key), "a boolean", other)),
-        }
-    }
-
-    fn days(&self, key: &str) -> Result<Option<i32>, ProviderError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Int(i)) => i32::try_from(*i)
-                .map(Some)
-                .map_err(|_| invalid(format!("`{}` is out of range: {i}", self.at(key)))),
-            Some(other) => Err(wrong(&self.at(key), "an integer", other)),
-        }
-    }
-
-    fn list(&self, key: &str) -> Result<&'a [Value], ProviderError> {
-        match self.get(key) {
-            None => Ok(&[]),
-            Some(Value::List(l)) => Ok(l),
-            Some(other) => Err(wrong(&self.at(key), "a list", other)),
-        }
+    let public_access_block = f
+        .table("public_access_block", |p| {
+            PAB_KEYS.map(|k| p.bool_or(k, true))
+        })
+        .unwrap_or([true; 4]);
+    let versioning = f.bool_or("versioning", false);
+    let lifecycle_rules = read_rules(f);
+    let tags = tags(f);
+    BucketSpec {
+        name: name.unwrap_or_default(),
+        versioning,
+        encryption: Some(Encryption {
+            algorithm: given_algorithm.unwrap_or_else(|| DEFAULT_ENCRYPTION.to_owned()),
+            kms_key_id,
+        }),
+        public_access_block,
+        lifecycle_rules,
+        tags,
+        force_destroy: f.bool_or("force_destroy", false),
     }
 }
 
-fn invalid(message: String) -> ProviderError {
-    ProviderError::new(ErrorKind::Invalid, message)
+/// The tags, each problem at its tag. A tag's value may be a secret: its
+/// plaintext is what AWS gets (and AWS's rules never show a tag's value).
+fn tags(f: &mut Fields<'_>) -> Tags {
+    let secret = match f.value("tags") {
+        // Unset, or unknown (a problem at apply, recorded by `value`).
+        None => return Tags::new(),
+        Some(v) if !v.has_sensitive() => return read_tags(f, "tags"),
+        Some(v) => v,
+    };
+    let revealed: Value = [("tags", secret.reveal())].into_iter().collect();
+    let mut plain = Fields::new(&revealed, f.phase());
+    let tags = read_tags(&mut plain, "tags");
+    for (path, message) in plain.into_problems() {
+        f.problem(&path, message);
+    }
+    tags
 }
 
-fn wrong(path: &str, expected: &str, found: &Value) -> ProviderError {
-    invalid(format!(
-        "`{path}` must be {expected}, found {}",
-        found.kind()
-    ))
+/// Checks a bucket name against S3's naming rules.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("invalid bucket name {name:?}: {why}"));
+    let len = name.chars().count();
+    if !(3..=63).contains(&len) {
+        return bad(&format!("must be 3 to 63 characters long, not {len}"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        return bad(&format!(
+            "{c:?} is not allowed; use lowercase letters, digits, '.' and '-'"
+        ));
+    }
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !alnum(name.chars().next()) || !alnum(name.chars().last()) {
+        return bad("must begin and end with a letter or digit");
+    }
+    if name.contains("..") {
+        return bad("must not contain two adjacent periods");
+    }
+    if name.parse::<Ipv4Addr>().is_ok() {
+        return bad("must not be formatted as an IP address");
+    }
+    if let Some(p) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(**p)) {
+        return bad(&format!("the prefix {p:?} is reserved by AWS"));
+    }
+    if let Some(s) = RESERVED_SUFFIXES.iter().find(|s| name.ends_with(**s)) {
+        return bad(&format!("the suffix {s:?} is reserved by AWS"));
+    }
+    Ok(())
 }
 
 impl BucketSpec {
-    /// Reads the inputs (secrets already revealed), filling defaults.
-    pub fn from_inputs(inputs: &Value) -> Result<Self, ProviderError> {
-        let f = Fields::new(inputs, "")?;
-        let name = f
-            .string("name")?
-            .ok_or_else(|| invalid("`name` is required".to_owned()))?;
-        let kms_key_id = f.string("kms_key_id")?;
-        let algorithm = f
-            .string("encryption")?
-            .unwrap_or_else(|| DEFAULT_ENCRYPTION.to_owned());
-        let pab = Fields::new(
-            f.get("public_access_block").unwrap_or(&Value::Null),
-            "public_access_block",
-        )?;
-        let mut public_access_block = [true; 4];
-        for (slot, key) in public_access_block.iter_mut().zip(PAB_KEYS) {
-            *slot = pab.bool(key, true)?;
-        }
-        let lifecycle_rules = f
-            .list("lifecycle_rules")?
-            .iter()
-            .enumerate()
-            .map(|(i, rule)| Rule::from_value(rule, &format!("lifecycle_rules[{i}]")))
-            .collect::<Result<_, _>>()?;
-        let mut tags = BTreeMap::new();
-        match f.get("tags") {
-            None => {}
-            Some(Value::Map(m)) => {
-                for (k, v) in m {
-                    match v {
-                        Value::String(s) => {
-                            tags.insert(k.clone(), s.clone());
-                        }
-                        other => return Err(wrong(&format!("tags.{k}"), "a string", other)),
-                    }
-                }
-            }
-            Some(other) => return Err(wrong("tags", "a table", other)),
-        }
-        Ok(BucketSpec {
-            name,
-            versioning: f.bool("versioning", false)?,
-            encryption: Some(Encryption {
-                algorithm,
-                kms_key_id,
-            }),
-            public_access_block,
-            lifecycle_rules,
-            tags,
-            force_destroy: f.bool("force_destroy", false)?,
-        })
-    }
-
     /// The inputs in their normal shape: every defaulted key present, every
     /// unset optional key absent (the engine treats absent and null alike).
     pub fn to_inputs(&self) -> Value {
@@ -219,83 +171,6 @@ impl BucketSpec {
                 .collect(),
         );
         m.insert("force_destroy".into(), Value::Bool(self.force_destroy));
-        Value::Map(m)
-    }
-}
-
-impl Rule {
-    fn from_value(value: &Value, path: &str) -> Result<Self, ProviderError> {
-        let f = Fields::new(value, path)?;
-        let id = f
-            .string("id")?
-            .ok_or_else(|| invalid(format!("`{path}.id` is required")))?;
-        let transitions = f
-            .list("transitions")?
-            .iter()
-            .enumerate()
-            .map(|(j, t)| {
-                let at = format!("{path}.transitions[{j}]");
-                let t = Fields::new(t, &at)?;
-                Ok(Transition {
-                    days: t
-                        .days("days")?
-                        .ok_or_else(|| invalid(format!("`{at}.days` is required")))?,
-                    storage_class: t
-                        .string("storage_class")?
-                        .ok_or_else(|| invalid(format!("`{at}.storage_class` is required")))?,
-                })
-            })
-            .collect::<Result<_, ProviderError>>()?;
-        Ok(Rule {
-            id,
-            enabled: f.bool("enabled", true)?,
-            prefix: f.string("prefix")?.unwrap_or_default(),
-            transitions,
-            expiration_days: f.days("expiration_days")?,
-            noncurrent_version_expiration_days: f.days("noncurrent_version_expiration_days")?,
-            abort_incomplete_multipart_upload_days: f
-                .days("abort_incomplete_multipart_upload_days")?,
-        })
-    }
-
-    /// The rule in its normal shape.
-    pub fn to_value(&self) -> Value {
-        let mut m = BTreeMap::new();
-        m.insert("id".into(), Value::from(self.id.as_str()));
-        m.insert("enabled".into(), Value::Bool(self.enabled));
-        m.insert("prefix".into(), Value::from(self.prefix.as_str()));
-        m.insert(
-            "transitions".into(),
-            Value::List(
-                self.transitions
-                    .iter()
-                    .map(|t| {
-                        [
-                            ("days", Value::Int(t.days.into())),
-                            ("storage_class", Value::from(t.storage_class.as_str())),
-                        ]
-                        .into_iter()
-                        .collect()
-                    })
-                    .collect(),
-            ),
-        );
-        let optional = [
-            ("expiration_days", self.expiration_days),
-            (
-                "noncurrent_version_expiration_days",
-                self.noncurrent_version_expiration_days,
-            ),
-            (
-                "abort_incomplete_multipart_upload_days",
-                self.abort_incomplete_multipart_upload_days,
-            ),
-        ];
-        for (key, days) in optional {
-            if let Some(d) = days {
-                m.insert(key.into(), Value::Int(d.into()));
-            }
-        }
         Value::Map(m)
     }
 }
@@ -347,6 +222,19 @@ pub(crate) fn align(observed: &mut Value, given: &Value, ty: &Type) {
 mod tests {
     use super::*;
     use crate::schema::schema;
+    use infra_core::{Phase, ValuePath};
+
+    /// Parses `inputs` as for an operation; every problem when any.
+    fn read(inputs: &Value) -> Result<BucketSpec, Vec<(ValuePath, String)>> {
+        let mut f = Fields::new(inputs, Phase::Apply);
+        let spec = parse(&mut f);
+        let problems = f.into_problems();
+        if problems.is_empty() {
+            Ok(spec)
+        } else {
+            Err(problems)
+        }
+    }
 
     fn json(text: &str) -> Value {
         serde_json::from_str(text).unwrap()
@@ -356,7 +244,7 @@ mod tests {
     fn defaults_fill_and_round_trip() {
         let given =
             json(r#"{"name": "logs", "lifecycle_rules": [{"id": "old", "expiration_days": 90}]}"#);
-        let spec = BucketSpec::from_inputs(&given).unwrap();
+        let spec = read(&given).unwrap();
         assert_eq!(spec.encryption.as_ref().unwrap().algorithm, "AES256");
         assert_eq!(spec.public_access_block, [true; 4]);
         let normal = spec.to_inputs();
@@ -366,21 +254,21 @@ mod tests {
                 r#"[{"id": "old", "enabled": true, "prefix": "", "transitions": [], "expiration_days": 90}]"#
             ))
         );
-        assert_eq!(BucketSpec::from_inputs(&normal).unwrap(), spec);
+        assert_eq!(read(&normal).unwrap(), spec);
     }
 
     #[test]
     fn wrong_types_name_their_path() {
         let given = json(
-            r#"{"name": "x", "lifecycle_rules": [{"id": "a", "transitions": [{"days": "ten", "storage_class": "GLACIER"}]}]}"#,
+            r#"{"name": "logs", "lifecycle_rules": [{"id": "a", "transitions": [{"days": "ten", "storage_class": "GLACIER"}]}]}"#,
         );
-        let err = BucketSpec::from_inputs(&given).unwrap_err();
-        assert!(
-            err.message
-                .contains("`lifecycle_rules[0].transitions[0].days` must be an integer"),
-            "{}",
-            err.message
+        let problems = read(&given).unwrap_err();
+        let (path, message) = &problems[0];
+        assert_eq!(
+            infra_core::display_path(path),
+            "lifecycle_rules[0].transitions[0].days"
         );
+        assert!(message.contains("must be an integer"), "{message}");
     }
 
     #[test]
@@ -408,5 +296,58 @@ mod tests {
             ]),
             Some(&Value::Bool(false))
         );
+    }
+
+    #[test]
+    fn a_secret_tag_value_is_sent_as_its_plaintext() {
+        let secret = |plain: Option<&str>| {
+            let secret = match plain {
+                Some(p) => infra_core::Secret::new("hmac:1", Value::from(p)),
+                None => infra_core::Secret::redacted("hmac:1"),
+            };
+            let tags: Value = [("token", Value::Sensitive(secret))].into_iter().collect();
+            [("name", Value::from("logs")), ("tags", tags)]
+                .into_iter()
+                .collect::<Value>()
+        };
+        let given = secret(Some("plain"));
+        assert_eq!(read(&given).unwrap().tags["token"], "plain");
+        let mut f = Fields::new(&given, Phase::Plan);
+        parse(&mut f);
+        assert!(f.into_problems().is_empty());
+        // Without its plaintext (a state's digest): fine to plan, not to apply.
+        let sealed = secret(None);
+        let mut f = Fields::new(&sealed, Phase::Plan);
+        parse(&mut f);
+        assert!(f.into_problems().is_empty());
+        let problems = read(&sealed).unwrap_err();
+        assert_eq!(infra_core::display_path(&problems[0].0), "tags.token");
+    }
+
+    #[test]
+    fn names_follow_the_s3_rules() {
+        for ok in ["abc", "dev-airflow-logs", "a.b-c.1", &"a".repeat(63)] {
+            assert_eq!(check_name(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("ab", "3 to 63"),
+            (&"a".repeat(64), "3 to 63"),
+            ("Logs", "'L' is not allowed"),
+            ("my_bucket", "'_' is not allowed"),
+            ("-abc", "begin and end"),
+            ("abc.", "begin and end"),
+            ("a..b", "adjacent periods"),
+            ("192.168.5.4", "IP address"),
+            ("xn--bucket", "prefix \"xn--\""),
+            ("sthree-x", "prefix"),
+            ("amzn-s3-demo-bucket", "prefix"),
+            ("logs-s3alias", "suffix"),
+            ("logs--ol-s3", "suffix"),
+            ("logs.mrap", "suffix"),
+            ("logs--x-s3", "suffix"),
+        ] {
+            let err = check_name(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 }

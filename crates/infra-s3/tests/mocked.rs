@@ -33,7 +33,7 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use infra_core::{ErrorKind, Existing, OpContext, Provider, ProviderError, Value};
+use infra_core::{ErrorKind, Existing, OpContext, Provider, ProviderError, Typed, Value};
 use infra_s3::S3Bucket;
 use support::{inputs, json};
 
@@ -68,14 +68,18 @@ where
     panic!("still failing after 8 attempts: {retried:?}");
 }
 
-fn provider(rules: &[&Rule]) -> S3Bucket {
-    S3Bucket::with_client(mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules))
+fn provider(rules: &[&Rule]) -> Typed<S3Bucket> {
+    Typed::new(S3Bucket::with_client(mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        rules
+    )))
 }
 
-fn provider_in(region: &'static str, rules: &[&Rule]) -> S3Bucket {
+fn provider_in(region: &'static str, rules: &[&Rule]) -> Typed<S3Bucket> {
     let client: Client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| c
         .region(Region::new(region)));
-    S3Bucket::with_client(client)
+    Typed::new(S3Bucket::with_client(client))
 }
 
 fn s3_error(status: u16, code: &str, message: &str) -> HttpResponse {
@@ -88,11 +92,11 @@ fn s3_error(status: u16, code: &str, message: &str) -> HttpResponse {
 }
 
 fn bucket_inputs(extra: &str) -> Value {
-    let p = S3Bucket::with_client(mock_client!(
+    let p = Typed::new(S3Bucket::with_client(mock_client!(
         aws_sdk_s3,
         RuleMode::MatchAny,
         &[] as &[&Rule]
-    ));
+    )));
     inputs(&p, &format!(r#"{{"name": "{BUCKET}"{extra}}}"#))
 }
 

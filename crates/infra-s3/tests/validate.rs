@@ -2,17 +2,19 @@
 //! exact path of the offending value. No network: validation is offline.
 
 use infra_aws::AwsContext;
-use infra_core::{Provider, Value, display_path};
+use infra_core::{Provider, Typed, Value, display_path};
 use infra_s3::S3Bucket;
 
 /// Validates `inputs` (JSON; `"$unknown"` strings become unknown values)
-/// and compares the problems, as `(path, part of the message)`.
+/// as the planner does, the schema's rules then the provider's, and
+/// compares the problems, as `(path, part of the message)`.
 fn check(inputs: &str, expected: &[(&str, &str)]) {
-    let p = S3Bucket::new(AwsContext::new());
+    let p = Typed::new(S3Bucket::new(AwsContext::new()));
     let value = unknowns(Value::from_json(
         serde_json::from_str(inputs).expect("valid JSON"),
     ));
-    let found = p.validate(&value);
+    let mut found = p.schema().validate(&value);
+    found.extend(p.validate(&value));
     let rendered: Vec<(String, &str)> = found
         .iter()
         .map(|(path, m)| (display_path(path), m.as_str()))
@@ -65,10 +67,11 @@ fn bucket_names() {
     check(r#"{"name": "logs--x-s3"}"#, &[("name", "reserved")]);
     check(r#"{"name": "xn--logs"}"#, &[("name", "reserved")]);
     check(r#"{"name": "logs..old"}"#, &[("name", "adjacent periods")]);
-    // Known only after apply (a reference), or of the wrong type (the
-    // schema reports that): not checked here.
+    // Known only after apply (a reference): checked once known.
     check(r#"{"name": "$unknown"}"#, &[]);
-    check(r#"{"name": 42}"#, &[]);
+    // Of the wrong type: the planner reports that first (and runs no other
+    // check); the parse says the same.
+    check(r#"{"name": 42}"#, &[("name", "`name` must be a string")]);
 }
 
 #[test]
@@ -88,7 +91,7 @@ fn rule_ids_are_unique_and_short() {
         &format!(
             r#"{{"name": "logs", "lifecycle_rules": [{{"id": "{long}", "expiration_days": 1}}]}}"#
         ),
-        &[("lifecycle_rules[0].id", "1 to 255 characters")],
+        &[("lifecycle_rules[0].id", "between 1 and 255 characters long")],
     );
 }
 
@@ -100,7 +103,7 @@ fn storage_classes_come_from_the_allowed_set() {
             {"days": 90, "storage_class": "GLACER"}]}]}"#,
         &[(
             "lifecycle_rules[0].transitions[1].storage_class",
-            "unknown storage class \"GLACER\"",
+            "must be one of `STANDARD_IA`, `INTELLIGENT_TIERING`, `ONEZONE_IA`, `GLACIER_IR`, `GLACIER`, `DEEP_ARCHIVE`, found \"GLACER\"",
         )],
     );
 }
@@ -221,6 +224,33 @@ fn unknown_days_are_checked_once_known() {
 }
 
 #[test]
+fn problems_of_rules_after_unknown_items_are_at_their_index() {
+    check(
+        r#"{"name": "logs", "lifecycle_rules": ["$unknown",
+            {"id": "a", "expiration_days": 0, "transitions": ["$unknown",
+                {"days": 7, "storage_class": "STANDARD_IA"}]}]}"#,
+        &[
+            (
+                "lifecycle_rules[1].transitions[1].days",
+                "rule \"a\": objects must be at least 30 days old",
+            ),
+            ("lifecycle_rules[1].expiration_days", "at least 1, not 0"),
+        ],
+    );
+}
+
+#[test]
+fn transitions_need_days_and_a_class() {
+    check(
+        r#"{"name": "logs", "lifecycle_rules": [{"id": "a", "transitions": [{"days": 30}]}]}"#,
+        &[(
+            "lifecycle_rules[0].transitions[0].storage_class",
+            "`lifecycle_rules[0].transitions[0].storage_class` is required",
+        )],
+    );
+}
+
+#[test]
 fn encryption_and_tags() {
     check(
         r#"{"name": "logs", "encryption": "aws:kms:dsse"}"#,
@@ -236,6 +266,9 @@ fn encryption_and_tags() {
     );
     check(
         r#"{"name": "logs", "tags": {"aws:owner": "me"}}"#,
-        &[("tags.aws:owner", "reserved")],
+        &[(
+            "tags.aws:owner",
+            "must not start with `aws:`, which AWS reserves",
+        )],
     );
 }

@@ -143,4 +143,4 @@ mod provider;
 
 pub use disk::{LedgerEntry, LiveResource, ledger, live_resources};
 pub use faults::{Fault, InjectedFault, Operation, faults};
-pub use provider::{DEFAULT_DIR, SimProvider, TYPE_NAME};
+pub use provider::{DEFAULT_DIR, SimProvider, SimResource, TYPE_NAME};

@@ -1,4 +1,5 @@
-//! [`SimProvider`]: the `sim_resource` type, whose cloud is a sim dir.
+//! [`SimResource`]: the `sim_resource` type, whose cloud is a sim dir;
+//! [`SimProvider`] is it as the engine's provider.
 
 use std::collections::HashMap;
 use std::io;
@@ -8,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use infra_core::{
-    Attribute, ErrorKind, Existing, Observed, OpContext, OpKind, PathSeg, Provider, ProviderError,
-    Schema, Type, Value, ValuePath,
+    Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Phase, ProviderError,
+    Resource, Schema, Type, Typed, Value, ValuePath,
 };
 use tokio::sync::OnceCell;
 
@@ -32,44 +33,20 @@ const DELETE_MS: &str = "delete_ms";
 const READ_MS: &str = "read_ms";
 const FAIL_ON: &str = "fail_on";
 
-/// The `sim_resource` provider. See the crate docs for its schema, files and
-/// ledger. Cheap to create; one value can serve any number of sim dirs and
-/// concurrent operations.
-pub struct SimProvider {
-    schema: Schema,
+/// The `sim_resource` provider: `SimProvider::default()`. See the crate
+/// docs for its schema, files and ledger. Cheap to create; one value can
+/// serve any number of sim dirs and concurrent operations.
+pub type SimProvider = Typed<SimResource>;
+
+/// The `sim_resource` type. Dropping it brings `ledger.json` of every dir
+/// it used up to date.
+#[derive(Default)]
+pub struct SimResource {
     /// The sim dirs this provider has opened, by path.
     clouds: Mutex<HashMap<PathBuf, Arc<OnceCell<Arc<Cloud>>>>>,
 }
 
-impl SimProvider {
-    /// A provider of `sim_resource`.
-    pub fn new() -> Self {
-        let latency = |name: &str, op: &str| {
-            Attribute::new(name, Type::Int)
-                .default(0)
-                .describe(&format!("milliseconds a {op} takes"))
-        };
-        let schema = Schema::new(TYPE_NAME)
-            .attribute(latency(CREATE_MS, "create"))
-            .attribute(latency(UPDATE_MS, "update"))
-            .attribute(latency(DELETE_MS, "delete"))
-            .attribute(latency(READ_MS, "read"))
-            .attribute(Attribute::new("payload", Type::Any).describe("any data, updated in place"))
-            .attribute(
-                Attribute::new("replace_key", Type::Any)
-                    .forces_replacement()
-                    .describe("any data; a change replaces the resource"),
-            )
-            .attribute(
-                Attribute::new(FAIL_ON, Type::String)
-                    .describe("`create`, `update` or `delete`: that operation fails"),
-            );
-        SimProvider {
-            schema,
-            clouds: Mutex::new(HashMap::new()),
-        }
-    }
-
+impl SimResource {
     /// The cloud of the sim dir the context's settings name, opened once,
     /// and what fault injection decided for this call of `op` there.
     async fn cloud(
@@ -118,13 +95,7 @@ impl SimProvider {
     }
 }
 
-impl Default for SimProvider {
-    fn default() -> Self {
-        SimProvider::new()
-    }
-}
-
-impl Drop for SimProvider {
+impl Drop for SimResource {
     /// Brings `ledger.json` of every dir this provider used up to date.
     fn drop(&mut self) {
         let clouds = self
@@ -138,16 +109,35 @@ impl Drop for SimProvider {
     }
 }
 
-impl std::fmt::Debug for SimProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimProvider").finish_non_exhaustive()
-    }
-}
-
 #[async_trait]
-impl Provider for SimProvider {
-    fn schema(&self) -> &Schema {
-        &self.schema
+impl Resource for SimResource {
+    type Spec = Spec;
+
+    fn schema(&self) -> Schema {
+        let latency = |name: &str, op: &str| {
+            Attribute::new(name, Type::Int)
+                .default(0)
+                .describe(&format!("milliseconds a {op} takes"))
+        };
+        Schema::new(TYPE_NAME)
+            .attribute(latency(CREATE_MS, "create"))
+            .attribute(latency(UPDATE_MS, "update"))
+            .attribute(latency(DELETE_MS, "delete"))
+            .attribute(latency(READ_MS, "read"))
+            .attribute(Attribute::new("payload", Type::Any).describe("any data, updated in place"))
+            .attribute(
+                Attribute::new("replace_key", Type::Any)
+                    .forces_replacement()
+                    .describe("any data; a change replaces the resource"),
+            )
+            .attribute(
+                Attribute::new(FAIL_ON, Type::String)
+                    .describe("`create`, `update` or `delete`: that operation fails"),
+            )
+    }
+
+    fn parse(&self, f: &mut Fields<'_>) -> Spec {
+        Spec::read(f)
     }
 
     fn settings_section(&self) -> Option<&str> {
@@ -158,16 +148,16 @@ impl Provider for SimProvider {
         infra_core::settings_problems(settings, |t| Settings::parse(t).err())
     }
 
-    fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
-        Spec::read(inputs).1
-    }
-
     fn estimate(&self, op: OpKind, inputs: &Value) -> Duration {
-        Spec::read(inputs).0.latency(op)
+        Spec::lenient(inputs).latency(op)
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
-        let spec = Spec::strict(ctx, inputs)?;
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        spec: &Spec,
+        inputs: &Value,
+    ) -> Result<Observed, ProviderError> {
         let (cloud, injected) = self.cloud(ctx, Operation::Create).await?;
         before(ctx, &injected)?;
         if spec.fail_on == Some(OpKind::Create) {
@@ -196,7 +186,7 @@ impl Provider for SimProvider {
         ctx: &OpContext,
         existing: &Existing,
     ) -> Result<Option<Observed>, ProviderError> {
-        let spec = Spec::read(&existing.inputs).0;
+        let spec = Spec::lenient(&existing.inputs);
         let (cloud, injected) = self.cloud(ctx, Operation::Read).await?;
         before(ctx, &injected)?;
         wait(ctx, &injected, spec.read).await;
@@ -211,6 +201,7 @@ impl Provider for SimProvider {
     async fn find(
         &self,
         ctx: &OpContext,
+        _spec: &Spec,
         _inputs: &Value,
     ) -> Result<Option<Observed>, ProviderError> {
         let (cloud, injected) = self.cloud(ctx, Operation::Find).await?;
@@ -238,9 +229,9 @@ impl Provider for SimProvider {
         &self,
         ctx: &OpContext,
         existing: &Existing,
+        spec: &Spec,
         inputs: &Value,
     ) -> Result<Observed, ProviderError> {
-        let spec = Spec::strict(ctx, inputs)?;
         let (cloud, injected) = self.cloud(ctx, Operation::Update).await?;
         before(ctx, &injected)?;
         if spec.fail_on == Some(OpKind::Update) {
@@ -265,7 +256,7 @@ impl Provider for SimProvider {
             .map_err(|e| cloud_error(ctx, &cloud, e))?;
         if let Some(stored) = stored.filter(|f| f.live) {
             // The cloud's own configuration decides, as deletion protection would.
-            let spec = Spec::read(&stored.inputs).0;
+            let spec = Spec::lenient(&stored.inputs);
             if spec.fail_on == Some(OpKind::Delete) {
                 wait(ctx, &injected, spec.delete).await;
                 return Err(failed_as_configured(ctx, OpKind::Delete));
@@ -329,7 +320,7 @@ impl Settings {
 }
 
 /// What the inputs say about the simulation itself.
-struct Spec {
+pub struct Spec {
     create: Duration,
     update: Duration,
     delete: Duration,
@@ -338,17 +329,16 @@ struct Spec {
 }
 
 impl Spec {
-    /// The spec, reading anything invalid as its default, and the problems.
-    fn read(inputs: &Value) -> (Spec, Vec<(ValuePath, String)>) {
-        let mut problems = Vec::new();
-        let mut latency = |key: &str| match inputs.get(key) {
-            None | Some(Value::Null | Value::Unknown) => Duration::ZERO,
-            Some(Value::Int(ms)) if *ms >= 0 => Duration::from_millis(ms.unsigned_abs()),
-            Some(other) => {
-                problems.push((
-                    vec![PathSeg::Key(key.to_owned())],
-                    format!("expected a number of milliseconds (0 or more), found {other}"),
-                ));
+    /// Reads the spec, anything invalid as its default, with the problems
+    /// in `f`.
+    fn read(f: &mut Fields<'_>) -> Spec {
+        let mut latency = |key: &str| match f.int(key) {
+            None => Duration::ZERO,
+            Some(ms) if ms >= 0 => Duration::from_millis(ms.unsigned_abs()),
+            Some(ms) => {
+                let message =
+                    format!("`{key}`: expected a number of milliseconds (0 or more), found {ms}");
+                f.problem_at(key, message);
                 Duration::ZERO
             }
         };
@@ -358,40 +348,32 @@ impl Spec {
             latency(DELETE_MS),
             latency(READ_MS),
         );
-        let fail_on = match inputs.get(FAIL_ON) {
-            None | Some(Value::Null | Value::Unknown) => None,
-            Some(Value::String(op)) if op == "create" => Some(OpKind::Create),
-            Some(Value::String(op)) if op == "update" => Some(OpKind::Update),
-            Some(Value::String(op)) if op == "delete" => Some(OpKind::Delete),
-            Some(other) => {
-                problems.push((
-                    vec![PathSeg::Key(FAIL_ON.to_owned())],
-                    format!("expected \"create\", \"update\" or \"delete\", found {other}"),
-                ));
+        let fail_on = f.string(FAIL_ON).and_then(|op| match op.as_str() {
+            "create" => Some(OpKind::Create),
+            "update" => Some(OpKind::Update),
+            "delete" => Some(OpKind::Delete),
+            _ => {
+                let message = format!(
+                    "`{FAIL_ON}`: expected \"create\", \"update\" or \"delete\", found {}",
+                    Value::String(op)
+                );
+                f.problem_at(FAIL_ON, message);
                 None
             }
-        };
-        let spec = Spec {
+        });
+        Spec {
             create,
             update,
             delete,
             read,
             fail_on,
-        };
-        (spec, problems)
+        }
     }
 
-    /// The spec, or an error listing every problem.
-    fn strict(ctx: &OpContext, inputs: &Value) -> Result<Spec, ProviderError> {
-        let (spec, problems) = Spec::read(inputs);
-        if problems.is_empty() {
-            return Ok(spec);
-        }
-        let list: Vec<String> = problems
-            .iter()
-            .map(|(path, m)| format!("`{}`: {m}", infra_core::display_path(path)))
-            .collect();
-        Err(error(ErrorKind::Invalid, ctx, &list.join("; ")))
+    /// The spec of inputs as the cloud or the state has them, anything
+    /// invalid or unknown as its default.
+    fn lenient(inputs: &Value) -> Spec {
+        Spec::read(&mut Fields::new(inputs, Phase::Plan))
     }
 
     fn latency(&self, op: OpKind) -> Duration {

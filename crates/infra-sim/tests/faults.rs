@@ -78,7 +78,7 @@ const MIXED: &str = r#"{"seed": SEED, "throttle": 0.3, "throttle_burst": 2, "tra
 /// retried until it succeeds; `parallel` runs the resources as concurrent
 /// tasks. Returns the faults log sorted, as concurrent appends interleave.
 async fn workload(root: &Path, faults_json: &str, parallel: bool) -> Vec<InjectedFault> {
-    let sim = Arc::new(SimProvider::new());
+    let sim = Arc::new(SimProvider::default());
     let one = |i: usize| {
         let (sim, root, faults_json) = (Arc::clone(&sim), root.to_owned(), faults_json.to_owned());
         async move {
@@ -148,7 +148,7 @@ async fn read_many(
     calls: usize,
 ) -> (BTreeMap<String, f64>, Vec<InjectedFault>) {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let plain = OpContext::new(
         Address::new("sim_resource", "made").unwrap(),
         "tok".into(),
@@ -223,7 +223,7 @@ async fn rates_are_roughly_as_configured() {
 #[tokio::test]
 async fn throttled_and_transient_calls_change_nothing() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     for (name, faults_json, kind, says) in [
         (
             "t",
@@ -250,7 +250,7 @@ async fn throttled_and_transient_calls_change_nothing() {
 #[tokio::test]
 async fn a_timed_out_create_took_effect_and_its_retry_does_not_duplicate() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let given = inputs(r#"{"payload": 1}"#);
 
     // Every create times out: the first has made the resource all the same.
@@ -332,7 +332,7 @@ async fn a_timed_out_create_took_effect_and_its_retry_does_not_duplicate() {
 #[tokio::test]
 async fn bursts_throttle_the_calls_after_a_throttled_one() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let c = ctx(
         root.path(),
         "a",
@@ -359,7 +359,7 @@ async fn bursts_throttle_the_calls_after_a_throttled_one() {
 #[tokio::test(start_paused = true)]
 async fn slow_calls_wait_longer() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let c = ctx(
         root.path(),
         "a",
@@ -386,7 +386,7 @@ async fn slow_calls_wait_longer() {
 #[tokio::test]
 async fn fail_on_still_fails_once_calls_get_through() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let given = inputs(r#"{"fail_on": "create"}"#);
     let mut retried = 0;
     for seed in 0..20 {
@@ -415,7 +415,7 @@ async fn fail_on_still_fails_once_calls_get_through() {
 #[tokio::test]
 async fn addresses_and_operations_select_the_calls() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let faults_json =
         r#"{"throttle": 1, "addresses": ["sim_resource.a"], "operations": ["update"]}"#;
     let a = ctx(root.path(), "a", "tok-a", faults_json);
@@ -450,7 +450,7 @@ async fn addresses_and_operations_select_the_calls() {
 #[tokio::test]
 async fn without_faults_nothing_is_logged() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     for faults_json in ["{}", r#"{"seed": 1, "throttle": 0}"#] {
         let c = ctx(root.path(), "a", "tok-a", faults_json);
         let made = sim.create(&c, &Value::Null).await.unwrap();
@@ -464,7 +464,7 @@ async fn without_faults_nothing_is_logged() {
 #[tokio::test]
 async fn bad_fault_settings_are_invalid_and_name_the_key() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     for (faults_json, says) in [
         (
             "0.3",

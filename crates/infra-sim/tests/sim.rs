@@ -68,7 +68,7 @@ fn expect(rows: &[(&str, u64, u64, bool)]) -> BTreeMap<String, LedgerEntry> {
 #[tokio::test]
 async fn create_read_update_delete_round_trip() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let c = ctx(root.path(), "a", "tok-a");
 
     let made = sim
@@ -114,7 +114,7 @@ async fn create_read_update_delete_round_trip() {
 #[tokio::test]
 async fn create_with_the_same_token_is_idempotent() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let c = ctx(root.path(), "a", "tok-a");
     let first = sim.create(&c, &inputs(r#"{"payload": 1}"#)).await.unwrap();
     let again = sim.create(&c, &inputs(r#"{"payload": 1}"#)).await.unwrap();
@@ -143,7 +143,7 @@ async fn create_with_the_same_token_is_idempotent() {
 #[tokio::test]
 async fn deleting_what_is_gone_succeeds_without_counting() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let c = ctx(root.path(), "a", "tok-a");
     for id in ["sim-0123456789abcdef", "not-a-sim-id", "../escape"] {
         let gone = Existing {
@@ -168,7 +168,7 @@ async fn deleting_what_is_gone_succeeds_without_counting() {
 #[tokio::test]
 async fn fail_on_fails_that_operation_and_changes_nothing() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
 
     let c = ctx(root.path(), "c", "tok-c");
     let err = sim
@@ -228,7 +228,7 @@ async fn fail_on_fails_that_operation_and_changes_nothing() {
 
 #[tokio::test]
 async fn validate_rejects_bad_fail_on_and_latencies() {
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     assert!(
         sim.validate(&inputs(r#"{"fail_on": "delete", "create_ms": 5}"#))
             .is_empty()
@@ -242,8 +242,8 @@ async fn validate_rejects_bad_fail_on_and_latencies() {
     assert_eq!(
         problems,
         [
-            "update_ms: expected a number of milliseconds (0 or more), found -1",
-            r#"fail_on: expected "create", "update" or "delete", found "read""#,
+            "update_ms: `update_ms`: expected a number of milliseconds (0 or more), found -1",
+            r#"fail_on: `fail_on`: expected "create", "update" or "delete", found "read""#,
         ]
     );
 
@@ -267,7 +267,7 @@ async fn validate_rejects_bad_fail_on_and_latencies() {
 #[tokio::test(start_paused = true)]
 async fn latencies_are_honoured_and_estimated() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let c = ctx(root.path(), "slow", "tok-slow");
     let spec =
         inputs(r#"{"create_ms": 40000, "update_ms": 3000, "delete_ms": 5000, "read_ms": 700}"#);
@@ -302,7 +302,7 @@ async fn latencies_are_honoured_and_estimated() {
 #[tokio::test]
 async fn a_create_cut_short_has_made_the_resource() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let c = ctx(root.path(), "a", "tok-a");
     let slow = inputs(r#"{"create_ms": 60000}"#);
     let cut = tokio::time::timeout(Duration::from_millis(200), sim.create(&c, &slow)).await;
@@ -324,7 +324,7 @@ async fn a_create_cut_short_has_made_the_resource() {
 #[tokio::test]
 async fn two_providers_on_one_dir_share_the_cloud() {
     let root = tempfile::tempdir().unwrap();
-    let (first, second) = (SimProvider::new(), SimProvider::new());
+    let (first, second) = (SimProvider::default(), SimProvider::default());
     let a = ctx(root.path(), "a", "tok-a");
     let made = first
         .create(&a, &inputs(r#"{"payload": "x"}"#))
@@ -360,7 +360,7 @@ async fn two_providers_on_one_dir_share_the_cloud() {
 async fn ledger_json_is_exact_after_drop_and_rebuilt_after_a_kill() {
     let root = tempfile::tempdir().unwrap();
     let dir = sim_dir(root.path());
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     // A create-before-destroy replacement: two resources at one address.
     let old = sim
         .create(&ctx(root.path(), "r", "tok-1"), &Value::Null)
@@ -388,7 +388,7 @@ async fn ledger_json_is_exact_after_drop_and_rebuilt_after_a_kill() {
 
     // A process that dies without dropping its provider leaves ledger.json
     // stale; the resource files still hold the truth.
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let s = live_resources(&dir)
         .unwrap()
         .into_iter()
@@ -421,7 +421,7 @@ async fn ledger_json_is_exact_after_drop_and_rebuilt_after_a_kill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn parallel_operations_keep_the_ledger_correct() {
     let root = tempfile::tempdir().unwrap();
-    let sim = Arc::new(SimProvider::new());
+    let sim = Arc::new(SimProvider::default());
     let mut tasks = Vec::new();
     for i in 0..200 {
         // Every create is sent twice at once: the replay must not count.
@@ -469,7 +469,7 @@ async fn parallel_operations_keep_the_ledger_correct() {
 #[tokio::test]
 async fn ledger_json_refreshes_while_the_provider_lives() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     sim.create(&ctx(root.path(), "a", "tok-a"), &Value::Null)
         .await
         .unwrap();
@@ -491,7 +491,7 @@ async fn ledger_json_refreshes_while_the_provider_lives() {
 #[tokio::test]
 async fn read_returns_drifted_inputs() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let c = ctx(root.path(), "a", "tok-a");
     let made = sim.create(&c, &inputs(r#"{"payload": 1}"#)).await.unwrap();
     let path = resource_file(root.path(), &made.id);
@@ -509,7 +509,7 @@ async fn read_returns_drifted_inputs() {
 #[tokio::test]
 async fn secrets_are_stored_as_digests_only() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let c = ctx(root.path(), "a", "tok-a");
     let secret = Value::Sensitive(Secret::new("hmac:abc", "hunter2".into()));
     let given: Value = [("payload", secret.clone())].into_iter().collect();
@@ -524,7 +524,7 @@ async fn secrets_are_stored_as_digests_only() {
 #[tokio::test]
 async fn settings_choose_the_dir_and_are_checked() {
     let root = tempfile::tempdir().unwrap();
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     assert_eq!(sim.settings_section(), Some("sim"));
     let settings = inputs(r#"{"dir": "clouds/one"}"#);
     let c = ctx_with(root.path(), "a", "tok-a", settings);
@@ -558,7 +558,7 @@ async fn settings_choose_the_dir_and_are_checked() {
 async fn a_corrupt_resource_file_is_an_error_naming_it() {
     let root = tempfile::tempdir().unwrap();
     let dir = sim_dir(root.path());
-    let sim = SimProvider::new();
+    let sim = SimProvider::default();
     let c = ctx(root.path(), "a", "tok-a");
     let made = sim.create(&c, &Value::Null).await.unwrap();
     let path = resource_file(root.path(), &made.id);
@@ -587,7 +587,7 @@ async fn a_corrupt_resource_file_is_an_error_naming_it() {
             .contains(&shown)
     );
     // A new process refuses the dir rather than miscounting.
-    let fresh = SimProvider::new();
+    let fresh = SimProvider::default();
     let err = fresh
         .create(&ctx(root.path(), "b", "tok-b"), &Value::Null)
         .await
@@ -598,4 +598,24 @@ async fn a_corrupt_resource_file_is_an_error_naming_it() {
         err.message
     );
     assert!(err.message.contains(&shown), "{}", err.message);
+}
+
+#[tokio::test]
+async fn conformance() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = SimProvider::default();
+    let dir = root.path().to_owned();
+    let case = infra_core::conformance::Case {
+        inputs: inputs(r#"{"payload": {"size": 3}, "replace_key": "v1", "read_ms": 1}"#),
+        updates: vec![
+            ("payload", inputs(r#"{"size": 4, "tags": ["a"]}"#)),
+            ("read_ms", Value::Int(2)),
+            ("fail_on", Value::from("delete")),
+            ("fail_on", Value::Null),
+        ],
+        replacing: vec!["replace_key"],
+    };
+    let passed =
+        infra_core::conformance::run(&sim, &|token| ctx(&dir, "conformance", token), case).await;
+    assert_eq!(passed.len(), 7, "{passed:?}");
 }

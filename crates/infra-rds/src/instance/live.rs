@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::{DbInstance, PendingModifiedValues};
-use infra_core::{ErrorKind, Observed, ProviderError, Value};
+use infra_aws::Tags;
+use infra_core::{
+    ErrorKind, Observed, ProviderError, Value, keep_case, same_order, same_set, string_list,
+    string_map,
+};
 
 use super::spec::{Spec, major_version, version_matches};
-use crate::input::{keep_case, same_order, same_set, string_list, tag_map};
 use crate::tags;
 
 /// A DB instance as it is, or will be once its pending modifications are
@@ -37,7 +40,7 @@ pub(crate) struct Live {
     pub(crate) backup_window: Option<String>,
     pub(crate) maintenance_window: Option<String>,
     pub(crate) deletion_protection: bool,
-    pub(crate) tags: BTreeMap<String, String>,
+    pub(crate) tags: Tags,
     pub(crate) address: Option<String>,
     pub(crate) port: Option<i32>,
     pub(crate) arn: Option<String>,
@@ -257,7 +260,7 @@ impl Live {
             put("maintenance_window", keep_case(actual, Some(given)).into());
         }
         put("deletion_protection", self.deletion_protection.into());
-        put("tags", tag_map(&self.tags));
+        put("tags", string_map(&self.tags));
         // AWS never returns these: the password, and the client-side flags.
         for key in [
             "password",
@@ -482,20 +485,10 @@ pub(crate) fn health(status: &str) -> Health {
 #[cfg(test)]
 mod tests {
     use aws_sdk_rds::types::{DbSubnetGroup, Endpoint, Tag, VpcSecurityGroupMembership};
-    use infra_core::{OpContext, Secret};
+    use infra_core::Secret;
 
     use super::*;
-
-    fn ctx() -> OpContext {
-        OpContext::new(
-            "rds_instance.db".parse().expect("address"),
-            "t".into(),
-            Value::Null,
-            ".".into(),
-            std::time::Duration::from_secs(60),
-            std::sync::Arc::new(|_| {}),
-        )
-    }
+    use crate::instance::spec::parsed;
 
     fn inputs() -> Value {
         [
@@ -622,7 +615,7 @@ mod tests {
 
     #[test]
     fn nothing_to_modify_when_in_sync() {
-        let spec = Spec::parse(&ctx(), &inputs()).expect("spec");
+        let spec = parsed(&inputs());
         let m = plan_modify("x", &spec, &Live::from_sdk(&db()), false).expect("plan");
         assert!(m.is_empty(), "{m:?}");
     }
@@ -636,7 +629,7 @@ mod tests {
             m.insert("engine_version".into(), "17.2".into());
             m.insert("max_allocated_storage".into(), Value::Int(100));
         }
-        let spec = Spec::parse(&ctx(), &given).expect("spec");
+        let spec = parsed(&given);
         let m = plan_modify("x", &spec, &Live::from_sdk(&db()), true).expect("plan");
         assert_eq!(
             m.changed(),
@@ -666,7 +659,7 @@ mod tests {
         if let Value::Map(m) = &mut given {
             m.insert("instance_class".into(), "db.r6g.large".into());
         }
-        let spec = Spec::parse(&ctx(), &given).expect("spec");
+        let spec = parsed(&given);
         assert!(
             plan_modify("x", &spec, &live, false)
                 .expect("plan")
@@ -682,14 +675,14 @@ mod tests {
         grown.allocated_storage = Some(40);
         grown.max_allocated_storage = Some(100);
         let live = Live::from_sdk(&grown);
-        let spec = Spec::parse(&ctx(), &inputs()).expect("spec");
+        let spec = parsed(&inputs());
         let err = plan_modify("`rds_instance.db`", &spec, &live, false).unwrap_err();
         assert!(err.message.contains("cannot shrink"), "{}", err.message);
         let mut given = inputs();
         if let Value::Map(m) = &mut given {
             m.insert("max_allocated_storage".into(), Value::Int(100));
         }
-        let spec = Spec::parse(&ctx(), &given).expect("spec");
+        let spec = parsed(&given);
         assert!(
             plan_modify("x", &spec, &live, false)
                 .expect("plan")

@@ -1,14 +1,12 @@
-//! The `rds_instance` schema, its inputs as typed fields, and the plan-time
-//! checks of AWS's rules.
+//! The `rds_instance` schema, and its inputs read into a typed [`Spec`]
+//! with every rule of AWS's checked on the way.
 
-use std::collections::BTreeMap;
-
+use infra_aws::{Tags, read_tags};
 use infra_core::{
-    Attribute, ErrorKind, OpContext, Output, PathSeg, ProviderError, Schema, Type, Value, ValuePath,
+    Attribute, ErrorKind, Fields, OpContext, Output, ProviderError, Schema, Type, Validator, Value,
 };
 
-use crate::input::Reader;
-use crate::rules;
+use crate::rules::{self, quoting};
 
 /// The resource type name.
 pub const TYPE_NAME: &str = "rds_instance";
@@ -44,6 +42,7 @@ pub(crate) fn schema() -> Schema {
         .attribute(
             Attribute::new("allocated_storage", Type::Int)
                 .required()
+                .validate(Validator::Range { min: 1, max: 65536 })
                 .describe("storage in GiB; it can only grow"),
         )
         .attribute(
@@ -53,7 +52,8 @@ pub(crate) fn schema() -> Schema {
         .attribute(
             Attribute::new("storage_type", Type::String)
                 .default(DEFAULT_STORAGE_TYPE)
-                .describe("standard, gp2, gp3, io1 or io2"),
+                .validate(Validator::one_of(&STORAGE_TYPES))
+                .describe("the kind of storage volume"),
         )
         .attribute(replace(
             Attribute::new("storage_encrypted", Type::Bool)
@@ -78,10 +78,18 @@ pub(crate) fn schema() -> Schema {
                 .sensitive()
                 .describe("the master password; AWS never returns it"),
         )
-        .attribute(Attribute::new("multi_az", Type::Bool).default(false))
-        .attribute(Attribute::new("publicly_accessible", Type::Bool).default(false))
         .attribute(
-            Attribute::new("vpc_security_group_ids", Type::list(Type::String))
+            Attribute::new("multi_az", Type::Bool)
+                .default(false)
+                .describe("keep a standby in another availability zone"),
+        )
+        .attribute(
+            Attribute::new("publicly_accessible", Type::Bool)
+                .default(false)
+                .describe("give the endpoint a public address"),
+        )
+        .attribute(
+            Attribute::new("vpc_security_group_ids", Type::set(Type::String))
                 .describe("VPC security groups; the VPC's default group when unset"),
         )
         .attribute(
@@ -90,7 +98,8 @@ pub(crate) fn schema() -> Schema {
         .attribute(
             Attribute::new("backup_retention_period", Type::Int)
                 .default(DEFAULT_BACKUP_RETENTION)
-                .describe("days of automated backups, 0 to 35"),
+                .validate(Validator::Range { min: 0, max: 35 })
+                .describe("days of automated backups"),
         )
         .attribute(
             Attribute::new("backup_window", Type::String)
@@ -119,7 +128,11 @@ pub(crate) fn schema() -> Schema {
                 .default(false)
                 .describe("apply changes now instead of in the maintenance window (client-side)"),
         )
-        .attribute(Attribute::new("tags", Type::map(Type::String)).default(Value::map()))
+        .attribute(
+            Attribute::new("tags", Type::map(Type::String))
+                .default(Value::map())
+                .describe("tags of the instance"),
+        )
         .output(Output::new(
             "address",
             Type::String,
@@ -136,9 +149,9 @@ pub(crate) fn schema() -> Schema {
         .output(Output::new("status", Type::String, "e.g. `available`"))
 }
 
-/// The inputs, typed, with the schema's defaults.
+/// The inputs of an `rds_instance`, typed, with the schema's defaults.
 #[derive(Debug)]
-pub(crate) struct Spec {
+pub struct Spec {
     pub(crate) identifier: String,
     pub(crate) engine: String,
     pub(crate) engine_version: Option<String>,
@@ -161,46 +174,10 @@ pub(crate) struct Spec {
     pub(crate) maintenance_window: Option<String>,
     pub(crate) deletion_protection: bool,
     pub(crate) apply_immediately: bool,
-    pub(crate) tags: BTreeMap<String, String>,
+    pub(crate) tags: Tags,
 }
 
 impl Spec {
-    pub(crate) fn parse(ctx: &OpContext, inputs: &Value) -> Result<Spec, ProviderError> {
-        let mut r = Reader::new(inputs);
-        let spec = Spec {
-            identifier: r.required_string("identifier"),
-            engine: r.string_or("engine", DEFAULT_ENGINE),
-            engine_version: r.string("engine_version"),
-            instance_class: r.required_string("instance_class"),
-            allocated_storage: r.required_int("allocated_storage"),
-            max_allocated_storage: r.int("max_allocated_storage"),
-            storage_type: r.string_or("storage_type", DEFAULT_STORAGE_TYPE),
-            storage_encrypted: r.bool_or("storage_encrypted", true),
-            kms_key_id: r.string("kms_key_id"),
-            db_name: r.string("db_name"),
-            username: r.required_string("username"),
-            password: r.value("password"),
-            multi_az: r.bool_or("multi_az", false),
-            publicly_accessible: r.bool_or("publicly_accessible", false),
-            vpc_security_group_ids: r.strings("vpc_security_group_ids"),
-            db_subnet_group: r.string("db_subnet_group"),
-            backup_retention_period: r
-                .int("backup_retention_period")
-                .unwrap_or(DEFAULT_BACKUP_RETENTION as i32),
-            backup_window: r.string("backup_window"),
-            maintenance_window: r.string("maintenance_window"),
-            deletion_protection: r.bool_or("deletion_protection", false),
-            apply_immediately: r.bool_or("apply_immediately", false),
-            tags: r.tags("tags"),
-        };
-        // Client-side flags are read where they are used (delete), but a
-        // wrong type is still an error now.
-        r.bool_or("skip_final_snapshot", false);
-        r.string("final_snapshot_identifier");
-        r.finish(&ctx.address.to_string())?;
-        Ok(spec)
-    }
-
     /// The identifier as AWS stores it: the cloud id.
     pub(crate) fn id(&self) -> String {
         self.identifier.to_ascii_lowercase()
@@ -252,153 +229,130 @@ pub(crate) fn version_matches(wanted: &str, actual: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('.'))
 }
 
-/// Plan-time checks beyond types. Unknown values are skipped: they are
+/// Reads the spec, each problem at its attribute. Unknown values are
 /// checked once known.
-pub(crate) fn validate(inputs: &Value) -> Vec<(ValuePath, String)> {
-    let mut out: Vec<(ValuePath, String)> = Vec::new();
-    let at = |k: &str| vec![PathSeg::Key(k.to_owned())];
-    let s = |k: &str| inputs.get(k).and_then(Value::as_str);
-    let i = |k: &str| inputs.get(k).and_then(Value::as_int);
-    let b = |k: &str| inputs.get(k).and_then(Value::as_bool);
-
-    if let Some(id) = s("identifier")
-        && let Err(m) = rules::identifier(id, 63)
-    {
-        out.push((at("identifier"), format!("identifier `{id}` {m}")));
+pub(crate) fn parse(f: &mut Fields<'_>) -> Spec {
+    let identifier = rules::required(
+        f,
+        "identifier",
+        quoting("identifier", |v| rules::identifier(v, 63)),
+    );
+    let engine = f.string_with(
+        "engine",
+        quoting("engine", |e| match e.starts_with("postgres") {
+            true => Ok(()),
+            false => Err("is not supported: rds_instance manages PostgreSQL (`postgres`)".into()),
+        }),
+    );
+    let instance_class = rules::required(
+        f,
+        "instance_class",
+        quoting("instance class", |c| match c.starts_with("db.") {
+            true => Ok(()),
+            false => Err("must start with `db.`, e.g. `db.t4g.medium`".into()),
+        }),
+    );
+    if !f.is_set("allocated_storage") {
+        f.problem_at("allocated_storage", "`allocated_storage` is required");
     }
-    if let Some(e) = s("engine")
-        && !e.starts_with("postgres")
-    {
-        out.push((
-            at("engine"),
-            format!("engine `{e}` is not supported: rds_instance manages PostgreSQL (`postgres`)"),
-        ));
-    }
-    if let Some(c) = s("instance_class")
-        && !c.starts_with("db.")
-    {
-        out.push((
-            at("instance_class"),
-            format!("instance class `{c}` must start with `db.`, e.g. `db.t4g.medium`"),
-        ));
-    }
-    let allocated = i("allocated_storage");
-    if let Some(a) = allocated
-        && !(1..=65536).contains(&a)
-    {
-        out.push((
-            at("allocated_storage"),
-            format!("allocated_storage must be 1 to 65536 GiB, found {a}"),
-        ));
-    }
-    if let (Some(max), Some(a)) = (i("max_allocated_storage"), allocated)
+    let allocated_storage = f.i32("allocated_storage");
+    let max_allocated_storage = f.i32("max_allocated_storage");
+    if let (Some(max), Some(a)) = (max_allocated_storage, allocated_storage)
         && max < a
     {
-        out.push((
-            at("max_allocated_storage"),
-            format!("max_allocated_storage ({max}) must be at least allocated_storage ({a})"),
-        ));
+        let message =
+            format!("max_allocated_storage ({max}) must be at least allocated_storage ({a})");
+        f.problem_at("max_allocated_storage", message);
     }
-    if let Some(t) = s("storage_type")
-        && !STORAGE_TYPES.contains(&t)
-    {
-        out.push((
-            at("storage_type"),
-            format!(
-                "storage_type `{t}` must be one of {}",
-                STORAGE_TYPES.join(", ")
-            ),
-        ));
+    let storage_encrypted = f.bool_or("storage_encrypted", true);
+    let kms_key_id = f.string("kms_key_id");
+    if kms_key_id.is_some() && !storage_encrypted {
+        f.problem_at("kms_key_id", "kms_key_id needs storage_encrypted = true");
     }
-    if s("kms_key_id").is_some() && b("storage_encrypted") == Some(false) {
-        out.push((
-            at("kms_key_id"),
-            "kms_key_id needs storage_encrypted = true".into(),
-        ));
+    let username = rules::required(f, "username", quoting("username", rules::pg_name));
+    let db_name = f.string_with("db_name", quoting("db_name", rules::pg_name));
+    if username.eq_ignore_ascii_case("rdsadmin") {
+        f.problem_at("username", "username `rdsadmin` is reserved by RDS");
     }
-    for key in ["username", "db_name"] {
-        if let Some(v) = s(key)
-            && let Err(m) = rules::pg_name(v)
-        {
-            out.push((at(key), format!("{key} `{v}` {m}")));
-        }
-    }
-    if s("username").is_some_and(|u| u.eq_ignore_ascii_case("rdsadmin")) {
-        out.push((
-            at("username"),
-            "username `rdsadmin` is reserved by RDS".into(),
-        ));
-    }
-    if let Some(Value::Sensitive(secret)) = inputs.get("password")
-        && let Some(Value::String(p)) = secret.plaintext()
+    let password = f.value("password").cloned();
+    let plaintext = match &password {
+        Some(Value::Sensitive(secret)) => secret.plaintext(),
+        other => other.as_ref(),
+    };
+    if let Some(Value::String(p)) = plaintext
         && let Err(m) = rules::password(p)
     {
-        out.push((at("password"), format!("password {m}")));
+        f.problem_at("password", format!("password {m}"));
     }
-    if let Some(Value::String(p)) = inputs.get("password")
-        && let Err(m) = rules::password(p)
-    {
-        out.push((at("password"), format!("password {m}")));
-    }
-    if let Some(r) = i("backup_retention_period")
-        && !(0..=35).contains(&r)
-    {
-        out.push((
-            at("backup_retention_period"),
-            format!("backup_retention_period must be 0 to 35 days, found {r}"),
-        ));
-    }
-    if let Some(w) = s("backup_window")
-        && let Err(m) = rules::backup_window(w)
-    {
-        out.push((at("backup_window"), format!("backup_window {m}")));
-    }
-    if let Some(w) = s("maintenance_window")
-        && let Err(m) = rules::maintenance_window(w)
-    {
-        out.push((at("maintenance_window"), format!("maintenance_window {m}")));
-    }
-    if let Some(g) = s("db_subnet_group")
-        && let Err(m) = rules::subnet_group_name(g)
-    {
-        out.push((at("db_subnet_group"), format!("db_subnet_group `{g}` {m}")));
-    }
-    let snapshot = inputs.get("final_snapshot_identifier");
-    if let Some(Value::String(f)) = snapshot
-        && let Err(m) = rules::identifier(f, 255)
-    {
-        out.push((
-            at("final_snapshot_identifier"),
-            format!("final_snapshot_identifier `{f}` {m}"),
-        ));
-    }
+    let window = |key: &'static str, rule: fn(&str) -> Result<(), String>| {
+        move |w: &str| rule(w).map_err(|m| format!("{key} {m}"))
+    };
+    let backup_window = f.string_with(
+        "backup_window",
+        window("backup_window", rules::backup_window),
+    );
+    let maintenance_window = f.string_with(
+        "maintenance_window",
+        window("maintenance_window", rules::maintenance_window),
+    );
+    let db_subnet_group = f.string_with(
+        "db_subnet_group",
+        quoting("db_subnet_group", rules::subnet_group_name),
+    );
+    f.string_with(
+        "final_snapshot_identifier",
+        quoting("final_snapshot_identifier", |v| rules::identifier(v, 255)),
+    );
     // Like Terraform: without a snapshot name the instance could not be
-    // destroyed later, so say so now rather than at destroy time.
-    let skip = b("skip_final_snapshot").unwrap_or(false);
-    if !skip && matches!(snapshot, None | Some(Value::Null)) {
-        out.push((
-            at("final_snapshot_identifier"),
-            "skip_final_snapshot = false needs final_snapshot_identifier, the name of the snapshot taken when the instance is destroyed; set one, or set skip_final_snapshot = true".into(),
-        ));
+    // destroyed later, so say so now rather than at destroy time. (Delete
+    // reads both from state.)
+    if !f.bool_or("skip_final_snapshot", false) && !f.is_set("final_snapshot_identifier") {
+        f.problem_at(
+            "final_snapshot_identifier",
+            "skip_final_snapshot = false needs final_snapshot_identifier, the name of the snapshot taken when the instance is destroyed; set one, or set skip_final_snapshot = true",
+        );
     }
-    if let Some(Value::Map(t)) = inputs.get("tags") {
-        for (k, v) in t {
-            if let Value::String(v) = v
-                && let Err(m) = rules::tag(k, v)
-            {
-                out.push((
-                    vec![PathSeg::Key("tags".into()), PathSeg::Key(k.clone())],
-                    m,
-                ));
-            }
-        }
+    Spec {
+        identifier,
+        engine: engine.unwrap_or_else(|| DEFAULT_ENGINE.into()),
+        engine_version: f.string("engine_version"),
+        instance_class,
+        allocated_storage: allocated_storage.unwrap_or_default(),
+        max_allocated_storage,
+        storage_type: f.string_or("storage_type", DEFAULT_STORAGE_TYPE),
+        storage_encrypted,
+        kms_key_id,
+        db_name,
+        username,
+        password,
+        multi_az: f.bool_or("multi_az", false),
+        publicly_accessible: f.bool_or("publicly_accessible", false),
+        vpc_security_group_ids: f.strings("vpc_security_group_ids"),
+        db_subnet_group,
+        backup_retention_period: f
+            .i32("backup_retention_period")
+            .unwrap_or(DEFAULT_BACKUP_RETENTION as i32),
+        backup_window,
+        maintenance_window,
+        deletion_protection: f.bool_or("deletion_protection", false),
+        apply_immediately: f.bool_or("apply_immediately", false),
+        tags: read_tags(f, "tags"),
     }
-    out
+}
+
+/// The spec of inputs that must be valid (tests).
+#[cfg(test)]
+pub(crate) fn parsed(inputs: &Value) -> Spec {
+    let mut f = Fields::new(inputs, infra_core::Phase::Apply);
+    let spec = parse(&mut f);
+    f.finish("test", spec).expect("valid inputs")
 }
 
 #[cfg(test)]
 mod tests {
-    use infra_core::{Secret, display_path};
+    use std::collections::BTreeMap;
+
+    use infra_core::{Phase, Secret, display_path};
 
     use super::*;
 
@@ -427,8 +381,17 @@ mod tests {
         for (k, v) in changes {
             m.insert((*k).to_owned(), v.clone());
         }
-        validate(&Value::Map(m))
+        plan_problems(&Value::Map(m))
+    }
+
+    /// Every plan-time problem: the schema's rules, then the parse's.
+    fn plan_problems(inputs: &Value) -> Vec<(String, String)> {
+        let mut f = Fields::new(inputs, Phase::Plan);
+        parse(&mut f);
+        let schema = schema().validate(inputs);
+        schema
             .into_iter()
+            .chain(f.into_problems())
             .map(|(p, msg)| (display_path(&p), msg))
             .collect()
     }

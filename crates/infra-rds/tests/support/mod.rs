@@ -94,7 +94,7 @@ pub async fn sdk() -> aws_sdk_rds::Client {
     aws_sdk_rds::Client::new(&config)
 }
 
-/// A VPC with one subnet in each of two AZs.
+/// A VPC and its subnets.
 pub struct Network {
     pub vpc: String,
     pub subnets: Vec<String>,
@@ -106,11 +106,16 @@ pub struct Network {
 /// to call directly (moto routes by the signing scope and does not check
 /// signatures).
 pub fn network(third_octet_base: u8) -> Network {
+    network_in(third_octet_base, &["a", "b"])
+}
+
+/// A VPC with one subnet in each of these AZs (suffixes of the region).
+pub fn network_in(third_octet_base: u8, azs: &[&str]) -> Network {
     let vpc = ec2(
         "Action=CreateVpc&Version=2016-11-15&CidrBlock=10.0.0.0/16",
         "vpcId",
     );
-    let subnets = ["a", "b"]
+    let subnets = azs
         .iter()
         .enumerate()
         .map(|(i, az)| {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use infra_aws::testing::Emulator;
-use infra_core::{OpContext, Presence, Provider, Type, Value};
+use infra_core::{OpContext, Presence, Provider, Type, Typed, Value};
 use infra_s3::S3Bucket;
 
 /// A bucket name unique to this test and process.
@@ -37,12 +37,12 @@ pub fn ctx(token: &str) -> OpContext {
 
 /// The provider as the engine builds it: an SDK client made lazily from
 /// the `[aws]` table.
-pub fn plain_provider() -> S3Bucket {
-    S3Bucket::new(Emulator::shared().context())
+pub fn plain_provider() -> Typed<S3Bucket> {
+    Typed::new(S3Bucket::new(Emulator::shared().context()))
 }
 
 /// The provider as the engine builds it (async for the tests' convenience).
-pub async fn provider() -> S3Bucket {
+pub async fn provider() -> Typed<S3Bucket> {
     plain_provider()
 }
 
@@ -67,7 +67,7 @@ pub fn json(text: &str) -> Value {
 }
 
 /// `inputs` with the schema's defaults filled in, as the loader does.
-pub fn inputs(provider: &S3Bucket, text: &str) -> Value {
+pub fn inputs(provider: &dyn Provider, text: &str) -> Value {
     let mut v = json(text);
     fill(&Type::Object(provider.schema().attributes.clone()), &mut v);
     v
