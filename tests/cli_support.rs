@@ -165,7 +165,6 @@ pub fn output_text(out: &Output) -> String {
 /// an upgrade leaves the release pending and then SIGKILLs its parent
 /// (infra), as a run killed mid-upgrade would.
 pub fn install_standin_helm(root: &Path, die_in_upgrade: bool) {
-    use std::os::unix::fs::PermissionsExt;
     let python = Command::new("python3")
         .args(["-c", "import sys; print(sys.executable)"])
         .output()
@@ -187,9 +186,19 @@ pub fn install_standin_helm(root: &Path, die_in_upgrade: bool) {
     );
     let bin = root.join("bin");
     std::fs::create_dir_all(&bin).expect("bin dir");
-    std::fs::write(bin.join("helm"), script).expect("wrapper");
-    std::fs::set_permissions(bin.join("helm"), std::fs::Permissions::from_mode(0o755))
-        .expect("chmod");
+    // Written by `install`, not by this process: a child another test
+    // thread forks while this process holds the file open for writing keeps
+    // it open until its exec, and running the script meanwhile fails with
+    // "Text file busy" (ETXTBSY).
+    let draft = bin.join("helm.draft");
+    std::fs::write(&draft, script).expect("wrapper");
+    let status = std::process::Command::new("install")
+        .args(["-m", "0755"])
+        .arg(&draft)
+        .arg(bin.join("helm"))
+        .status()
+        .expect("run install (coreutils)");
+    assert!(status.success(), "install the helm wrapper");
 }
 
 /// Starts `infra ARGS --stack x` and returns once a line of its output

@@ -69,7 +69,6 @@ impl Standin {
     }
 
     fn write_wrapper(&self) {
-        use std::os::unix::fs::PermissionsExt;
         let mut vars = format!(
             "HELM_STANDIN_DIR='{}' HELM_STANDIN_VERSION='{}'",
             self.state_dir().display(),
@@ -83,10 +82,7 @@ impl Standin {
             python(),
             fixture().display()
         );
-        let path = self.binary();
-        std::fs::write(&path, script).expect("write the wrapper");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod the wrapper");
+        install_executable(&self.binary(), &script);
     }
 
     /// The wrapper, for `[helm] binary`.
@@ -248,4 +244,21 @@ pub fn set_value(inputs: &mut Value, path: &str, v: Value) {
 /// What state keeps of inputs: secrets as digests only.
 pub fn as_stored(inputs: &Value) -> Value {
     serde_json::from_str(&serde_json::to_string(inputs).expect("serialize")).expect("deserialize")
+}
+
+/// Writes an executable script. The file is written by `install`, not by
+/// this process: a child another test thread forks while this process
+/// holds the file open for writing would keep it open until its exec, and
+/// running the script meanwhile fails with "Text file busy" (ETXTBSY).
+pub fn install_executable(path: &std::path::Path, script: &str) {
+    let draft = path.with_extension("draft");
+    std::fs::write(&draft, script).expect("write the script");
+    let status = std::process::Command::new("install")
+        .arg("-m")
+        .arg("0755")
+        .arg(&draft)
+        .arg(path)
+        .status()
+        .expect("run install (coreutils)");
+    assert!(status.success(), "install {}", path.display());
 }
