@@ -11,7 +11,7 @@
 //!     type Spec = BucketSpec;
 //!     fn schema(&self) -> Schema { ... }
 //!     fn parse(&self, f: &mut Fields<'_>) -> BucketSpec { ... }
-//!     async fn create(&self, ctx: &OpContext, spec: &BucketSpec, inputs: &Value) -> ... { ... }
+//!     async fn create(&self, op: Request<'_, BucketSpec>) -> Result<Observed, ProviderError> { ... }
 //!     ...
 //! }
 //! registry.register(Arc::new(Typed::new(Bucket)));
@@ -26,6 +26,46 @@ use crate::{
     CheckContext, Existing, Observed, OpContext, OpKind, Provider, ProviderError, Schema, Value,
     ValuePath,
 };
+
+/// A create or a find: the operation's context, the spec, and the inputs
+/// it was parsed from (the observed inputs may copy from them what the
+/// cloud cannot return, such as a password).
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a, S> {
+    /// The operation's context.
+    pub ctx: &'a OpContext,
+    /// The inputs, typed.
+    pub spec: &'a S,
+    /// The inputs as given.
+    pub inputs: &'a Value,
+}
+
+impl<'a, S> Request<'a, S> {
+    /// `(ctx, spec, inputs)`.
+    pub fn parts(self) -> (&'a OpContext, &'a S, &'a Value) {
+        (self.ctx, self.spec, self.inputs)
+    }
+}
+
+/// An update: a [`Request`] for the resource as last recorded.
+#[derive(Clone, Copy, Debug)]
+pub struct UpdateRequest<'a, S> {
+    /// The operation's context.
+    pub ctx: &'a OpContext,
+    /// The resource as last recorded.
+    pub existing: &'a Existing,
+    /// The desired inputs, typed.
+    pub spec: &'a S,
+    /// The desired inputs as given.
+    pub inputs: &'a Value,
+}
+
+impl<'a, S> UpdateRequest<'a, S> {
+    /// `(ctx, existing, spec, inputs)`.
+    pub fn parts(self) -> (&'a OpContext, &'a Existing, &'a S, &'a Value) {
+        (self.ctx, self.existing, self.spec, self.inputs)
+    }
+}
 
 /// A resource type written against a typed spec. The optional methods
 /// mirror [`Provider`]'s and default the same way.
@@ -88,12 +128,7 @@ pub trait Resource: Send + Sync + 'static {
 
     /// Creates the resource from `spec` (parsed from `inputs`, which the
     /// observed inputs may copy what the cloud cannot return from).
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        spec: &Self::Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError>;
+    async fn create(&self, op: Request<'_, Self::Spec>) -> Result<Observed, ProviderError>;
 
     /// Reads the resource; `None` when it no longer exists.
     async fn read(
@@ -103,21 +138,10 @@ pub trait Resource: Send + Sync + 'static {
     ) -> Result<Option<Observed>, ProviderError>;
 
     /// Finds what an interrupted create of `spec` may have made.
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        spec: &Self::Spec,
-        inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError>;
+    async fn find(&self, op: Request<'_, Self::Spec>) -> Result<Option<Observed>, ProviderError>;
 
     /// Changes the resource in place to match `spec`.
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-        spec: &Self::Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError>;
+    async fn update(&self, op: UpdateRequest<'_, Self::Spec>) -> Result<Observed, ProviderError>;
 
     /// Deletes the resource; deleting what is gone succeeds.
     async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError>;
@@ -216,7 +240,12 @@ impl<R: Resource> Provider for Typed<R> {
 
     async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError> {
         let spec = self.spec(ctx, inputs)?;
-        self.resource.create(ctx, &spec, inputs).await
+        let op = Request {
+            ctx,
+            spec: &spec,
+            inputs,
+        };
+        self.resource.create(op).await
     }
 
     async fn read(
@@ -233,7 +262,12 @@ impl<R: Resource> Provider for Typed<R> {
         inputs: &Value,
     ) -> Result<Option<Observed>, ProviderError> {
         let spec = self.spec(ctx, inputs)?;
-        self.resource.find(ctx, &spec, inputs).await
+        let op = Request {
+            ctx,
+            spec: &spec,
+            inputs,
+        };
+        self.resource.find(op).await
     }
 
     async fn update(
@@ -243,7 +277,13 @@ impl<R: Resource> Provider for Typed<R> {
         inputs: &Value,
     ) -> Result<Observed, ProviderError> {
         let spec = self.spec(ctx, inputs)?;
-        self.resource.update(ctx, existing, &spec, inputs).await
+        let op = UpdateRequest {
+            ctx,
+            existing,
+            spec: &spec,
+            inputs,
+        };
+        self.resource.update(op).await
     }
 
     async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {

@@ -10,7 +10,7 @@ use aws_sdk_eks::types::{Cluster, ClusterStatus, LogSetup, LogType, Logging, Vpc
 use infra_aws::{AwsContext, Clients, Poll, Tags, classify, error_code, poll_until, read_tags};
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
-    Resource, Schema, Type, Validator, Value, ValuePath,
+    Request, Resource, Schema, Type, UpdateRequest, Validator, Value, ValuePath,
 };
 
 use crate::common::{
@@ -444,12 +444,8 @@ impl Resource for EksCluster {
         }
     }
 
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         let client = self.clients.get(ctx).await?;
         let what = format!("creating {}", spec.what());
         let started = Instant::now();
@@ -503,12 +499,8 @@ impl Resource for EksCluster {
             .map(|c| observed(&c, &existing.inputs)))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         let client = self.clients.get(ctx).await?;
         let what = format!("looking for {}", spec.what());
         let Some(cluster) = describe(&client, &spec.name, &what).await? else {
@@ -525,13 +517,8 @@ impl Resource for EksCluster {
         Ok(Some(observed(&cluster, inputs)))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-        new: &Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn update(&self, op: UpdateRequest<'_, Spec>) -> Result<Observed, ProviderError> {
+        let (ctx, existing, new, inputs) = op.parts();
         let client = self.clients.get(ctx).await?;
         let name = new.name.as_str();
         let target = UpdateTarget::Cluster(name);

@@ -15,7 +15,7 @@ use aws_sdk_eks::types::{
 use infra_aws::{AwsContext, Clients, Poll, Tags, classify, error_code, poll_until, read_tags};
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, PathSeg,
-    ProviderError, Resource, Schema, Type, Validator, Value, ValuePath,
+    ProviderError, Request, Resource, Schema, Type, UpdateRequest, Validator, Value, ValuePath,
 };
 
 use crate::common::{
@@ -641,12 +641,8 @@ impl Resource for EksNodeGroup {
         }
     }
 
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         let client = self.clients.get(ctx).await?;
         let what = format!("creating {}", spec.what());
         let nonempty = |m: &Tags| (!m.is_empty()).then(|| m.clone().into_iter().collect());
@@ -712,12 +708,8 @@ impl Resource for EksNodeGroup {
             .map(|ng| observed(&ng, &existing.inputs)))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         let client = self.clients.get(ctx).await?;
         let what = format!("looking for {}", spec.what());
         let Some(ng) = describe(&client, &spec.cluster, &spec.name, &what).await? else {
@@ -732,13 +724,8 @@ impl Resource for EksNodeGroup {
         Ok(Some(observed(&ng, inputs)))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-        new: &Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn update(&self, op: UpdateRequest<'_, Spec>) -> Result<Observed, ProviderError> {
+        let (ctx, existing, new, inputs) = op.parts();
         let client = self.clients.get(ctx).await?;
         // Compared as recorded (secrets by digest), not revealed.
         let changed = |key: &str| differs(existing.inputs.get(key), inputs.get(key));

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use infra_core::{
-    CheckContext, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, ProviderError,
-    Resource, Schema, Typed, Value, ValuePath,
+    CheckContext, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, ProviderError, Request,
+    Resource, Schema, Typed, UpdateRequest, Value, ValuePath,
 };
 
 use crate::cli::{Finished, Helm, Major, args, is_not_found, resolve_binary};
@@ -644,12 +644,8 @@ impl Resource for ReleaseType {
         })
     }
 
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        spec: &ReleaseSpec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn create(&self, op: Request<'_, ReleaseSpec>) -> Result<Observed, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         // `upgrade --install` adopts a release an interrupted create made.
         self.apply(ctx, spec, inputs).await
     }
@@ -664,12 +660,8 @@ impl Resource for ReleaseType {
         s.observe(&existing.inputs).await
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        spec: &ReleaseSpec,
-        inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, ReleaseSpec>) -> Result<Option<Observed>, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         // The name and namespace are the release's identity.
         let s = self
             .session(ctx, spec.target.clone(), spec.secrets.clone())
@@ -677,13 +669,8 @@ impl Resource for ReleaseType {
         s.observe(inputs).await
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        _existing: &Existing,
-        spec: &ReleaseSpec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn update(&self, op: UpdateRequest<'_, ReleaseSpec>) -> Result<Observed, ProviderError> {
+        let (ctx, _, spec, inputs) = op.parts();
         self.apply(ctx, spec, inputs).await
     }
 

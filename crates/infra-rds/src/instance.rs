@@ -14,8 +14,8 @@ use aws_sdk_rds::operation::delete_db_instance::DeleteDBInstanceError;
 use aws_sdk_rds::types::DbInstance;
 use infra_aws::{AwsContext, Clients, Poll, classify, error_code, found, poll_until};
 use infra_core::{
-    ErrorKind, Existing, Fields, Observed, OpContext, OpKind, ProviderError, Resource, Schema,
-    Value, ValuePath,
+    ErrorKind, Existing, Fields, Observed, OpContext, OpKind, ProviderError, Request, Resource,
+    Schema, UpdateRequest, Value, ValuePath,
 };
 
 use crate::tags;
@@ -305,12 +305,8 @@ impl Resource for RdsInstance {
             + Duration::from_secs(1)
     }
 
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         let id = spec.id();
         let what = describe_what(ctx, &id);
         let client = self.clients.get(ctx).await?;
@@ -341,12 +337,8 @@ impl Resource for RdsInstance {
             .map(|db| Live::from_sdk(&db).observe(&existing.inputs)))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         let id = spec.id();
         let what = describe_what(ctx, &id);
         let client = self.clients.get(ctx).await?;
@@ -356,13 +348,8 @@ impl Resource for RdsInstance {
             .map(|db| Live::from_sdk(&db).observe(inputs)))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn update(&self, op: UpdateRequest<'_, Spec>) -> Result<Observed, ProviderError> {
+        let (ctx, existing, spec, inputs) = op.parts();
         let id = existing.id.clone();
         let what = describe_what(ctx, &id);
         let client = self.clients.get(ctx).await?;

@@ -13,8 +13,8 @@ use infra_aws::{
 };
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
-    Resource, Schema, Type, Validator, Value, ValuePath, keep_case, same_order, same_set,
-    string_list, string_map,
+    Request, Resource, Schema, Type, UpdateRequest, Validator, Value, ValuePath, keep_case,
+    same_order, same_set, string_list, string_map,
 };
 
 use crate::{rules, tags};
@@ -235,12 +235,8 @@ impl Resource for RdsSubnetGroup {
         Duration::from_secs(if op == OpKind::Read { 1 } else { 3 })
     }
 
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         let op = self.op(ctx, &spec.id()).await?;
         // A group with this name is what an interrupted create made (names
         // are unique per account and region): adopt it.
@@ -281,25 +277,16 @@ impl Resource for RdsSubnetGroup {
         op.look(&existing.id, &existing.inputs).await
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         self.op(ctx, &spec.id())
             .await?
             .look(&spec.id(), inputs)
             .await
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn update(&self, op: UpdateRequest<'_, Spec>) -> Result<Observed, ProviderError> {
+        let (ctx, existing, spec, inputs) = op.parts();
         let op = self.op(ctx, &existing.id).await?;
         let Some(group) = op.describe(&existing.id).await? else {
             let message = format!(

@@ -11,8 +11,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use infra_aws::{AwsContext, Clients, classify, error_code, has_custom_endpoint};
 use infra_core::{
-    ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Phase, ProviderError, Resource,
-    Schema, Type, Value, ValuePath,
+    ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Phase, ProviderError, Request,
+    Resource, Schema, Type, UpdateRequest, Value, ValuePath,
 };
 
 use crate::api::{Head, S3};
@@ -215,12 +215,8 @@ impl Resource for S3Bucket {
         })
     }
 
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        spec: &BucketSpec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn create(&self, op: Request<'_, BucketSpec>) -> Result<Observed, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         let s3 = self.s3(ctx, &spec.name).await?;
         let (before, region) = match s3.head().await? {
             Head::Ours { region } => {
@@ -331,12 +327,8 @@ impl Resource for S3Bucket {
         }
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        spec: &BucketSpec,
-        inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, BucketSpec>) -> Result<Option<Observed>, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         // The name is the bucket's identity: what an interrupted create made
         // is the bucket of that name, if it is ours.
         let s3 = self.s3(ctx, &spec.name).await?;
@@ -346,13 +338,8 @@ impl Resource for S3Bucket {
         }
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-        spec: &BucketSpec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn update(&self, op: UpdateRequest<'_, BucketSpec>) -> Result<Observed, ProviderError> {
+        let (ctx, existing, spec, inputs) = op.parts();
         let s3 = self.s3(ctx, &spec.name).await?;
         s3.converge(&normalised(&existing.inputs), spec, false)
             .await?;

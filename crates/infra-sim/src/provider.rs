@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Phase, ProviderError,
-    Resource, Schema, Type, Typed, Value, ValuePath,
+    Request, Resource, Schema, Type, Typed, UpdateRequest, Value, ValuePath,
 };
 use tokio::sync::OnceCell;
 
@@ -152,12 +152,8 @@ impl Resource for SimResource {
         Spec::lenient(inputs).latency(op)
     }
 
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
+        let (ctx, spec, inputs) = op.parts();
         let (cloud, injected) = self.cloud(ctx, Operation::Create).await?;
         before(ctx, &injected)?;
         if spec.fail_on == Some(OpKind::Create) {
@@ -198,12 +194,8 @@ impl Resource for SimResource {
         Ok(file.filter(|f| f.live).map(observed))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        _spec: &Spec,
-        _inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+        let (ctx, _, _) = op.parts();
         let (cloud, injected) = self.cloud(ctx, Operation::Find).await?;
         before(ctx, &injected)?;
         let id = disk::id_for_token(&ctx.token);
@@ -225,13 +217,8 @@ impl Resource for SimResource {
         }
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-        spec: &Spec,
-        inputs: &Value,
-    ) -> Result<Observed, ProviderError> {
+    async fn update(&self, op: UpdateRequest<'_, Spec>) -> Result<Observed, ProviderError> {
+        let (ctx, existing, spec, inputs) = op.parts();
         let (cloud, injected) = self.cloud(ctx, Operation::Update).await?;
         before(ctx, &injected)?;
         if spec.fail_on == Some(OpKind::Update) {
