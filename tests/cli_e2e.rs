@@ -5,7 +5,6 @@
 
 mod cli_support;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
@@ -234,40 +233,9 @@ fn apply_without_a_terminal_needs_auto_approve() {
 }
 
 /// Starts `infra ARGS` and returns once a line containing `marker` is on
-/// its stdout, with a channel of the rest of its output.
+/// its output, with a channel of the rest of its output.
 fn spawn_until(p: &Project, args: &[&str], marker: &str) -> (Child, mpsc::Receiver<String>) {
-    let mut child = p
-        .command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn infra");
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
-    let err_tx = tx.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = err_tx.send(format!("stderr: {line}"));
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line.contains(marker) => return (child, rx),
-            Ok(_) => {}
-            Err(e) => {
-                let _ = child.kill();
-                panic!("never saw {marker:?}: {e}");
-            }
-        }
-    }
+    cli_support::spawn_until(p.command(args), marker)
 }
 
 fn rest(rx: mpsc::Receiver<String>) -> String {
@@ -768,47 +736,6 @@ fn send(signal: &str, pid: u32) {
     assert!(status.success(), "kill -{signal} {pid}");
 }
 
-/// Like [`spawn_until`], for any command.
-fn spawn_command_until(
-    mut cmd: std::process::Command,
-    marker: &str,
-) -> (Child, mpsc::Receiver<String>) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
-    let err_tx = tx.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = err_tx.send(format!("stderr: {line}"));
-        }
-    });
-    if marker.is_empty() {
-        return (child, rx);
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line.contains(marker) => return (child, rx),
-            Ok(_) => {}
-            Err(e) => {
-                let _ = child.kill();
-                panic!("never saw {marker:?}: {e}");
-            }
-        }
-    }
-}
-
 /// `infra ARGS --stack x` run through `sh -c 'PREFIX; exec infra ...'`.
 fn through_shell(p: &Project, prefix: &str, args: &[&str]) -> std::process::Command {
     let inner = p.command(args);
@@ -953,7 +880,7 @@ fn nohup_keeps_sighup_ignored() {
         .env("NO_COLOR", "1")
         .env_remove("INFRA_STACK")
         .stdin(Stdio::null());
-    let (mut child, rx) = spawn_command_until(cmd, "sim_resource.first: creating...");
+    let (mut child, rx) = cli_support::spawn_until(cmd, "sim_resource.first: creating...");
     send("HUP", child.id());
     let status = wait_at_most(&mut child, Duration::from_secs(20), "nohup");
     let out = rest(rx);
@@ -987,7 +914,7 @@ create_ms = 20000
         ("TERM", p.command(&plan), 143, "terminated (SIGTERM)"),
     ];
     for (signal, cmd, code, message) in cases {
-        let (mut child, rx) = spawn_command_until(cmd, "");
+        let (mut child, rx) = cli_support::spawn_until(cmd, "");
         // Long enough to be waiting for the lock.
         std::thread::sleep(Duration::from_millis(700));
         let sent = Instant::now();

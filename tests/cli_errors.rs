@@ -254,9 +254,8 @@ fn lock_id(locked: &Run) -> String {
 #[test]
 fn force_unlock_refuses_the_lock_of_a_live_run() {
     let p = Project::new("[resources.sim_resource.slow]\ncreate_ms = 5000\n");
-    let mut apply = cli_support::start_until(
-        &p,
-        &["apply", "--auto-approve"],
+    let (mut apply, _output) = cli_support::spawn_until(
+        p.command(&["apply", "--auto-approve"]),
         "sim_resource.slow: creating...",
     );
     let locked = p.infra(&["plan"]);
@@ -302,9 +301,8 @@ fn force_unlock_refuses_the_lock_of_a_live_run() {
 #[test]
 fn force_unlock_clears_the_lock_of_a_killed_run() {
     let p = Project::new("[resources.sim_resource.slow]\ncreate_ms = 5000\n");
-    let mut apply = cli_support::start_until(
-        &p,
-        &["apply", "--auto-approve"],
+    let (mut apply, _output) = cli_support::spawn_until(
+        p.command(&["apply", "--auto-approve"]),
         "sim_resource.slow: creating...",
     );
     apply.kill().expect("SIGKILL");

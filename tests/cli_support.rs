@@ -201,37 +201,44 @@ pub fn install_standin_helm(root: &Path, die_in_upgrade: bool) {
     assert!(status.success(), "install the helm wrapper");
 }
 
-/// Starts `infra ARGS --stack x` and returns once a line of its output
-/// contains `marker` (panics after 30 s). Its output keeps being drained,
-/// so it never blocks on a full pipe.
-pub fn start_until(p: &Project, args: &[&str], marker: &str) -> std::process::Child {
+/// Starts `cmd` and returns once a line of its output contains `marker`
+/// (at once for an empty marker; panics after 30 s, with what it printed),
+/// with a channel of the rest: stdout lines as they are, stderr lines
+/// prefixed `stderr: `. Its output keeps being drained, so it never blocks
+/// on a full pipe.
+pub fn spawn_until(
+    mut cmd: Command,
+    marker: &str,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::{BufRead, BufReader, Read};
-    let mut child = p
-        .command(args)
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn infra");
+        .expect("spawn");
     let (tx, rx) = std::sync::mpsc::channel();
-    let pipes: [Box<dyn Read + Send>; 2] = [
-        Box::new(child.stdout.take().expect("stdout")),
-        Box::new(child.stderr.take().expect("stderr")),
+    let pipes: [(Box<dyn Read + Send>, &str); 2] = [
+        (Box::new(child.stdout.take().expect("stdout")), ""),
+        (Box::new(child.stderr.take().expect("stderr")), "stderr: "),
     ];
-    for pipe in pipes {
+    for (pipe, prefix) in pipes {
         let tx = tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
+                let _ = tx.send(format!("{prefix}{line}"));
             }
         });
     }
     drop(tx);
+    if marker.is_empty() {
+        return (child, rx);
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut seen = String::new();
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match rx.recv_timeout(left) {
-            Ok(line) if line.contains(marker) => return child,
+            Ok(line) if line.contains(marker) => return (child, rx),
             Ok(line) => {
                 seen.push_str(&line);
                 seen.push('\n');

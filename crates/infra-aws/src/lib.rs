@@ -29,6 +29,6 @@ mod wait;
 pub use clients::{Clients, found};
 pub use context::{AwsContext, CONNECT_TIMEOUT, has_custom_endpoint};
 pub use error::{classify, error_code};
-pub use settings::AwsSettings;
+pub use settings::{AWS_SETTINGS, AwsSettings};
 pub use tags::{MAX_TAGS, TagChange, Tags, read_tags, tag_problem};
 pub use wait::{MAX_FAILED_LOOKS, Poll, poll_until};

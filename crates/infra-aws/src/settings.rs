@@ -66,6 +66,12 @@ impl AwsSettings {
     }
 }
 
+/// The `[aws]` table every AWS resource type reads.
+pub const AWS_SETTINGS: infra_core::SettingsTable = infra_core::SettingsTable {
+    section: "aws",
+    check: AwsSettings::problems,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -155,3 +155,27 @@ impl Drop for Emulator {
         let _ = self.child.wait();
     }
 }
+
+/// Calls `op` again while it fails with a retryable error, as the engine's
+/// retry policy does (providers do not retry themselves); returns the
+/// outcome and the kinds of the retryable errors on the way. For tests of
+/// providers against mocked responses.
+pub async fn as_the_engine_retries<T, F, Fut>(
+    mut op: F,
+) -> (
+    Result<T, infra_core::ProviderError>,
+    Vec<infra_core::ErrorKind>,
+)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, infra_core::ProviderError>>,
+{
+    let mut retried = Vec::new();
+    for _ in 0..8 {
+        match op().await {
+            Err(e) if e.kind.is_retryable() => retried.push(e.kind),
+            other => return (other, retried),
+        }
+    }
+    panic!("still failing after 8 attempts: {retried:?}");
+}

@@ -24,7 +24,7 @@ pub use provider::{
     CheckContext, ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError,
     Registry, settings_problems,
 };
-pub use resource::{Request, Resource, Typed, UpdateRequest};
+pub use resource::{Request, Resource, SettingsTable, Typed, UpdateRequest};
 pub use schema::{Attribute, Change, Output, Presence, Schema, Type, TypeMismatch};
 pub use validators::{Pattern, Validator};
 pub use value::{MAX_NESTING, PathSeg, Secret, Value, ValuePath, display_path, is_bare_key};

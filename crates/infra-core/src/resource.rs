@@ -27,6 +27,16 @@ use crate::{
     ValuePath,
 };
 
+/// A settings table of the stack file (`[aws]`, `[helm]`): its name, and
+/// the check of its keys, run when the stack loads.
+#[derive(Clone, Copy, Debug)]
+pub struct SettingsTable {
+    /// The table's name.
+    pub section: &'static str,
+    /// Its problems, each at a path into the table.
+    pub check: fn(&Value) -> Vec<(ValuePath, String)>,
+}
+
 /// A create or a find: the operation's context, the spec, and the inputs
 /// it was parsed from (the observed inputs may copy from them what the
 /// cloud cannot return, such as a password).
@@ -82,14 +92,10 @@ pub trait Resource: Send + Sync + 'static {
     /// with values that may be unknown, and before each operation.
     fn parse(&self, fields: &mut Fields<'_>) -> Self::Spec;
 
-    /// The stack file's settings table this type reads (`aws`, `sim`).
-    fn settings_section(&self) -> Option<&str> {
+    /// The stack file's settings table this type reads, if any (shared by
+    /// every type of a cloud: `infra_aws::AWS_SETTINGS`).
+    fn settings(&self) -> Option<SettingsTable> {
         None
-    }
-
-    /// Problems of that settings table.
-    fn check_settings(&self, _settings: &Value) -> Vec<(ValuePath, String)> {
-        Vec::new()
     }
 
     /// Plan-time checks that read local files the inputs name.
@@ -151,13 +157,19 @@ pub trait Resource: Send + Sync + 'static {
 pub struct Typed<R: Resource> {
     resource: R,
     schema: Schema,
+    settings: Option<SettingsTable>,
 }
 
 impl<R: Resource> Typed<R> {
     /// Wraps `resource`, building its schema once.
     pub fn new(resource: R) -> Self {
         let schema = resource.schema();
-        Typed { resource, schema }
+        let settings = resource.settings();
+        Typed {
+            resource,
+            schema,
+            settings,
+        }
     }
 
     /// The wrapped resource.
@@ -194,11 +206,11 @@ impl<R: Resource> Provider for Typed<R> {
     }
 
     fn settings_section(&self) -> Option<&str> {
-        self.resource.settings_section()
+        self.settings.map(|t| t.section)
     }
 
     fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
-        self.resource.check_settings(settings)
+        self.settings.map_or_else(Vec::new, |t| (t.check)(settings))
     }
 
     fn validate(&self, inputs: &Value) -> Vec<(ValuePath, String)> {

@@ -10,7 +10,7 @@ use aws_sdk_eks::types::{Cluster, ClusterStatus, LogSetup, LogType, Logging, Vpc
 use infra_aws::{AwsContext, Clients, Poll, Tags, classify, error_code, poll_until, read_tags};
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
-    Request, Resource, Schema, Type, UpdateRequest, Validator, Value, ValuePath,
+    Request, Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value,
 };
 
 use crate::common::{
@@ -425,12 +425,8 @@ impl Resource for EksCluster {
         revealed(fields, parse)
     }
 
-    fn settings_section(&self) -> Option<&str> {
-        Some("aws")
-    }
-
-    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
-        infra_aws::AwsSettings::problems(settings)
+    fn settings(&self) -> Option<SettingsTable> {
+        Some(infra_aws::AWS_SETTINGS)
     }
 
     fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {

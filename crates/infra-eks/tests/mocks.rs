@@ -9,6 +9,7 @@
 
 mod support;
 
+use infra_aws::testing::as_the_engine_retries;
 use std::collections::HashMap;
 
 use aws_sdk_eks::Client;
@@ -42,7 +43,7 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use infra_aws::AwsContext;
-use infra_core::{ErrorKind, Existing, Provider, ProviderError, Typed, Value};
+use infra_core::{ErrorKind, Existing, Provider, Typed, Value};
 use infra_eks::{EksCluster, EksNodeGroup};
 use support::*;
 
@@ -68,24 +69,6 @@ fn cluster_provider(rules: &[&Rule]) -> Typed<EksCluster> {
 
 fn node_group_provider(rules: &[&Rule]) -> Typed<EksNodeGroup> {
     Typed::new(EksNodeGroup::new(AwsContext::new()).with_client(client(rules)))
-}
-
-/// Calls `op` again while it fails with a retryable error, as the engine's
-/// retry policy does (providers do not retry themselves); returns the
-/// outcome and the kinds of the retryable errors on the way.
-async fn as_the_engine_retries<T, F, Fut>(mut op: F) -> (Result<T, ProviderError>, Vec<ErrorKind>)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ProviderError>>,
-{
-    let mut retried = Vec::new();
-    for _ in 0..8 {
-        match op().await {
-            Err(e) if e.kind.is_retryable() => retried.push(e.kind),
-            other => return (other, retried),
-        }
-    }
-    panic!("still failing after 8 attempts: {retried:?}");
 }
 
 fn meta(code: &str, message: &str) -> ErrorMetadata {

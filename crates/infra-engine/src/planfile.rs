@@ -48,10 +48,10 @@ struct Envelope<'a> {
 
 /// The file's bytes for `plan`, signed with `key`.
 pub(crate) fn encode(plan: &Plan, key: &SecretKey) -> Vec<u8> {
-    // Serializing a plan (maps with string keys) cannot fail.
-    let body = serde_json::to_string_pretty(plan).unwrap_or_default();
-    let raw = RawValue::from_string(body)
-        .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("`null` is JSON"));
+    // Serializing a plan (maps with string keys) cannot fail, and what
+    // serde_json wrote is JSON.
+    let body = serde_json::to_string_pretty(plan).expect("a plan serializes");
+    let raw = RawValue::from_string(body).expect("serde_json writes JSON");
     let sealed = Sealed {
         format: FORMAT,
         version: PLAN_VERSION,

@@ -863,7 +863,7 @@ pub(crate) async fn read_current(
 ) -> Result<(Option<Vec<u8>>, Option<State>), EngineError> {
     let origin = backend.describe();
     let snapshot = backend.read_snapshot().await?;
-    let mut state = match &snapshot {
+    let state = match &snapshot {
         Some(bytes) => Some(State::decode(bytes, &origin)?),
         None => None,
     };
@@ -891,7 +891,7 @@ pub(crate) async fn read_current(
             unresolved,
         });
     }
-    let state = state.get_or_insert_with(|| {
+    let mut state = state.unwrap_or_else(|| {
         let mut s = State::new();
         s.lineage = lineage;
         s.serial = base_serial;
@@ -899,11 +899,10 @@ pub(crate) async fn read_current(
     });
     for (intent, outcome) in &parsed.entries {
         if let Some(outcome) = outcome {
-            journal::fold(state, intent, outcome);
+            journal::fold(&mut state, intent, outcome);
         }
     }
-    let folded = state.clone();
-    Ok((None, Some(folded)))
+    Ok((None, Some(state)))
 }
 
 fn applied(found: infra_core::Observed, inputs: Value) -> Outcome {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use infra_core::{
     CheckContext, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, ProviderError, Request,
-    Resource, Schema, Typed, UpdateRequest, Value, ValuePath,
+    Resource, Schema, SettingsTable, Typed, UpdateRequest, Value, ValuePath,
 };
 
 use crate::cli::{Finished, Helm, Major, args, is_not_found, resolve_binary};
@@ -578,15 +578,16 @@ impl Resource for ReleaseType {
         ReleaseSpec::parse(f)
     }
 
-    fn settings_section(&self) -> Option<&str> {
-        Some(SETTINGS_SECTION)
-    }
-
-    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
-        infra_core::settings_problems(settings, |t| {
-            Settings::from_value(t, std::path::Path::new("."))
-                .err()
-                .map(|e| e.message)
+    fn settings(&self) -> Option<SettingsTable> {
+        Some(SettingsTable {
+            section: SETTINGS_SECTION,
+            check: |table| {
+                infra_core::settings_problems(table, |t| {
+                    Settings::from_value(t, std::path::Path::new("."))
+                        .err()
+                        .map(|e| e.message)
+                })
+            },
         })
     }
 

@@ -15,7 +15,7 @@ use aws_sdk_rds::types::DbInstance;
 use infra_aws::{AwsContext, Clients, Poll, classify, error_code, found, poll_until};
 use infra_core::{
     ErrorKind, Existing, Fields, Observed, OpContext, OpKind, ProviderError, Request, Resource,
-    Schema, UpdateRequest, Value, ValuePath,
+    Schema, SettingsTable, UpdateRequest, Value,
 };
 
 use crate::tags;
@@ -263,12 +263,8 @@ impl Resource for RdsInstance {
         spec::parse(f)
     }
 
-    fn settings_section(&self) -> Option<&str> {
-        Some("aws")
-    }
-
-    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
-        infra_aws::AwsSettings::problems(settings)
+    fn settings(&self) -> Option<SettingsTable> {
+        Some(infra_aws::AWS_SETTINGS)
     }
 
     fn deletable(&self, existing: &Existing) -> Result<(), String> {

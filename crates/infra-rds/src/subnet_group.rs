@@ -13,7 +13,7 @@ use infra_aws::{
 };
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
-    Request, Resource, Schema, Type, UpdateRequest, Validator, Value, ValuePath, keep_case,
+    Request, Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value, keep_case,
     same_order, same_set, string_list, string_map,
 };
 
@@ -217,12 +217,8 @@ impl Resource for RdsSubnetGroup {
         }
     }
 
-    fn settings_section(&self) -> Option<&str> {
-        Some("aws")
-    }
-
-    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
-        infra_aws::AwsSettings::problems(settings)
+    fn settings(&self) -> Option<SettingsTable> {
+        Some(infra_aws::AWS_SETTINGS)
     }
 
     fn default_timeout(&self, _op: OpKind) -> Duration {

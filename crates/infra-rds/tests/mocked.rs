@@ -7,6 +7,7 @@
 
 mod support;
 
+use infra_aws::testing::as_the_engine_retries;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -40,29 +41,11 @@ use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 use infra_aws::AwsContext;
 use infra_core::conformance::{self, Case};
-use infra_core::{ErrorKind, Existing, Provider, ProviderError, Typed, Value};
+use infra_core::{ErrorKind, Existing, Provider, Typed, Value};
 use infra_rds::{RdsInstance, RdsSubnetGroup};
 use support::{ctx_with, inputs, secret, strings, with};
 
 const ID: &str = "mockdb";
-
-/// Calls `op` again while it fails with a retryable error, as the engine's
-/// retry policy does (providers do not retry themselves); returns the
-/// outcome and the kinds of the retryable errors on the way.
-async fn as_the_engine_retries<T, F, Fut>(mut op: F) -> (Result<T, ProviderError>, Vec<ErrorKind>)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ProviderError>>,
-{
-    let mut retried = Vec::new();
-    for _ in 0..8 {
-        match op().await {
-            Err(e) if e.kind.is_retryable() => retried.push(e.kind),
-            other => return (other, retried),
-        }
-    }
-    panic!("still failing after 8 attempts: {retried:?}");
-}
 
 fn meta(code: &str, message: &str) -> ErrorMetadata {
     ErrorMetadata::builder().code(code).message(message).build()

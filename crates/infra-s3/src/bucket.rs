@@ -12,7 +12,7 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use infra_aws::{AwsContext, Clients, classify, error_code, has_custom_endpoint};
 use infra_core::{
     ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Phase, ProviderError, Request,
-    Resource, Schema, Type, UpdateRequest, Value, ValuePath,
+    Resource, Schema, SettingsTable, Type, UpdateRequest, Value,
 };
 
 use crate::api::{Head, S3};
@@ -194,12 +194,8 @@ impl Resource for S3Bucket {
         spec::parse(fields)
     }
 
-    fn settings_section(&self) -> Option<&str> {
-        Some("aws")
-    }
-
-    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
-        infra_aws::AwsSettings::problems(settings)
+    fn settings(&self) -> Option<SettingsTable> {
+        Some(infra_aws::AWS_SETTINGS)
     }
 
     fn estimate(&self, op: OpKind, inputs: &Value) -> Duration {

@@ -6,6 +6,7 @@
 
 mod support;
 
+use infra_aws::testing::as_the_engine_retries;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use infra_core::{ErrorKind, Existing, OpContext, Provider, ProviderError, Typed, Value};
+use infra_core::{ErrorKind, Existing, OpContext, Provider, Typed, Value};
 use infra_s3::S3Bucket;
 use support::{inputs, json};
 
@@ -48,24 +49,6 @@ fn ctx() -> OpContext {
         Duration::from_secs(300),
         Arc::new(|_| {}),
     )
-}
-
-/// Calls `op` again while it fails with a retryable error, as the engine's
-/// retry policy does (providers do not retry themselves); returns the
-/// outcome and the kinds of the retryable errors on the way.
-async fn as_the_engine_retries<T, F, Fut>(mut op: F) -> (Result<T, ProviderError>, Vec<ErrorKind>)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ProviderError>>,
-{
-    let mut retried = Vec::new();
-    for _ in 0..8 {
-        match op().await {
-            Err(e) if e.kind.is_retryable() => retried.push(e.kind),
-            other => return (other, retried),
-        }
-    }
-    panic!("still failing after 8 attempts: {retried:?}");
 }
 
 fn provider(rules: &[&Rule]) -> Typed<S3Bucket> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Phase, ProviderError,
-    Request, Resource, Schema, Type, Typed, UpdateRequest, Value, ValuePath,
+    Request, Resource, Schema, SettingsTable, Type, Typed, UpdateRequest, Value,
 };
 use tokio::sync::OnceCell;
 
@@ -140,12 +140,11 @@ impl Resource for SimResource {
         Spec::read(f)
     }
 
-    fn settings_section(&self) -> Option<&str> {
-        Some(SECTION)
-    }
-
-    fn check_settings(&self, settings: &Value) -> Vec<(ValuePath, String)> {
-        infra_core::settings_problems(settings, |t| Settings::parse(t).err())
+    fn settings(&self) -> Option<SettingsTable> {
+        Some(SettingsTable {
+            section: SECTION,
+            check: |table| infra_core::settings_problems(table, |t| Settings::parse(t).err()),
+        })
     }
 
     fn estimate(&self, op: OpKind, inputs: &Value) -> Duration {
