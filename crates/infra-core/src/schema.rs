@@ -327,25 +327,6 @@ impl Schema {
         }
     }
 
-    /// The paths of the computed attributes (see [`Attribute::computed`]):
-    /// top-level ones, and those inside object attributes.
-    pub fn computed_paths(&self) -> Vec<ValuePath> {
-        fn walk(attrs: &[Attribute], path: &mut ValuePath, out: &mut Vec<ValuePath>) {
-            for a in attrs {
-                path.push(PathSeg::Key(a.name.clone()));
-                if a.computed {
-                    out.push(path.clone());
-                } else if let Type::Object(inner) = &a.ty {
-                    walk(inner, path, out);
-                }
-                path.pop();
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.attributes, &mut Vec::new(), &mut out);
-        out
-    }
-
     /// Copies into `target` every computed attribute it leaves unset
     /// (absent or null) that `source` has. The planner calls it on the
     /// desired inputs with the recorded ones as `source`, so that a value
@@ -384,47 +365,6 @@ impl Schema {
                 );
                 path.pop();
             }
-        }
-        out
-    }
-
-    /// The type check of every attribute the inputs set, then, for the
-    /// attributes whose type is right, [`validate`](Schema::validate)'s
-    /// rules: one list of problems at their paths. Type problems read like
-    /// the planner's: "`port` expects integer, but the value is string".
-    /// Required attributes and unknown keys are not checked here.
-    pub fn check_inputs(&self, inputs: &Value) -> Vec<(ValuePath, String)> {
-        let mut out = Vec::new();
-        let mut path = Vec::new();
-        for attr in &self.attributes {
-            let Some(v) = inputs.get(&attr.name) else {
-                continue;
-            };
-            path.push(PathSeg::Key(attr.name.clone()));
-            let mismatches = attr.ty.check(v);
-            if mismatches.is_empty() {
-                validate_into(
-                    &attr.ty,
-                    &attr.validators,
-                    true,
-                    v,
-                    false,
-                    &mut path,
-                    &mut out,
-                );
-            }
-            for m in mismatches {
-                let mut at = path.clone();
-                at.extend(m.path.iter().cloned());
-                let message = format!(
-                    "`{}` expects {}, but the value is {}",
-                    display_path(&at),
-                    m.expected,
-                    m.found
-                );
-                out.push((at, message));
-            }
-            path.pop();
         }
         out
     }
@@ -979,10 +919,9 @@ mod tests {
             Attribute::new("ports", Type::set(Type::Int))
                 .validate(Validator::Range { min: 1, max: 65535 }),
         );
-        assert_eq!(
-            problems(s.check_inputs(&v(r#"{"ports": [80, "443"]}"#))),
-            ["ports[1]: `ports[1]` expects integer, but the value is string"]
-        );
+        let mismatches = s.attributes[0].ty.check(&v(r#"[80, "443"]"#));
+        let at: Vec<String> = mismatches.iter().map(|m| display_path(&m.path)).collect();
+        assert_eq!(at, ["[1]"]);
         assert_eq!(
             problems(s.validate(&v(r#"{"ports": [80, 443, 80, 0]}"#))),
             [
@@ -1067,11 +1006,8 @@ mod tests {
         .collect();
         assert!(s.validate(&later).is_empty());
         assert_eq!(
-            problems(s.check_inputs(&v(r#"{"port": "eighty", "scaling": {"min": -5}}"#))),
-            [
-                "port: `port` expects integer, but the value is string",
-                "scaling.min: `scaling.min` must be at least 0, found -5",
-            ]
+            problems(s.validate(&v(r#"{"port": "eighty", "scaling": {"min": -5}}"#))),
+            ["scaling.min: `scaling.min` must be at least 0, found -5"]
         );
     }
 
@@ -1086,16 +1022,6 @@ mod tests {
                     Attribute::new("max_unavailable", Type::Int).computed(),
                 ]),
             ));
-        assert_eq!(
-            s.computed_paths(),
-            [
-                vec![PathSeg::Key("engine_version".into())],
-                vec![
-                    PathSeg::Key("update_config".into()),
-                    PathSeg::Key("max_unavailable".into()),
-                ],
-            ]
-        );
         let recorded =
             v(r#"{"engine_version": "16.4", "size": 1, "update_config": {"max_unavailable": 1}}"#);
         // Unset: the recorded value stays; plain attributes are not touched.
