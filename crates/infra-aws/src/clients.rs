@@ -16,6 +16,15 @@ pub struct Clients<C> {
     fixed: Option<C>,
 }
 
+impl<C> std::fmt::Debug for Clients<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fixed = self.fixed.is_some();
+        f.debug_struct("Clients")
+            .field("fixed", &fixed)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<C: Clone> Clients<C> {
     /// Clients built with `build` (the SDK's `Client::new`) from the shared
     /// context's configuration.

@@ -5,6 +5,8 @@
 //!   built lazily: nothing touches credentials or the network until an
 //!   operation needs the cloud. Its HTTP client names the endpoint when a
 //!   connection cannot be made, and leaves retrying that to the engine.
+//! - [`Clients`] and [`AwsOp`]: a resource type's SDK client, built per
+//!   operation, and the operation's name for the resource in messages.
 //! - [`classify`]: SDK errors mapped onto the engine's [`ErrorKind`]s
 //!   (throttling, unreachable endpoints and conflicts are retryable, used-up
 //!   quotas are not, not-found is recognised, anything else carries AWS's
@@ -20,6 +22,7 @@
 mod clients;
 mod context;
 mod error;
+mod op;
 mod reach;
 mod settings;
 mod tags;
@@ -29,6 +32,7 @@ mod wait;
 pub use clients::{Clients, found};
 pub use context::{AwsContext, CONNECT_TIMEOUT, has_custom_endpoint};
 pub use error::{classify, error_code};
+pub use op::AwsOp;
 pub use settings::{AWS_SETTINGS, AwsSettings};
-pub use tags::{MAX_TAGS, TagChange, Tags, read_tags, tag_problem};
+pub use tags::{MAX_TAGS, TagChange, Tags, read_tags, tag_problem, tags_attribute};
 pub use wait::{MAX_FAILED_LOOKS, Poll, poll_until};

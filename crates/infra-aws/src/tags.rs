@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use infra_core::Fields;
+use infra_core::{Attribute, Fields, Type, Value};
 
 /// At most this many tags on one resource (EC2, EKS, RDS, S3, IAM).
 pub const MAX_TAGS: usize = 50;
@@ -32,6 +32,15 @@ pub fn tag_problem(key: &str, value: &str) -> Option<String> {
         ));
     }
     None
+}
+
+/// The `tags` attribute of a resource type whose tags are `tags of the {of}`:
+/// a table of strings, empty by default, updated in place.
+pub fn tags_attribute(of: &str) -> Attribute {
+    let attribute = Attribute::new("tags", Type::map(Type::String)).default(Value::map());
+    attribute.describe(&format!(
+        "tags of the {of}, updated in place (at most {MAX_TAGS})"
+    ))
 }
 
 /// Reads the tags under `key`, each problem at its tag.

@@ -166,6 +166,13 @@ impl ProviderError {
             message: message.into(),
         }
     }
+
+    /// The error with what to do about it appended: "…; delete that first".
+    pub fn hint(mut self, hint: &str) -> Self {
+        self.message.push_str("; ");
+        self.message.push_str(hint);
+        self
+    }
 }
 
 /// One resource type's implementation.

@@ -357,6 +357,13 @@ impl From<bool> for Value {
     }
 }
 
+/// `None` is null: an output the cloud did not report.
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
 impl<K: Into<String>> FromIterator<(K, Value)> for Value {
     fn from_iter<T: IntoIterator<Item = (K, Value)>>(iter: T) -> Self {
         Value::Map(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())

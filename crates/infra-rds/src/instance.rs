@@ -12,7 +12,7 @@ use aws_sdk_rds::config::http::HttpResponse;
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rds::operation::delete_db_instance::DeleteDBInstanceError;
 use aws_sdk_rds::types::DbInstance;
-use infra_aws::{AwsContext, Clients, Poll, classify, error_code, found, poll_until};
+use infra_aws::{AwsContext, AwsOp, Clients, Poll, error_code, found, poll_until};
 use infra_core::{
     ErrorKind, Existing, Fields, Observed, OpContext, OpKind, ProviderError, Request, Resource,
     Schema, SettingsTable, UpdateRequest, Value,
@@ -56,64 +56,50 @@ pub use spec::{Spec, TYPE_NAME};
 ///
 /// Outputs: `address`, `port`, `endpoint` (`host:port`), `arn`,
 /// `resource_id`, `status`. The cloud id is the identifier, lowercase.
+#[derive(Debug)]
 pub struct RdsInstance {
     clients: Clients<Client>,
-}
-
-impl std::fmt::Debug for RdsInstance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RdsInstance").finish_non_exhaustive()
-    }
 }
 
 impl RdsInstance {
     /// The type, reaching AWS through the shared context.
     pub fn new(aws: Arc<AwsContext>) -> Self {
-        RdsInstance {
-            clients: Clients::new(aws, Client::new),
-        }
+        let clients = Clients::new(aws, Client::new);
+        RdsInstance { clients }
     }
 
     /// The type with a fixed SDK client (tests with mocked responses).
     pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        RdsInstance {
-            clients: Clients::fixed(aws, Client::new, client),
-        }
+        let clients = Clients::fixed(aws, Client::new, client);
+        RdsInstance { clients }
+    }
+
+    async fn op(&self, ctx: &OpContext, id: &str) -> Result<AwsOp<Client>, ProviderError> {
+        self.clients.op(ctx, "DB instance", id).await
     }
 }
 
-fn describe_what(ctx: &OpContext, id: &str) -> String {
-    format!("`{}` (DB instance {id})", ctx.address)
-}
-
 /// The instance `id`, or `None` when there is none.
-async fn describe(
-    client: &Client,
-    what: &str,
-    id: &str,
-) -> Result<Option<DbInstance>, ProviderError> {
-    let request = client.describe_db_instances().db_instance_identifier(id);
-    let out = request
-        .send()
-        .await
-        .map_err(|e| classify(&format!("reading {what}"), &e));
+async fn describe(op: &AwsOp<Client>, id: &str) -> Result<Option<DbInstance>, ProviderError> {
+    let request = op.client.describe_db_instances().db_instance_identifier(id);
+    let out = request.send().await.map_err(|e| op.failed("reading", &e));
     Ok(found(out)?.and_then(|o| o.db_instances().first().cloned()))
 }
 
 /// Waits until the instance is `available` (and, when `settled`, has no
 /// pending modifications left), failing on statuses it cannot leave alone.
 async fn wait_available(
-    client: &Client,
+    op: &AwsOp<Client>,
     ctx: &OpContext,
-    what: &str,
     id: &str,
     settled: bool,
 ) -> Result<Live, ProviderError> {
+    let what = &op.what;
     poll_until(
         ctx,
         &format!("waiting for {what} to be available"),
         || async {
-            let Some(db) = describe(client, what, id).await? else {
+            let Some(db) = describe(op, id).await? else {
                 return Err(ProviderError::new(
                     ErrorKind::NotFound,
                     format!("{what} disappeared while waiting for it to be available"),
@@ -145,17 +131,12 @@ async fn wait_available(
 }
 
 /// Waits until DescribeDBInstances no longer finds the instance.
-async fn wait_gone(
-    client: &Client,
-    ctx: &OpContext,
-    what: &str,
-    id: &str,
-) -> Result<(), ProviderError> {
+async fn wait_gone(op: &AwsOp<Client>, ctx: &OpContext, id: &str) -> Result<(), ProviderError> {
     poll_until(
         ctx,
-        &format!("waiting for {what} to be deleted"),
+        &format!("waiting for {} to be deleted", op.what),
         || async {
-            Ok(match describe(client, what, id).await? {
+            Ok(match describe(op, id).await? {
                 None => Poll::Ready(()),
                 Some(db) => Poll::Pending(format!(
                     "status {}",
@@ -178,13 +159,13 @@ fn protected(ctx: &OpContext) -> ProviderError {
 }
 
 async fn create_instance(
-    client: &Client,
+    op: &AwsOp<Client>,
     ctx: &OpContext,
-    what: &str,
     spec: &Spec,
 ) -> Result<(), ProviderError> {
     let password = spec.reveal_password(ctx)?;
-    let request = client
+    let request = op
+        .client
         .create_db_instance()
         .db_instance_identifier(&spec.identifier)
         .engine(&spec.engine)
@@ -212,7 +193,7 @@ async fn create_instance(
         // Made by an earlier attempt of this create (the API has no
         // client token): adopt it (reference §3.4).
         Err(e) if error_code(&e) == Some("DBInstanceAlreadyExists") => Ok(()),
-        Err(e) => Err(classify(&format!("creating {what}"), &e)),
+        Err(e) => Err(op.failed("creating", &e)),
     }
 }
 
@@ -220,14 +201,13 @@ async fn create_instance(
 /// or going anyway.
 fn refused_delete(
     ctx: &OpContext,
-    what: &str,
+    op: &AwsOp<Client>,
     e: &SdkError<DeleteDBInstanceError, HttpResponse>,
 ) -> Result<(), ProviderError> {
     let message = e
         .as_service_error()
         .and_then(ProvideErrorMetadata::message)
         .unwrap_or_default();
-    let doing = format!("deleting {what}");
     match error_code(e) {
         Some("DBInstanceNotFound" | "DBInstanceNotFoundFault") => Ok(()),
         Some("InvalidDBInstanceState" | "InvalidDBInstanceStateFault")
@@ -241,13 +221,10 @@ fn refused_delete(
             Err(protected(ctx))
         }
         Some("DBSnapshotAlreadyExists" | "DBSnapshotAlreadyExistsFault") => {
-            let mut err = classify(&doing, e);
-            err.message.push_str(
-                "; choose another final_snapshot_identifier and apply, or delete that snapshot, then destroy",
-            );
-            Err(err)
+            let hint = "choose another final_snapshot_identifier and apply, or delete that snapshot, then destroy";
+            Err(op.failed("deleting", e).hint(hint))
         }
-        _ => Err(classify(&doing, e)),
+        _ => Err(op.failed("deleting", e)),
     }
 }
 
@@ -304,20 +281,19 @@ impl Resource for RdsInstance {
     async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
         let (ctx, spec, inputs) = op.parts();
         let id = spec.id();
-        let what = describe_what(ctx, &id);
-        let client = self.clients.get(ctx).await?;
-        match describe(&client, &what, &id).await? {
+        let op = self.op(ctx, &id).await?;
+        match describe(&op, &id).await? {
             Some(db) if db.db_instance_status() == Some("deleting") => {
                 // The name frees up once the old instance is gone.
-                wait_gone(&client, ctx, &what, &id).await?;
-                create_instance(&client, ctx, &what, spec).await?;
+                wait_gone(&op, ctx, &id).await?;
+                create_instance(&op, ctx, spec).await?;
             }
             // An instance with this identifier is what an interrupted
             // create made: adopt it; the next plan shows any difference.
             Some(_) => ctx.progress("adopting the existing DB instance"),
-            None => create_instance(&client, ctx, &what, spec).await?,
+            None => create_instance(&op, ctx, spec).await?,
         }
-        let live = wait_available(&client, ctx, &what, &id, false).await?;
+        let live = wait_available(&op, ctx, &id, false).await?;
         Ok(live.observe(inputs))
     }
 
@@ -326,9 +302,8 @@ impl Resource for RdsInstance {
         ctx: &OpContext,
         existing: &Existing,
     ) -> Result<Option<Observed>, ProviderError> {
-        let what = describe_what(ctx, &existing.id);
-        let client = self.clients.get(ctx).await?;
-        Ok(describe(&client, &what, &existing.id)
+        let op = self.op(ctx, &existing.id).await?;
+        Ok(describe(&op, &existing.id)
             .await?
             .map(|db| Live::from_sdk(&db).observe(&existing.inputs)))
     }
@@ -336,9 +311,8 @@ impl Resource for RdsInstance {
     async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
         let (ctx, spec, inputs) = op.parts();
         let id = spec.id();
-        let what = describe_what(ctx, &id);
-        let client = self.clients.get(ctx).await?;
-        Ok(describe(&client, &what, &id)
+        let op = self.op(ctx, &id).await?;
+        Ok(describe(&op, &id)
             .await?
             .filter(|db| db.db_instance_status() != Some("deleting"))
             .map(|db| Live::from_sdk(&db).observe(inputs)))
@@ -347,29 +321,26 @@ impl Resource for RdsInstance {
     async fn update(&self, op: UpdateRequest<'_, Spec>) -> Result<Observed, ProviderError> {
         let (ctx, existing, spec, inputs) = op.parts();
         let id = existing.id.clone();
-        let what = describe_what(ctx, &id);
-        let client = self.clients.get(ctx).await?;
-        let Some(db) = describe(&client, &what, &id).await? else {
-            return Err(ProviderError::new(
-                ErrorKind::NotFound,
-                format!("updating {what}: it no longer exists; plan again to create it"),
-            ));
-        };
+        let op = self.op(ctx, &id).await?;
+        let db = describe(&op, &id)
+            .await?
+            .ok_or_else(|| op.gone("updating"))?;
         let live = Live::from_sdk(&db);
         // AWS never returns the password: state's digest says if it changed.
         let password_changed = existing.inputs.get("password") != inputs.get("password");
-        let modify = plan_modify(&what, spec, &live, password_changed)?;
+        let modify = plan_modify(&op.what, spec, &live, password_changed)?;
         if !modify.is_empty() {
             let password = match modify.password {
                 true => Some(spec.reveal_password(ctx)?),
                 false => None,
             };
-            let doing = format!("modifying {what} ({})", modify.changed().join(", "));
-            ctx.progress(&doing);
+            let changed = modify.changed().join(", ");
+            let doing = format!("modifying {changed} of");
+            ctx.progress(&format!("modifying {changed}"));
             let allow_major_version_upgrade = modify.allow_major_version_upgrade.then_some(true);
             // InvalidDBInstanceState ("not in the available state") is
             // classified transient, so the engine retries it.
-            client
+            op.client
                 .modify_db_instance()
                 .db_instance_identifier(&id)
                 .apply_immediately(spec.apply_immediately)
@@ -390,24 +361,23 @@ impl Resource for RdsInstance {
                 .set_master_user_password(password)
                 .send()
                 .await
-                .map_err(|e| classify(&doing, &e))?;
+                .map_err(|e| op.failed(&doing, &e))?;
         }
         if let Some(arn) = &live.arn {
-            tags::sync(&client, &what, arn, &live.tags, &spec.tags).await?;
+            tags::sync(&op, arn, &live.tags, &spec.tags).await?;
         }
         // With apply_immediately the changes must also have left
         // PendingModifiedValues: a freshly modified instance can still read
         // `available` before the change starts (reference §2.1).
         let settled = spec.apply_immediately && !modify.is_empty();
-        let live = wait_available(&client, ctx, &what, &id, settled).await?;
+        let live = wait_available(&op, ctx, &id, settled).await?;
         Ok(live.observe(inputs))
     }
 
     async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
         let id = existing.id.clone();
-        let what = describe_what(ctx, &id);
-        let client = self.clients.get(ctx).await?;
-        let Some(db) = describe(&client, &what, &id).await? else {
+        let op = self.op(ctx, &id).await?;
+        let Some(db) = describe(&op, &id).await? else {
             return Ok(());
         };
         if db.db_instance_status() != Some("deleting") {
@@ -438,15 +408,16 @@ impl Resource for RdsInstance {
             if let Some(name) = snapshot {
                 ctx.progress(&format!("taking final snapshot `{name}`"));
             }
-            let request = client
+            let request = op
+                .client
                 .delete_db_instance()
                 .db_instance_identifier(&id)
                 .skip_final_snapshot(skip)
                 .set_final_db_snapshot_identifier(snapshot.map(str::to_owned));
             if let Err(e) = request.send().await {
-                refused_delete(ctx, &what, &e)?;
+                refused_delete(ctx, &op, &e)?;
             }
         }
-        wait_gone(&client, ctx, &what, &id).await
+        wait_gone(&op, ctx, &id).await
     }
 }

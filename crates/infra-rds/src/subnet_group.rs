@@ -8,13 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbSubnetGroup;
-use infra_aws::{
-    AwsContext, Clients, Poll, Tags, classify, error_code, found, poll_until, read_tags,
-};
+use infra_aws::{AwsContext, AwsOp, Clients, Tags, error_code, found, read_tags, tags_attribute};
 use infra_core::{
-    Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
-    Request, Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value, keep_case,
-    same_order, same_set, string_list, string_map,
+    Attribute, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError, Request,
+    Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value, keep_case, same_set,
+    string_list, string_map,
 };
 
 use crate::{rules, tags};
@@ -26,29 +24,26 @@ pub const TYPE_NAME: &str = "rds_subnet_group";
 pub const DEFAULT_DESCRIPTION: &str = "Managed by infra";
 
 /// The `rds_subnet_group` type; register it as `Typed::new(RdsSubnetGroup::new(aws))`.
+#[derive(Debug)]
 pub struct RdsSubnetGroup {
     clients: Clients<Client>,
-}
-
-impl std::fmt::Debug for RdsSubnetGroup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RdsSubnetGroup").finish_non_exhaustive()
-    }
 }
 
 impl RdsSubnetGroup {
     /// The type, reaching AWS through the shared context.
     pub fn new(aws: Arc<AwsContext>) -> Self {
-        RdsSubnetGroup {
-            clients: Clients::new(aws, Client::new),
-        }
+        let clients = Clients::new(aws, Client::new);
+        RdsSubnetGroup { clients }
     }
 
     /// The type with a fixed SDK client (tests with mocked responses).
     pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        RdsSubnetGroup {
-            clients: Clients::fixed(aws, Client::new, client),
-        }
+        let clients = Clients::fixed(aws, Client::new, client);
+        RdsSubnetGroup { clients }
+    }
+
+    async fn op(&self, ctx: &OpContext, id: &str) -> Result<AwsOp<Client>, ProviderError> {
+        self.clients.op(ctx, "DB subnet group", id).await
     }
 }
 
@@ -68,43 +63,26 @@ impl Spec {
     }
 }
 
-/// What the cloud has, as inputs spelled like `reference` where AWS only
-/// normalised them (case of the name, order of the subnets).
+/// What the cloud has, with the name spelled as in `reference` where AWS
+/// only lowercased it. (`subnet_ids` is a set: its order is not compared.)
 fn observe(group: &DbSubnetGroup, tags: &Tags, reference: &Value) -> Observed {
     let name = group.db_subnet_group_name().unwrap_or_default();
-    let given = reference.get("subnet_ids").and_then(Value::as_list);
-    let given: Option<Vec<String>> = given.map(|l| {
-        l.iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect()
-    });
     let name_given = reference.get("name").and_then(Value::as_str);
-    let description = group.db_subnet_group_description().unwrap_or_default();
-    let inputs: Value = [
+    let inputs = [
         ("name", keep_case(name, name_given).into()),
-        ("description", description.into()),
-        (
-            "subnet_ids",
-            string_list(&same_order(subnets(group), given.as_deref())),
-        ),
+        ("description", group.db_subnet_group_description().into()),
+        ("subnet_ids", string_list(&subnets(group))),
         ("tags", string_map(tags)),
-    ]
-    .into_iter()
-    .collect();
-    let opt = |s: Option<&str>| s.map_or(Value::Null, Value::from);
-    let outputs: Value = [
-        ("id", Value::from(name)),
-        ("arn", opt(group.db_subnet_group_arn())),
-        ("vpc_id", opt(group.vpc_id())),
-    ]
-    .into_iter()
-    .collect();
-    let id = name.to_owned();
+    ];
+    let outputs = [
+        ("id", name.into()),
+        ("arn", group.db_subnet_group_arn().into()),
+        ("vpc_id", group.vpc_id().into()),
+    ];
     Observed {
-        id,
-        inputs,
-        outputs,
+        id: name.to_owned(),
+        inputs: inputs.into_iter().collect(),
+        outputs: outputs.into_iter().collect(),
     }
 }
 
@@ -113,52 +91,31 @@ fn subnets(group: &DbSubnetGroup) -> Vec<String> {
     ids.map(str::to_owned).collect()
 }
 
-/// One operation's client, and what it works on, for messages.
-struct Op {
-    client: Client,
-    what: String,
+/// The group named `id`, or `None` when there is none.
+async fn describe(op: &AwsOp<Client>, id: &str) -> Result<Option<DbSubnetGroup>, ProviderError> {
+    let request = op
+        .client
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(id);
+    let out = found(request.send().await.map_err(|e| op.failed("reading", &e)))?;
+    Ok(out.and_then(|o| o.db_subnet_groups().first().cloned()))
 }
 
-impl RdsSubnetGroup {
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<Op, ProviderError> {
-        let client = self.clients.get(ctx).await?;
-        let what = format!("`{}` (DB subnet group {id})", ctx.address);
-        Ok(Op { client, what })
-    }
-}
-
-impl Op {
-    /// The group named `id`, or `None` when there is none.
-    async fn describe(&self, id: &str) -> Result<Option<DbSubnetGroup>, ProviderError> {
-        let request = self
-            .client
-            .describe_db_subnet_groups()
-            .db_subnet_group_name(id);
-        let out = request.send().await;
-        let out = found(out.map_err(|e| classify(&format!("reading {}", self.what), &e)))?;
-        Ok(out.and_then(|o| o.db_subnet_groups().first().cloned()))
-    }
-
-    /// `group` observed with its tags, which only a second call returns.
-    async fn observe(
-        &self,
-        group: &DbSubnetGroup,
-        reference: &Value,
-    ) -> Result<Observed, ProviderError> {
-        let tags = match group.db_subnet_group_arn() {
-            Some(arn) => tags::list(&self.client, &self.what, arn).await?,
-            None => Tags::new(),
-        };
-        Ok(observe(group, &tags, reference))
-    }
-
-    /// The group named `id`, observed, if there is one.
-    async fn look(&self, id: &str, reference: &Value) -> Result<Option<Observed>, ProviderError> {
-        match self.describe(id).await? {
-            Some(group) => Ok(Some(self.observe(&group, reference).await?)),
-            None => Ok(None),
-        }
-    }
+/// The group named `id`, observed with its tags (which only a second call
+/// returns), if there is one.
+async fn look(
+    op: &AwsOp<Client>,
+    id: &str,
+    reference: &Value,
+) -> Result<Option<Observed>, ProviderError> {
+    let Some(group) = describe(op, id).await? else {
+        return Ok(None);
+    };
+    let tags = match group.db_subnet_group_arn() {
+        Some(arn) => tags::list(op, arn).await?,
+        None => Tags::new(),
+    };
+    Ok(Some(observe(&group, &tags, reference)))
 }
 
 #[async_trait]
@@ -166,53 +123,41 @@ impl Resource for RdsSubnetGroup {
     type Spec = Spec;
 
     fn schema(&self) -> Schema {
+        let name = Attribute::new("name", Type::String)
+            .required()
+            .forces_replacement();
+        let description = Attribute::new("description", Type::String)
+            .default(DEFAULT_DESCRIPTION)
+            .validate(Validator::Length { min: 1, max: 255 });
+        // AWS refuses a group that does not cover two availability zones
+        // (DBSubnetGroupDoesNotCoverEnoughAZs); fewer than two subnets never can.
+        let subnet_ids = Attribute::new("subnet_ids", Type::set(Type::String))
+            .required()
+            .validate(Validator::Count {
+                min: 2,
+                max: usize::MAX,
+            });
         Schema::new(TYPE_NAME)
+            .attribute(name.describe("the group's name; AWS stores it lowercase"))
+            .attribute(description.describe("a description, updated in place"))
             .attribute(
-                Attribute::new("name", Type::String)
-                    .required()
-                    .forces_replacement()
-                    .describe("the group's name; AWS stores it lowercase"),
+                subnet_ids.describe("subnets in at least two availability zones, updated in place"),
             )
-            .attribute(
-                Attribute::new("description", Type::String)
-                    .default(DEFAULT_DESCRIPTION)
-                    .validate(Validator::Length { min: 1, max: 255 })
-                    .describe("a description, updated in place"),
-            )
-            .attribute(
-                Attribute::new("subnet_ids", Type::set(Type::String))
-                    .required()
-                    .describe("subnets in at least two availability zones, updated in place"),
-            )
-            .attribute(
-                Attribute::new("tags", Type::map(Type::String))
-                    .default(Value::map())
-                    .describe("tags of the group"),
-            )
+            .attribute(tags_attribute("group"))
             .output(Output::new("arn", Type::String, "the group's ARN"))
-            .output(Output::new(
-                "vpc_id",
-                Type::String,
-                "the VPC the subnets belong to",
-            ))
+            .output(Output::new("vpc_id", Type::String, "the subnets' VPC"))
     }
 
     fn parse(&self, f: &mut Fields<'_>) -> Spec {
         let rule = rules::quoting("subnet group name", rules::subnet_group_name);
         let name = rules::required(f, "name", rule);
         let description = f.string_or("description", DEFAULT_DESCRIPTION);
-        let subnet_ids = f.strings("subnet_ids");
-        // AWS refuses a group that does not cover two availability zones
-        // (DBSubnetGroupDoesNotCoverEnoughAZs); fewer than two subnets never can.
-        if subnet_ids.as_ref().is_some_and(|ids| ids.len() < 2) {
-            let message = "a DB subnet group needs subnets in at least two availability zones";
-            f.problem_at("subnet_ids", message);
-        }
+        let subnet_ids = f.strings("subnet_ids").unwrap_or_default();
         let tags = read_tags(f, "tags");
         Spec {
             name,
             description,
-            subnet_ids: subnet_ids.unwrap_or_default(),
+            subnet_ids,
             tags,
         }
     }
@@ -236,9 +181,9 @@ impl Resource for RdsSubnetGroup {
         let op = self.op(ctx, &spec.id()).await?;
         // A group with this name is what an interrupted create made (names
         // are unique per account and region): adopt it.
-        if let Some(group) = op.describe(&spec.id()).await? {
+        if let Some(group) = look(&op, &spec.id(), inputs).await? {
             ctx.progress("adopting the existing DB subnet group");
-            return op.observe(&group, inputs).await;
+            return Ok(group);
         }
         let request = op
             .client
@@ -247,21 +192,15 @@ impl Resource for RdsSubnetGroup {
             .db_subnet_group_description(&spec.description)
             .set_subnet_ids(Some(spec.subnet_ids.clone()))
             .set_tags(Some(tags::to_sdk(&spec.tags)));
-        let doing = format!("creating {}", op.what);
-        let created = match request.send().await {
-            Ok(out) => out.db_subnet_group,
-            Err(e) if error_code(&e) == Some("DBSubnetGroupAlreadyExists") => None,
-            Err(e) => return Err(classify(&doing, &e)),
-        };
-        if let Some(group) = created {
-            return Ok(observe(&group, &spec.tags, inputs));
+        match request.send().await.map(|out| out.db_subnet_group) {
+            Ok(Some(group)) => return Ok(observe(&group, &spec.tags, inputs)),
+            Ok(None) => {}
+            Err(e) if error_code(&e) == Some("DBSubnetGroupAlreadyExists") => {}
+            Err(e) => return Err(op.failed("creating", &e)),
         }
         // Created concurrently (or by a retried request): adopt it.
-        op.look(&spec.id(), inputs).await?.ok_or_else(|| {
-            let message =
-                format!("{doing}: AWS says it exists but it cannot be read yet; apply again");
-            ProviderError::new(ErrorKind::Transient, message)
-        })
+        let group = look(&op, &spec.id(), inputs).await?;
+        group.ok_or_else(|| op.not_visible_yet("creating"))
     }
 
     async fn read(
@@ -270,32 +209,25 @@ impl Resource for RdsSubnetGroup {
         existing: &Existing,
     ) -> Result<Option<Observed>, ProviderError> {
         let op = self.op(ctx, &existing.id).await?;
-        op.look(&existing.id, &existing.inputs).await
+        look(&op, &existing.id, &existing.inputs).await
     }
 
     async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
         let (ctx, spec, inputs) = op.parts();
-        self.op(ctx, &spec.id())
-            .await?
-            .look(&spec.id(), inputs)
-            .await
+        look(&self.op(ctx, &spec.id()).await?, &spec.id(), inputs).await
     }
 
     async fn update(&self, op: UpdateRequest<'_, Spec>) -> Result<Observed, ProviderError> {
         let (ctx, existing, spec, inputs) = op.parts();
         let op = self.op(ctx, &existing.id).await?;
-        let Some(group) = op.describe(&existing.id).await? else {
-            let message = format!(
-                "updating {}: it no longer exists; plan again to create it",
-                op.what
-            );
-            return Err(ProviderError::new(ErrorKind::NotFound, message));
-        };
+        let group = describe(&op, &existing.id)
+            .await?
+            .ok_or_else(|| op.gone("updating"))?;
         // Tags first: they are independent of the subnets, and an emulator
         // that re-stores the group on modify cannot lose them that way.
         if let Some(arn) = group.db_subnet_group_arn() {
-            let actual = tags::list(&op.client, &op.what, arn).await?;
-            tags::sync(&op.client, &op.what, arn, &actual, &spec.tags).await?;
+            let actual = tags::list(&op, arn).await?;
+            tags::sync(&op, arn, &actual, &spec.tags).await?;
         }
         if group.db_subnet_group_description() == Some(spec.description.as_str())
             && same_set(&subnets(&group), &spec.subnet_ids)
@@ -304,15 +236,16 @@ impl Resource for RdsSubnetGroup {
         }
         // ModifyDBSubnetGroup replaces the whole list, so it always carries
         // every subnet and the description.
-        let modified = op
+        let request = op
             .client
             .modify_db_subnet_group()
             .db_subnet_group_name(&existing.id)
             .db_subnet_group_description(&spec.description)
-            .set_subnet_ids(Some(spec.subnet_ids.clone()))
+            .set_subnet_ids(Some(spec.subnet_ids.clone()));
+        let modified = request
             .send()
             .await
-            .map_err(|e| classify(&format!("modifying {}", op.what), &e))?;
+            .map_err(|e| op.failed("modifying", &e))?;
         let group = modified.db_subnet_group.unwrap_or(group);
         Ok(observe(&group, &spec.tags, inputs))
     }
@@ -323,29 +256,16 @@ impl Resource for RdsSubnetGroup {
             .client
             .delete_db_subnet_group()
             .db_subnet_group_name(&existing.id);
-        let doing = format!("deleting {}", op.what);
         match request.send().await {
             Ok(_) => {}
             Err(e) if error_code(&e) == Some("DBSubnetGroupNotFoundFault") => {}
             Err(e) if error_code(&e) == Some("InvalidDBSubnetGroupStateFault") => {
-                let mut err = classify(&doing, &e);
-                err.message
-                    .push_str("; it is still used by a DB instance: delete or move that first");
-                return Err(err);
+                let hint = "it is still used by a DB instance: delete or move that first";
+                return Err(op.failed("deleting", &e).hint(hint));
             }
-            Err(e) => return Err(classify(&doing, &e)),
+            Err(e) => return Err(op.failed("deleting", &e)),
         }
-        poll_until(
-            ctx,
-            &format!("waiting for {} to be deleted", op.what),
-            || async {
-                Ok(match op.describe(&existing.id).await? {
-                    None => Poll::Ready(()),
-                    Some(_) => Poll::Pending("still listed".into()),
-                })
-            },
-        )
-        .await
+        op.wait_gone(ctx, || describe(&op, &existing.id)).await
     }
 }
 
@@ -380,22 +300,26 @@ mod tests {
         assert!(problems(&inputs("Airflow-DB", &["subnet-a", "subnet-b"])).is_empty());
         assert_eq!(
             problems(&inputs("default", &["subnet-a"])),
-            ["name", "subnet_ids"]
+            ["subnet_ids", "name"]
         );
         assert_eq!(
             problems(&inputs("x", &["subnet-a", "subnet-a"])),
             ["subnet_ids[1]"]
         );
-        let unknown = Value::List(vec![Value::Unknown]);
-        let mut later = inputs("x", &[]);
-        if let Value::Map(m) = &mut later {
-            m.insert("subnet_ids".into(), unknown);
-        }
-        assert!(problems(&later).is_empty(), "counted once known");
+        // References not resolved yet still count: each is one subnet.
+        let with_subnets = |ids: Vec<Value>| {
+            let mut later = inputs("x", &[]);
+            if let Value::Map(m) = &mut later {
+                m.insert("subnet_ids".into(), Value::List(ids));
+            }
+            problems(&later)
+        };
+        assert!(with_subnets(vec![Value::Unknown, Value::Unknown]).is_empty());
+        assert_eq!(with_subnets(vec![Value::Unknown]), ["subnet_ids"]);
     }
 
     #[test]
-    fn observe_keeps_the_given_spelling_and_order() {
+    fn observe_keeps_the_given_spelling_and_the_schema_ignores_the_order() {
         let subnet = |id: &str| {
             aws_sdk_rds::types::Subnet::builder()
                 .subnet_identifier(id)
@@ -412,7 +336,14 @@ mod tests {
         let o = observe(&group, &Tags::new(), &given);
         assert_eq!(o.id, "airflow-db");
         assert_eq!(o.inputs.get("name"), given.get("name"));
-        assert_eq!(o.inputs.get("subnet_ids"), given.get("subnet_ids"));
+        let (read, given) = (
+            o.inputs.get("subnet_ids").unwrap(),
+            given.get("subnet_ids").unwrap(),
+        );
+        assert_ne!(read, given, "AWS's order is kept");
+        let schema = RdsSubnetGroup::new(AwsContext::new()).schema();
+        let subnets = &schema.input("subnet_ids").unwrap().ty;
+        assert!(subnets.same(read, given), "but compared as a set");
         assert_eq!(
             o.outputs.get("arn").and_then(Value::as_str),
             Some("arn:aws:rds:us-east-1:1:subgrp:airflow-db")

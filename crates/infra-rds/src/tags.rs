@@ -3,7 +3,7 @@
 
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
-use infra_aws::{TagChange, Tags, classify};
+use infra_aws::{AwsOp, TagChange, Tags};
 use infra_core::ProviderError;
 
 /// The tag list AWS returns, as a map.
@@ -22,42 +22,40 @@ pub(crate) fn to_sdk(tags: &Tags) -> Vec<Tag> {
 }
 
 /// Reads the tags of an RDS resource by ARN.
-pub(crate) async fn list(client: &Client, what: &str, arn: &str) -> Result<Tags, ProviderError> {
-    let out = client
-        .list_tags_for_resource()
-        .resource_name(arn)
+pub(crate) async fn list(op: &AwsOp<Client>, arn: &str) -> Result<Tags, ProviderError> {
+    let request = op.client.list_tags_for_resource().resource_name(arn);
+    let out = request
         .send()
         .await
-        .map_err(|e| classify(&format!("reading the tags of {what}"), &e))?;
+        .map_err(|e| op.failed("reading the tags of", &e))?;
     Ok(from_sdk(out.tag_list()))
 }
 
 /// Brings the tags of `arn` from `actual` to `desired`: removals first.
 pub(crate) async fn sync(
-    client: &Client,
-    what: &str,
+    op: &AwsOp<Client>,
     arn: &str,
     actual: &Tags,
     desired: &Tags,
 ) -> Result<(), ProviderError> {
     let change = TagChange::between(actual, desired);
     if !change.remove.is_empty() {
-        client
+        op.client
             .remove_tags_from_resource()
             .resource_name(arn)
             .set_tag_keys(Some(change.remove))
             .send()
             .await
-            .map_err(|e| classify(&format!("removing tags from {what}"), &e))?;
+            .map_err(|e| op.failed("removing tags from", &e))?;
     }
     if !change.set.is_empty() {
-        client
+        op.client
             .add_tags_to_resource()
             .resource_name(arn)
             .set_tags(Some(to_sdk(&change.set)))
             .send()
             .await
-            .map_err(|e| classify(&format!("tagging {what}"), &e))?;
+            .map_err(|e| op.failed("tagging", &e))?;
     }
     Ok(())
 }

@@ -117,11 +117,7 @@ pub fn schema() -> Schema {
                 })
                 .describe("lifecycle rules, sent together; an empty list removes them"),
         )
-        .attribute(
-            Attribute::new("tags", Type::map(Type::String))
-                .default(Value::map())
-                .describe("the bucket's tags"),
-        )
+        .attribute(infra_aws::tags_attribute("bucket"))
         .attribute(
             Attribute::new("force_destroy", Type::Bool)
                 .default(false)

@@ -128,11 +128,7 @@ pub(crate) fn schema() -> Schema {
                 .default(false)
                 .describe("apply changes now instead of in the maintenance window (client-side)"),
         )
-        .attribute(
-            Attribute::new("tags", Type::map(Type::String))
-                .default(Value::map())
-                .describe("tags of the instance"),
-        )
+        .attribute(infra_aws::tags_attribute("instance"))
         .output(Output::new(
             "address",
             Type::String,
