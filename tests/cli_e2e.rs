@@ -975,7 +975,7 @@ fn a_missing_output_is_named_with_what_there_is() {
     run.expect_code(1);
     assert!(
         run.stderr.starts_with(
-            "error: no output `sim_resource.db.nope` in the state of stack `x`\n  hint: available: sim_resource.db.id;"
+            "error: no output `sim_resource.db.nope` in the state of stack `x`\n  hint: available: sim_resource.db.id, sim_resource.db.secret;"
         ),
         "{}",
         run.stderr
@@ -986,7 +986,7 @@ fn a_missing_output_is_named_with_what_there_is() {
         run.stderr
             .contains("no output `sim_resource.gone.id` in the state of stack `x`")
             && run.stderr.contains(
-                "available: sim_resource.db.id, sim_resource.logs.id, sim_resource.network.id"
+                "available: sim_resource.db.id, sim_resource.db.secret, sim_resource.logs.id"
             ),
         "{}",
         run.stderr
@@ -1099,7 +1099,7 @@ payload = { tags = { "$unknown" = true }, "$$" = "x" }
     let show = p.infra(&["state", "show", "sim_resource.a"]);
     show.expect_code(0);
     assert!(
-        show.stdout.contains("hello") && !show.stdout.contains("(sensitive)"),
+        show.stdout.contains(r#"payload   = { "$sensitive" = "hello" }"#),
         "{}",
         show.stdout
     );

@@ -141,10 +141,14 @@ impl Spec {
             if n.refs.is_empty() {
                 out.push_str("payload = \"root\"\n");
             } else {
+                // Each dependent also takes its first dependency's secret
+                // (a sensitive output): its plaintext must reach the sim,
+                // which refuses a digest, across every kill.
                 let refs: Vec<String> = n
                     .refs
                     .iter()
                     .map(|r| format!("\"${{sim_resource.{r}.id}}\""))
+                    .chain([format!("\"${{sim_resource.{}.secret}}\"", n.refs[0])])
                     .collect();
                 out.push_str(&format!("payload = [{}]\n", refs.join(", ")));
             }

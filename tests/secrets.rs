@@ -167,3 +167,112 @@ fn the_sentinel_secret_appears_nowhere_infra_writes() {
     assert_clean("state after recovery", &state);
     println!("sentinel checked in {checked} outputs and files");
 }
+
+fn generated_stack(revision: u32) -> String {
+    format!(
+        r#"[helm]
+binary = "bin/helm"
+
+[resources.sim_resource.gen]
+
+[resources.sim_resource.user]
+payload = {{ password = "${{sim_resource.gen.secret}}", revision = {revision} }}
+
+[resources.helm_release.app]
+name = "app"
+chart = "oci://registry.example/app"
+version = "1.0.0"
+kubeconfig = "kubeconfig"
+values = {{ db = {{ password = "${{sim_resource.gen.secret}}" }}, revision = {revision} }}
+"#
+    )
+}
+
+/// The `secret` the simulated cloud generated for `sim_resource.gen`.
+fn generated_secret(root: &Path) -> String {
+    let mut all = Vec::new();
+    files(&root.join(".sim/resources"), &mut all);
+    all.iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .filter_map(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .find(|file| file["address"] == "sim_resource.gen")
+        .and_then(|file| file["secret"].as_str().map(str::to_owned))
+        .filter(|s| !s.is_empty())
+        .expect("the sim generated a secret for sim_resource.gen")
+}
+
+/// A secret the cloud generates (a sensitive output) feeds a dependent's
+/// input and a Helm release's values. Its plaintext reaches both (the sim
+/// refuses a secret input without its plaintext): in the run that creates
+/// it, from a saved plan applied by another process, and in a run without
+/// refresh. It appears nowhere infra writes.
+#[test]
+fn a_generated_secret_reaches_its_dependents_and_appears_nowhere_infra_writes() {
+    let p = Project::new(&generated_stack(1));
+    install_standin_helm(p.root(), false);
+    std::fs::write(
+        p.root().join("kubeconfig"),
+        "apiVersion: v1\nkind: Config\n",
+    )
+    .expect("kube");
+    let mut logs = String::new();
+    let mut run = |args: &[&str]| {
+        let r = p.infra(args);
+        r.expect_code(0);
+        logs.push_str(&r.stdout);
+        logs.push_str(&r.stderr);
+    };
+
+    run(&["apply", "--auto-approve", "-vvv"]);
+    let secret = generated_secret(p.root());
+    let values_with_secret = || {
+        let values =
+            std::fs::read_to_string(p.root().join("helm-standin/values.log")).expect("values.log");
+        values.matches(secret.as_str()).count()
+    };
+    assert_eq!(values_with_secret(), 1, "helm got the plaintext at create");
+
+    // Another process applies a saved plan: state holds only the digest,
+    // so the engine reads the secret from the cloud again.
+    p.set_stack(&generated_stack(2));
+    run(&["plan", "--out", "saved.plan", "-vvv"]);
+    run(&["apply", "saved.plan", "-vvv"]);
+    assert_eq!(values_with_secret(), 2, "and again from the saved plan");
+    p.set_stack(&generated_stack(3));
+    run(&[
+        "apply",
+        "--auto-approve",
+        "--refresh=false",
+        "--json",
+        "-vvv",
+    ]);
+    assert_eq!(values_with_secret(), 3, "and without refresh");
+    run(&["plan", "--json"]);
+    run(&["output", "--json"]);
+    run(&["state", "pull"]);
+    run(&["state", "show", "sim_resource.user", "--json"]);
+
+    assert!(
+        !logs.contains(&secret),
+        "the generated secret leaked into infra's output or logs"
+    );
+    let mut written = Vec::new();
+    files(&p.root().join("state"), &mut written);
+    written.push(p.root().join("saved.plan"));
+    for log in ["argv.log", "env.log", "kubeconfig.log"] {
+        written.push(p.root().join("helm-standin").join(log));
+    }
+    for f in &written {
+        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap_or_default()).into_owned();
+        assert!(
+            !text.contains(&secret),
+            "the generated secret leaked into {}",
+            f.display()
+        );
+    }
+    let state = std::fs::read_to_string(p.root().join("state/x.json")).expect("state");
+    assert!(
+        state.contains("$sensitive"),
+        "state records the digest: {state}"
+    );
+}

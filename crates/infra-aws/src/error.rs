@@ -45,8 +45,9 @@ fn is_quota(code: &str) -> bool {
 }
 
 /// Codes meaning "the resource is not there".
-const NOT_FOUND: [&str; 9] = [
+const NOT_FOUND: [&str; 10] = [
     "ResourceNotFoundException",
+    "NoSuchEntity",
     "NotFound",
     "NoSuchBucket",
     "NoSuchLifecycleConfiguration",

@@ -12,7 +12,8 @@
 //!   quotas are not, not-found is recognised, anything else carries AWS's
 //!   own message).
 //! - [`poll_until`]: waits for a resource to reach a state, within the
-//!   operation's timeout. Providers do not retry failed calls themselves:
+//!   operation's timeout; [`until_settled`] waits out a dependency the
+//!   cloud is slow to settle (a new IAM role) through the call that needs it. Providers do not retry failed calls themselves:
 //!   they classify the error and the engine's retry policy decides.
 //! - [`testing`]: moto's AWS emulator, started on 127.0.0.1, for the
 //!   integration tests of the resource crates (and of embedders).
@@ -35,4 +36,4 @@ pub use error::{classify, error_code};
 pub use op::AwsOp;
 pub use settings::{AWS_SETTINGS, AwsSettings};
 pub use tags::{MAX_TAGS, TagChange, Tags, read_tags, tag_problem, tags_attribute};
-pub use wait::{MAX_FAILED_LOOKS, Poll, poll_until};
+pub use wait::{MAX_FAILED_LOOKS, Poll, poll_until, until_settled};

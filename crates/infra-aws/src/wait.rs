@@ -8,7 +8,9 @@
 //! within a minute, not at the end of its timeout.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use infra_core::{ErrorKind, OpContext, ProviderError};
 
@@ -81,6 +83,52 @@ where
     }
 }
 
+/// Makes `call` until it succeeds or fails with something other than a
+/// dependency the cloud is still settling: `settling(&err)` says what is
+/// awaited ("IAM role x to be assumable by EKS") when the error means that.
+/// Such an error is waited out, with progress, for at most `window` (and
+/// the operation's timeout); after that it is returned, with what was
+/// awaited and for how long. Any other error is returned at once.
+///
+/// This is waiting, not retrying: the call is how the cloud tells whether
+/// the dependency has settled (IAM is eventually consistent, and EKS sees a
+/// new role only when it sees it).
+pub async fn until_settled<T, F, Fut, S>(
+    ctx: &OpContext,
+    window: Duration,
+    mut call: F,
+    settling: S,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+    S: Fn(&ProviderError) -> Option<String>,
+{
+    let started = Instant::now();
+    let mut interval = FIRST_INTERVAL;
+    loop {
+        let err = match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let Some(awaited) = settling(&err) else {
+            return Err(err);
+        };
+        let waited = started.elapsed();
+        if waited + interval > window.min(ctx.timeout) {
+            let mut err = err;
+            err.message.push_str(&format!(
+                " (waited {}s for {awaited}; if it never settles, check it)",
+                waited.as_secs()
+            ));
+            return Err(err);
+        }
+        ctx.progress(&format!("waiting for {awaited}"));
+        tokio::time::sleep(interval).await;
+        interval = (interval * 2).min(MAX_INTERVAL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -122,6 +170,73 @@ mod tests {
             err.message.contains("last seen: CREATING"),
             "{}",
             err.message
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn settling_errors_are_waited_out_within_the_window_and_others_end_at_once() {
+        let settling = |e: &ProviderError| {
+            e.message
+                .contains("cannot be assumed")
+                .then(|| "role r to be assumable".to_owned())
+        };
+        let calls = AtomicU32::new(0);
+        let window = Duration::from_secs(120);
+        let got = until_settled(
+            &ctx(Duration::from_secs(3600)),
+            window,
+            || async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0..3 => Err(ProviderError::new(
+                        ErrorKind::Invalid,
+                        "role cannot be assumed",
+                    )),
+                    n => Ok(n),
+                }
+            },
+            settling,
+        )
+        .await
+        .unwrap();
+        assert_eq!(got, 3);
+
+        let started = tokio::time::Instant::now();
+        let err = until_settled(
+            &ctx(Duration::from_secs(3600)),
+            window,
+            || async {
+                Err::<(), _>(ProviderError::new(
+                    ErrorKind::Invalid,
+                    "role cannot be assumed",
+                ))
+            },
+            settling,
+        )
+        .await
+        .unwrap_err();
+        assert!(started.elapsed() <= window, "bounded by the window");
+        assert_eq!(err.kind, ErrorKind::Invalid);
+        assert!(
+            err.message.contains("for role r to be assumable"),
+            "{}",
+            err.message
+        );
+
+        let calls = AtomicU32::new(0);
+        let err = until_settled(
+            &ctx(Duration::from_secs(3600)),
+            window,
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(ProviderError::new(ErrorKind::Invalid, "bad subnet"))
+            },
+            settling,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            (calls.load(Ordering::SeqCst), err.message.as_str()),
+            (1, "bad subnet")
         );
     }
 

@@ -168,6 +168,10 @@ pub struct Output {
     pub ty: Type,
     /// One line of documentation.
     pub description: String,
+    /// A secret the cloud holds (a generated password): kept only as a
+    /// digest in state, plans and journals, and read from the cloud again
+    /// when a dependent needs its plaintext.
+    pub sensitive: bool,
 }
 
 impl Output {
@@ -177,7 +181,14 @@ impl Output {
             name: name.to_owned(),
             ty,
             description: description.to_owned(),
+            sensitive: false,
         }
+    }
+
+    /// Marks the output sensitive.
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
     }
 }
 

@@ -2,12 +2,14 @@
 //! changed in place one update kind at a time, deleted with `DeleteCluster`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{Cluster, ClusterStatus, LogSetup, LogType, Logging, VpcConfigRequest};
-use infra_aws::{AwsContext, Clients, Poll, Tags, classify, error_code, poll_until, read_tags};
+use infra_aws::{
+    AwsContext, Clients, Poll, Tags, classify, error_code, poll_until, read_tags, until_settled,
+};
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
     Request, Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value,
@@ -444,7 +446,6 @@ impl Resource for EksCluster {
         let (ctx, spec, inputs) = op.parts();
         let client = self.clients.get(ctx).await?;
         let what = format!("creating {}", spec.what());
-        let started = Instant::now();
         let tags = (!spec.tags.is_empty()).then(|| spec.tags.clone().into_iter().collect());
         let mut call = client
             .create_cluster()
@@ -457,25 +458,45 @@ impl Resource for EksCluster {
         if spec.enabled_log_types.is_some() {
             call = call.logging(spec.logging());
         }
-        if let Err(err) = call.send().await {
-            let code = error_code(&err).unwrap_or("").to_owned();
-            let mut mapped = classify(&what, &err);
-            if code == "ResourceInUseException" && already_exists(&mapped.message) {
-                // Made by an earlier attempt (or by hand): adopt it, once
-                // it is visible; right after a delete of the same name it
-                // may not be, and creating again is what converges.
-                if describe(&client, &spec.name, &what).await?.is_none() {
-                    return Err(ProviderError::new(ErrorKind::Transient, mapped.message));
+        // Ok(false): it exists already.
+        let send = || {
+            let call = call.clone();
+            let what = &what;
+            async move {
+                match call.send().await {
+                    Ok(_) => Ok(true),
+                    Err(err) => {
+                        let mapped = classify(what, &err);
+                        match error_code(&err) {
+                            Some("ResourceInUseException") if already_exists(&mapped.message) => {
+                                Ok(false)
+                            }
+                            _ => Err(mapped),
+                        }
+                    }
                 }
-            } else {
-                if code == "InvalidParameterException"
-                    && iam_propagating(&mapped.message)
-                    && started.elapsed() < IAM_PROPAGATION
-                {
-                    mapped.kind = ErrorKind::Transient;
-                }
-                return Err(mapped);
             }
+        };
+        // A role created in the same apply may not be assumable by EKS yet.
+        let settling = |e: &ProviderError| {
+            (e.message.contains("InvalidParameterException") && iam_propagating(&e.message)).then(
+                || {
+                    format!(
+                        "IAM role {} to be assumable by EKS (IAM is eventually consistent)",
+                        spec.role_arn
+                    )
+                },
+            )
+        };
+        let created = until_settled(ctx, IAM_PROPAGATION, send, settling).await?;
+        // Made by an earlier attempt (or by hand): adopt it, once it is
+        // visible; right after a delete of the same name it may not be, and
+        // creating again is what converges.
+        if !created && describe(&client, &spec.name, &what).await?.is_none() {
+            return Err(ProviderError::new(
+                ErrorKind::Transient,
+                format!("{what}: it exists but cannot be described yet"),
+            ));
         }
         ctx.progress("waiting for the control plane to be ACTIVE (typically 10-15 minutes)");
         let cluster = wait_active(ctx, &client, &spec.name).await?;

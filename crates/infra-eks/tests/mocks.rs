@@ -11,6 +11,7 @@ mod support;
 
 use infra_aws::testing::as_the_engine_retries;
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_sdk_eks::Client;
 use aws_sdk_eks::operation::create_cluster::{CreateClusterError, CreateClusterOutput};
@@ -414,7 +415,7 @@ async fn without_describe_update_the_waiter_polls_the_cluster() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn cluster_create_retries_throttling_and_iam_propagation() {
+async fn cluster_create_waits_out_iam_propagation_and_leaves_throttling_to_the_engine() {
     let spec = inputs(cluster_spec());
     let create = mock!(Client::create_cluster)
         .match_requests(|r| {
@@ -449,18 +450,50 @@ async fn cluster_create_retries_throttling_and_iam_propagation() {
     let ctx = mock_ctx("eks_cluster.main", "tok");
     let (got, retried) = as_the_engine_retries(|| p.create(&ctx, &spec)).await;
     assert_eq!(got.expect("create").inputs, spec);
-    // Throttled twice, then the role is still propagating; the wait looks
-    // past the throttled DescribeCluster itself.
-    assert_eq!(
-        retried,
-        [
-            ErrorKind::Throttled,
-            ErrorKind::Throttled,
-            ErrorKind::Transient
-        ]
-    );
+    // Throttled twice (the engine retries), then the role is still
+    // propagating (the create waits that out itself); the wait for ACTIVE
+    // looks past the throttled DescribeCluster.
+    assert_eq!(retried, [ErrorKind::Throttled, ErrorKind::Throttled]);
     assert_eq!(create.num_calls(), 4);
     assert_eq!(describe.num_calls(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_role_that_never_becomes_assumable_fails_after_the_propagation_window() {
+    let spec = inputs(cluster_spec());
+    let create = mock!(Client::create_cluster)
+        .sequence()
+        .error(|| {
+            CreateClusterError::InvalidParameterException(
+                InvalidParameterException::builder()
+                    .meta(meta(
+                        "InvalidParameterException",
+                        "Role could not be assumed because the trusted entity is not correct",
+                    ))
+                    .build(),
+            )
+        })
+        .repeatedly()
+        .build();
+    let p = cluster_provider(&[&create]);
+    let started = tokio::time::Instant::now();
+    let err = p
+        .create(&mock_ctx("eks_cluster.main", "tok"), &spec)
+        .await
+        .expect_err("never settles");
+    let waited = started.elapsed();
+    assert!(waited <= Duration::from_secs(120), "bounded: {waited:?}");
+    assert!(
+        waited >= Duration::from_secs(60),
+        "waited it out: {waited:?}"
+    );
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(err.message.contains("to be assumable by EKS"), "{err}");
+    assert!(
+        create.num_calls() > 3,
+        "looked again: {}",
+        create.num_calls()
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -11,7 +11,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use hmac::{Hmac, Mac};
-use infra_core::{Secret, Value};
+use infra_core::{Schema, Secret, Value};
 use sha2::Sha256;
 
 use crate::EngineError;
@@ -143,6 +143,30 @@ impl SecretKey {
     }
 }
 
+/// What state records of a resource's outputs: the cloud's `outputs` with
+/// the resource's `id`, and each output the schema marks sensitive sealed,
+/// so its plaintext stays in memory (for dependents in this run) and only
+/// its digest is ever written.
+pub(crate) fn recorded_outputs(
+    id: &str,
+    mut outputs: Value,
+    schema: Option<&Schema>,
+    key: &SecretKey,
+) -> Value {
+    if let Value::Map(m) = &mut outputs {
+        m.insert("id".into(), Value::String(id.to_owned()));
+        for output in schema.map_or(&[][..], |s| &s.outputs) {
+            if output.sensitive
+                && let Some(v) = m.get_mut(&output.name)
+                && !matches!(v, Value::Null)
+            {
+                *v = key.seal(std::mem::take(v));
+            }
+        }
+    }
+    outputs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +180,38 @@ mod tests {
         assert_ne!(a, SecretKey::from_bytes(b"other").seal("hunter2".into()));
         let json = serde_json::to_string(&a).unwrap();
         assert!(json.contains("hmac-sha256:") && !json.contains("hunter2"));
+    }
+
+    #[test]
+    fn sensitive_outputs_are_recorded_sealed_with_the_id() {
+        let k = SecretKey::from_bytes(b"k");
+        let schema = Schema::new("t")
+            .output(infra_core::Output::new(
+                "arn",
+                infra_core::Type::String,
+                "a",
+            ))
+            .output(infra_core::Output::new("value", infra_core::Type::String, "v").sensitive());
+        let outputs: Value = [
+            ("arn", Value::from("arn:x")),
+            ("value", Value::from("hunter2")),
+        ]
+        .into_iter()
+        .collect();
+        let recorded = recorded_outputs("i-1", outputs, Some(&schema), &k);
+        assert_eq!(recorded.get("id"), Some(&Value::from("i-1")));
+        assert_eq!(recorded.get("arn"), Some(&Value::from("arn:x")));
+        assert_eq!(recorded.get("value"), Some(&k.seal("hunter2".into())));
+        let Some(Value::Sensitive(s)) = recorded.get("value") else {
+            panic!("sealed")
+        };
+        assert_eq!(
+            s.plaintext(),
+            Some(&Value::from("hunter2")),
+            "kept in memory"
+        );
+        let json = serde_json::to_string(&recorded).unwrap();
+        assert!(!json.contains("hunter2"), "never written: {json}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::graph::{DepGraph, GraphFormat};
 use crate::journal::{self, Outcome, Step};
 use crate::plan::{Drift, Plan, PlanOptions, Planner, diff};
 use crate::retry::retrying;
-use crate::secrets::SecretKey;
+use crate::secrets::{SecretKey, recorded_outputs};
 use crate::state::State;
 
 type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -378,7 +378,7 @@ impl Session<'_> {
                     .await
                     .map_err(fail)?
                 {
-                    Some(found) => applied(found, inputs),
+                    Some(found) => applied(found, inputs, provider.schema(), &self.key),
                     None => Outcome::Failed {
                         message: "the create never reached the cloud; nothing to record".into(),
                     },
@@ -392,7 +392,7 @@ impl Session<'_> {
                     // What the cloud has now; the next plan converges the rest.
                     Some(found) => {
                         let inputs = found.inputs.clone();
-                        applied(found, inputs)
+                        applied(found, inputs, provider.schema(), &self.key)
                     }
                     None => Outcome::Failed {
                         message: "the resource is gone; the next plan recreates it".into(),
@@ -606,11 +606,7 @@ impl Session<'_> {
                     } else {
                         entry.inputs = recorded;
                     }
-                    let mut outputs = o.outputs;
-                    if let Value::Map(m) = &mut outputs {
-                        m.insert("id".into(), Value::String(o.id.clone()));
-                    }
-                    entry.outputs = outputs;
+                    entry.outputs = recorded_outputs(&o.id, o.outputs, Some(&schema), &self.key);
                 }
             }
         }
@@ -686,6 +682,7 @@ impl Session<'_> {
             }
             return Ok(ApplyReport::default());
         }
+        self.reveal_outputs(plan).await?;
         let operation = match plan.mode {
             crate::plan::PlanMode::Apply => "apply",
             crate::plan::PlanMode::Destroy => "destroy",
@@ -703,6 +700,81 @@ impl Session<'_> {
         .await?;
         self.persist().await?;
         Ok(report)
+    }
+
+    /// Reads again the sensitive outputs that the plan's creates and
+    /// updates take from resources it does not change, where state holds
+    /// only their digests (a saved plan, or one made with
+    /// `--refresh=false`): their plaintext is needed for the provider call
+    /// and is kept in memory only. A value that changed in the cloud since
+    /// the plan makes the plan stale.
+    async fn reveal_outputs(&mut self, plan: &Plan) -> Result<(), EngineError> {
+        use std::collections::BTreeSet;
+        let applied = plan.changes.iter().filter(|c| c.after.is_some());
+        let changing: BTreeSet<&infra_core::Address> =
+            applied.clone().map(|c| &c.address).collect();
+        let read: BTreeSet<infra_core::Address> = applied
+            .flat_map(|c| c.dependencies.iter())
+            .filter(|a| !changing.contains(a))
+            .cloned()
+            .collect();
+        for address in read {
+            let (Some(r), Some(provider)) = (
+                self.state.get(&address),
+                self.engine.registry.get(&address.ty).cloned(),
+            ) else {
+                continue;
+            };
+            let redacted: Vec<&str> = provider
+                .schema()
+                .outputs
+                .iter()
+                .filter(|o| o.sensitive)
+                .filter(|o| matches!(r.outputs.get(&o.name), Some(Value::Sensitive(s)) if s.plaintext().is_none()))
+                .map(|o| o.name.as_str())
+                .collect();
+            if redacted.is_empty() {
+                continue;
+            }
+            let ctx = self.context(
+                &provider,
+                &address,
+                "read",
+                provider.default_timeout(OpKind::Read),
+            );
+            let existing = r.existing();
+            let found = retrying(&ctx, "read", || provider.read(&ctx, &existing))
+                .await
+                .map_err(|e| {
+                    EngineError::Diagnostics(vec![
+                        Diagnostic::error(format!(
+                            "cannot read the sensitive outputs of `{address}`: {e}"
+                        ))
+                        .on(address.clone())
+                        .hint("fix access to the cloud and apply again"),
+                    ])
+                })?;
+            let Some(found) = found else {
+                return Err(EngineError::StalePlan(format!(
+                    "`{address}`, whose sensitive outputs it uses, no longer exists"
+                )));
+            };
+            let fresh =
+                recorded_outputs(&found.id, found.outputs, Some(provider.schema()), &self.key);
+            let entry = self.state.get_mut(&address).expect("read from state");
+            for name in redacted {
+                let value = fresh.get(name).cloned().unwrap_or(Value::Null);
+                if entry.outputs.get(name) != Some(&value) {
+                    return Err(EngineError::StalePlan(format!(
+                        "the sensitive output `{address}.{name}` changed in the cloud since the plan"
+                    )));
+                }
+                if let Value::Map(m) = &mut entry.outputs {
+                    m.insert(name.to_owned(), value);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Adopts a resource that exists in the cloud into state, at an address
@@ -798,10 +870,8 @@ impl Session<'_> {
                 ),
             ));
         }
-        let mut outputs = found.outputs;
-        if let Value::Map(m) = &mut outputs {
-            m.insert("id".into(), Value::String(found.id.clone()));
-        }
+        let outputs =
+            recorded_outputs(&found.id, found.outputs, Some(provider.schema()), &self.key);
         let now = crate::state::now();
         self.state.put(crate::state::ResourceState {
             address: address.clone(),
@@ -905,11 +975,13 @@ pub(crate) async fn read_current(
     Ok((None, Some(state)))
 }
 
-fn applied(found: infra_core::Observed, inputs: Value) -> Outcome {
-    let mut outputs = found.outputs;
-    if let Value::Map(m) = &mut outputs {
-        m.insert("id".into(), Value::String(found.id.clone()));
-    }
+fn applied(
+    found: infra_core::Observed,
+    inputs: Value,
+    schema: &infra_core::Schema,
+    key: &SecretKey,
+) -> Outcome {
+    let outputs = recorded_outputs(&found.id, found.outputs, Some(schema), key);
     Outcome::Applied {
         id: found.id,
         inputs,

@@ -152,9 +152,11 @@ impl Cloud {
                 live: false,
                 creates: 0,
                 deletes: 0,
+                secret: String::new(),
             },
         };
         file.inputs = inputs.clone();
+        file.secret = disk::new_secret(token);
         file.live = true;
         file.creates += 1;
         self.store(&file, true)?;

@@ -33,6 +33,17 @@ pub(crate) fn id_for_token(token: &str) -> String {
     id
 }
 
+/// A fresh secret for a created resource: unpredictable from anything infra
+/// writes (the token, the id).
+pub(crate) fn new_secret(token: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seed = format!("{token}:{}:{}", now.as_nanos(), std::process::id());
+    let digest = Sha256::digest(seed.as_bytes());
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Whether `id` has the shape of a sim id, so it is safe as a file name.
 pub(crate) fn is_sim_id(id: &str) -> bool {
     id.strip_prefix("sim-")
@@ -63,6 +74,10 @@ pub(crate) struct ResourceFile {
     pub creates: u64,
     #[serde(default)]
     pub deletes: u64,
+    /// The secret this simulated cloud generated at create (the
+    /// `secret` output, which infra must never write in plaintext).
+    #[serde(default)]
+    pub secret: String,
 }
 
 impl ResourceFile {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use infra_core::{
-    Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Phase, ProviderError,
-    Request, Resource, Schema, SettingsTable, Type, Typed, UpdateRequest, Value,
+    Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, Phase,
+    ProviderError, Request, Resource, Schema, SettingsTable, Type, Typed, UpdateRequest, Value,
 };
 use tokio::sync::OnceCell;
 
@@ -134,6 +134,14 @@ impl Resource for SimResource {
                 Attribute::new(FAIL_ON, Type::String)
                     .describe("`create`, `update` or `delete`: that operation fails"),
             )
+            .output(
+                Output::new(
+                    "secret",
+                    Type::String,
+                    "a secret the simulated cloud generated at create",
+                )
+                .sensitive(),
+            )
     }
 
     fn parse(&self, f: &mut Fields<'_>) -> Spec {
@@ -155,6 +163,7 @@ impl Resource for SimResource {
         let (ctx, spec, inputs) = op.parts();
         let (cloud, injected) = self.cloud(ctx, Operation::Create).await?;
         before(ctx, &injected)?;
+        refuse_redacted(ctx, inputs)?;
         if spec.fail_on == Some(OpKind::Create) {
             wait(ctx, &injected, spec.create).await;
             return Err(failed_as_configured(ctx, OpKind::Create));
@@ -220,6 +229,7 @@ impl Resource for SimResource {
         let (ctx, existing, spec, inputs) = op.parts();
         let (cloud, injected) = self.cloud(ctx, Operation::Update).await?;
         before(ctx, &injected)?;
+        refuse_redacted(ctx, inputs)?;
         if spec.fail_on == Some(OpKind::Update) {
             wait(ctx, &injected, spec.update).await;
             return Err(failed_as_configured(ctx, OpKind::Update));
@@ -420,9 +430,13 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn observed(file: ResourceFile) -> Observed {
-    let outputs = [("id", Value::String(file.id.clone()))]
-        .into_iter()
-        .collect();
+    let secret = Some(file.secret).filter(|s| !s.is_empty());
+    let outputs = [
+        ("id", Value::String(file.id.clone())),
+        ("secret", secret.into()),
+    ]
+    .into_iter()
+    .collect();
     Observed {
         id: file.id,
         inputs: file.inputs,
@@ -432,6 +446,16 @@ fn observed(file: ResourceFile) -> Observed {
 
 fn error(kind: ErrorKind, ctx: &OpContext, message: &str) -> ProviderError {
     ProviderError::new(kind, format!("{}: {message}", ctx.address))
+}
+
+/// A real cloud needs the plaintext of a secret input; one that arrives as
+/// a digest only (the engine lost it) fails, as it would there.
+fn refuse_redacted(ctx: &OpContext, inputs: &Value) -> Result<(), ProviderError> {
+    if inputs.reveal().has_unknown() {
+        let message = "a sensitive input arrived without its plaintext";
+        return Err(error(ErrorKind::Invalid, ctx, message));
+    }
+    Ok(())
 }
 
 fn failed_as_configured(ctx: &OpContext, op: OpKind) -> ProviderError {

@@ -76,7 +76,9 @@ async fn create_read_update_delete_round_trip() {
         .await
         .unwrap();
     assert!(made.id.starts_with("sim-"), "{}", made.id);
-    assert_eq!(made.outputs, inputs(&format!(r#"{{"id": "{}"}}"#, made.id)));
+    assert_eq!(made.outputs.get("id"), Some(&Value::from(made.id.as_str())));
+    let secret = made.outputs.get("secret").and_then(Value::as_str);
+    assert_eq!(secret.map(str::len), Some(24), "a generated secret: {secret:?}");
     assert_eq!(
         sim.read(&c, &existing(&made)).await.unwrap(),
         Some(made.clone())
@@ -87,6 +89,7 @@ async fn create_read_update_delete_round_trip() {
         .await
         .unwrap();
     assert_eq!(changed.id, made.id);
+    assert_eq!(changed.outputs, made.outputs, "an update keeps the secret");
     let read = sim.read(&c, &existing(&made)).await.unwrap().unwrap();
     assert_eq!(read.inputs, inputs(r#"{"payload": {"size": 2}}"#));
 

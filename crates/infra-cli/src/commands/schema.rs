@@ -176,7 +176,8 @@ fn text(schemas: &[&Schema]) -> String {
         }
         out.push_str("  outputs:\n");
         for o in &s.outputs {
-            out.push_str(&format!("    {} ({})\n", o.name, o.ty.syntax()));
+            let sensitive = if o.sensitive { ", sensitive" } else { "" };
+            out.push_str(&format!("    {} ({}{sensitive})\n", o.name, o.ty.syntax()));
             if !o.description.is_empty() {
                 out.push_str(&format!("        {}\n", o.description));
             }
@@ -248,8 +249,13 @@ fn markdown(schemas: &[&Schema]) -> String {
         }
         out.push_str("\n| output | type | description |\n| --- | --- | --- |\n");
         for o in &s.outputs {
+            let sensitive = if o.sensitive {
+                "sensitive (kept as a digest); "
+            } else {
+                ""
+            };
             out.push_str(&format!(
-                "| `{}` | `{}` | {} |\n",
+                "| `{}` | `{}` | {sensitive}{} |\n",
                 o.name,
                 o.ty.syntax(),
                 cell(&o.description)
@@ -329,7 +335,7 @@ fn validator(v: &Validator) -> serde_json::Value {
 }
 
 fn output(o: &Output) -> serde_json::Value {
-    json!({ "name": o.name, "type": o.ty.syntax(), "description": o.description })
+    json!({ "name": o.name, "type": o.ty.syntax(), "sensitive": o.sensitive, "description": o.description })
 }
 
 #[cfg(test)]
@@ -467,7 +473,7 @@ mod tests {
         assert_eq!(attrs[5]["attributes"][0]["validators"][0]["kind"], "cidr");
         assert_eq!(
             db["outputs"][1],
-            json!({"name": "address", "type": "string", "description": "the host name"})
+            json!({"name": "address", "type": "string", "sensitive": false, "description": "the host name"})
         );
     }
 

@@ -251,7 +251,7 @@ impl<'x, 'a> Coordinator<'x, 'a> {
                     let intent = &self.intents[&i];
                     let schema = self.exec.registry.get(&self.ops[i].address.ty);
                     let schema = schema.map(|p| p.schema());
-                    let outcome = outcome(self.ops[i].step, intent, result, schema);
+                    let outcome = outcome(self.ops[i].step, intent, result, schema, self.exec.key);
                     records.push(Record::Result {
                         seq: intent.seq,
                         outcome: outcome.clone(),
@@ -354,15 +354,14 @@ fn outcome(
     intent: &Intent,
     result: Result<infra_core::Observed, ProviderError>,
     schema: Option<&infra_core::Schema>,
+    key: &crate::secrets::SecretKey,
 ) -> Outcome {
     match result {
         Ok(observed) => match step {
             Step::Delete | Step::DeleteDeposed => Outcome::Deleted,
             _ => {
-                let mut outputs = observed.outputs;
-                if let Value::Map(m) = &mut outputs {
-                    m.insert("id".into(), Value::String(observed.id.clone()));
-                }
+                let outputs =
+                    crate::secrets::recorded_outputs(&observed.id, observed.outputs, schema, key);
                 Outcome::Applied {
                     id: observed.id,
                     // State records what the cloud picked for computed

@@ -1,0 +1,1 @@
+//! EC2 network resource types for infra (in progress).

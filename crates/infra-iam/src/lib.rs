@@ -1,0 +1,33 @@
+//! IAM resource types for infra: `iam_role` and
+//! `iam_openid_connect_provider`, through `aws-sdk-iam`.
+//!
+//! Both take their SDK configuration from the stack's `[aws]` table through
+//! a shared, lazily built [`AwsContext`]. Their semantics follow Terraform's
+//! `aws_iam_role` and `aws_iam_openid_connect_provider`. IAM takes no client
+//! tokens, so a create tags what it makes with `infra:token` and a retried
+//! or recovered create adopts what carries its token (names and URLs are
+//! unique). Policy documents are TOML tables, compared as IAM means them
+//! ([`policy::same_policy`]).
+
+use std::sync::Arc;
+
+use infra_aws::AwsContext;
+use infra_core::{Provider, Typed};
+
+mod common;
+mod oidc_provider;
+pub mod policy;
+mod role;
+
+pub use oidc_provider::{
+    IamOidcProvider, Spec as OidcProviderSpec, TYPE_NAME as OIDC_PROVIDER_TYPE,
+};
+pub use role::{DEFAULT_MAX_SESSION, IamRole, Spec as RoleSpec, TYPE_NAME as ROLE_TYPE};
+
+/// The IAM resource types, sharing one AWS context.
+pub fn providers(aws: Arc<AwsContext>) -> Vec<Arc<dyn Provider>> {
+    vec![
+        Arc::new(Typed::new(IamRole::new(Arc::clone(&aws)))),
+        Arc::new(Typed::new(IamOidcProvider::new(aws))),
+    ]
+}
