@@ -13,7 +13,9 @@ use infra_core::Registry;
 
 /// Every provider compiled in: the AWS types (`eks_cluster`,
 /// `eks_node_group`, `rds_subnet_group`, `rds_instance`, `s3_bucket`,
-/// `iam_role`, `iam_openid_connect_provider`, `secretsmanager_secret`),
+/// the network (`vpc`, `subnet`, `internet_gateway`, `eip`, `nat_gateway`,
+/// `route_table`, `security_group`), `iam_role`,
+/// `iam_openid_connect_provider`, `secretsmanager_secret`),
 /// `helm_release`, and `sim_resource` with feature `sim` (without it, a
 /// stack using `sim_resource` is told to enable it); and the state
 /// backends: `s3://bucket/key`.
@@ -26,6 +28,7 @@ pub fn default_registry() -> Registry {
         .into_iter()
         .chain(infra_rds::providers(aws.clone()))
         .chain(infra_s3::providers(aws.clone()))
+        .chain(infra_ec2::providers(aws.clone()))
         .chain(infra_iam::providers(aws.clone()))
         .chain(infra_secrets::providers(aws.clone()))
         .chain(infra_helm::providers())

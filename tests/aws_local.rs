@@ -27,6 +27,18 @@ struct Platform {
 const SHIPPED: [&str; 3] = ["airflow.toml", "dev.toml", "local.toml"];
 
 impl Platform {
+    /// A project with no stacks, the stand-in helm and `emulator`.
+    fn bare(emulator: Emulator) -> Platform {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
+        install_standin_helm(dir.path(), false);
+        Platform {
+            dir,
+            emulator,
+            subnets: Vec::new(),
+        }
+    }
+
     fn new() -> Platform {
         let emulator = Emulator::start();
         let dir = tempfile::tempdir().expect("tempdir");
@@ -535,4 +547,472 @@ name = "unreachable-logs"
         text.contains("check [aws] endpoint_url / AWS_ENDPOINT_URL, the network and the region"),
         "{text}"
     );
+}
+
+/// The foundation on an empty account: a VPC with public and private
+/// subnets in two zones, an internet gateway, a NAT gateway on an elastic
+/// IP, route tables, two security groups (the database's admitting 5432
+/// from the cluster's), IAM roles with trust, managed and inline policies,
+/// the cluster's OIDC provider, and a generated secret that is the
+/// database's password and is in the Airflow release's values.
+const FOUNDATION: &str = r#"
+[aws]
+endpoint_url = "{endpoint}"
+
+[resources.vpc.main]
+cidr_block = "10.40.0.0/16"
+enable_dns_hostnames = true
+tags = { Name = "fnd" }
+
+[resources.subnet.public_a]
+vpc_id = "${vpc.main.id}"
+cidr_block = "10.40.0.0/20"
+availability_zone = "us-east-1a"
+map_public_ip_on_launch = true
+tags = { "kubernetes.io/role/elb" = "1" }
+
+[resources.subnet.public_b]
+vpc_id = "${vpc.main.id}"
+cidr_block = "10.40.16.0/20"
+availability_zone = "us-east-1b"
+map_public_ip_on_launch = true
+tags = { "kubernetes.io/role/elb" = "1" }
+
+[resources.subnet.private_a]
+vpc_id = "${vpc.main.id}"
+cidr_block = "10.40.128.0/20"
+availability_zone = "us-east-1a"
+tags = { "kubernetes.io/role/internal-elb" = "1" }
+
+[resources.subnet.private_b]
+vpc_id = "${vpc.main.id}"
+cidr_block = "10.40.144.0/20"
+availability_zone = "us-east-1b"
+tags = { "kubernetes.io/role/internal-elb" = "1" }
+
+[resources.internet_gateway.main]
+vpc_id = "${vpc.main.id}"
+
+[resources.eip.nat]
+tags = { Name = "fnd-nat" }
+
+[resources.nat_gateway.main]
+subnet_id = "${subnet.public_a.id}"
+allocation_id = "${eip.nat.id}"
+depends_on = ["internet_gateway.main"]
+
+[resources.route_table.public]
+vpc_id = "${vpc.main.id}"
+routes = [{ cidr_block = "0.0.0.0/0", gateway_id = "${internet_gateway.main.id}" }]
+subnet_ids = ["${subnet.public_a.id}", "${subnet.public_b.id}"]
+
+[resources.route_table.private]
+vpc_id = "${vpc.main.id}"
+routes = [{ cidr_block = "0.0.0.0/0", nat_gateway_id = "${nat_gateway.main.id}" }]
+subnet_ids = ["${subnet.private_a.id}", "${subnet.private_b.id}"]
+
+[resources.security_group.cluster]
+name = "fnd-cluster"
+description = "Airflow's EKS cluster"
+vpc_id = "${vpc.main.id}"
+egress = [{ protocol = "-1", from_port = 0, to_port = 0, cidr_blocks = ["0.0.0.0/0"], description = "anywhere" }]
+
+[resources.security_group.db]
+name = "fnd-db"
+description = "Airflow's metadata database"
+vpc_id = "${vpc.main.id}"
+ingress = [{ protocol = "tcp", from_port = 5432, to_port = 5432, source_security_group_id = "${security_group.cluster.id}", description = "PostgreSQL from the cluster" }]
+
+[resources.iam_role.cluster]
+name = "fnd-eks-cluster"
+assume_role_policy = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "eks.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+managed_policy_arns = ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
+
+[resources.iam_role.cluster.inline_policies.logs]
+Version = "2012-10-17"
+Statement = [{ Effect = "Allow", Action = ["logs:CreateLogGroup", "logs:PutLogEvents"], Resource = "*" }]
+
+[resources.eks_cluster.main]
+name = "fnd"
+version = "1.33"
+role_arn = "${iam_role.cluster.arn}"
+subnet_ids = ["${subnet.private_a.id}", "${subnet.private_b.id}"]
+security_group_ids = ["${security_group.cluster.id}"]
+
+[resources.iam_openid_connect_provider.eks]
+url = "${eks_cluster.main.oidc_issuer}"
+client_id_list = ["sts.amazonaws.com"]
+
+[resources.secretsmanager_secret.db]
+name = "fnd/db-password"
+generate = { length = 24, exclude_punctuation = true }
+recovery_window_days = 0
+
+[resources.rds_subnet_group.db]
+name = "fnd-db"
+subnet_ids = ["${subnet.private_a.id}", "${subnet.private_b.id}"]
+
+[resources.rds_instance.db]
+identifier = "fnd-db"
+instance_class = "db.t3.micro"
+allocated_storage = 20
+username = "airflow"
+password = "${secretsmanager_secret.db.value}"
+db_subnet_group = "${rds_subnet_group.db.name}"
+vpc_security_group_ids = ["${security_group.db.id}"]
+skip_final_snapshot = true
+
+[resources.helm_release.airflow]
+name = "airflow"
+namespace = "airflow"
+chart = "oci://registry.example/airflow"
+version = "1.0.0"
+kubernetes = { eks_cluster = "${eks_cluster.main.name}", endpoint = "${eks_cluster.main.endpoint}", ca_data = "${eks_cluster.main.certificate_authority}", region = "us-east-1" }
+values = { data = { metadataConnection = { host = "${rds_instance.db.address}", pass = "${secretsmanager_secret.db.value}" } } }
+"#;
+
+/// What exists in the emulator's account, by kind: ids and names.
+async fn inventory(sdk: &aws_config::SdkConfig) -> Vec<(&'static str, Vec<String>)> {
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let rds = aws_sdk_rds::Client::new(sdk);
+    let eks = aws_sdk_eks::Client::new(sdk);
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let vpcs = ec2.describe_vpcs().send().await.expect("vpcs");
+    let subnets = ec2.describe_subnets().send().await.expect("subnets");
+    let groups = ec2.describe_security_groups().send().await.expect("groups");
+    let gateways = ec2.describe_internet_gateways().send().await.expect("igws");
+    let tables = ec2.describe_route_tables().send().await.expect("tables");
+    let addresses = ec2.describe_addresses().send().await.expect("eips");
+    let nats = ec2.describe_nat_gateways().send().await.expect("nats");
+    let roles = iam.list_roles().send().await.expect("roles");
+    let oidc = iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .expect("oidc");
+    let listed = secrets.list_secrets().send().await.expect("secrets");
+    let dbs = rds.describe_db_instances().send().await.expect("dbs");
+    let groups_db = rds
+        .describe_db_subnet_groups()
+        .send()
+        .await
+        .expect("db subnet groups");
+    let clusters = eks.list_clusters().send().await.expect("clusters");
+    let ids = |v: Vec<Option<&str>>| sorted(v.into_iter().flatten().map(str::to_owned).collect());
+    vec![
+        ("vpc", ids(vpcs.vpcs().iter().map(|v| v.vpc_id()).collect())),
+        (
+            "subnet",
+            ids(subnets.subnets().iter().map(|s| s.subnet_id()).collect()),
+        ),
+        (
+            "security_group",
+            ids(groups
+                .security_groups()
+                .iter()
+                .map(|g| g.group_id())
+                .collect()),
+        ),
+        (
+            "internet_gateway",
+            ids(gateways
+                .internet_gateways()
+                .iter()
+                .map(|g| g.internet_gateway_id())
+                .collect()),
+        ),
+        (
+            "route_table",
+            ids(tables
+                .route_tables()
+                .iter()
+                .map(|t| t.route_table_id())
+                .collect()),
+        ),
+        (
+            "eip",
+            ids(addresses
+                .addresses()
+                .iter()
+                .map(|a| a.allocation_id())
+                .collect()),
+        ),
+        (
+            "nat_gateway",
+            ids(nats
+                .nat_gateways()
+                .iter()
+                .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+                .map(|n| n.nat_gateway_id())
+                .collect()),
+        ),
+        (
+            "iam_role",
+            ids(roles.roles().iter().map(|r| Some(r.role_name())).collect()),
+        ),
+        (
+            "oidc",
+            ids(oidc
+                .open_id_connect_provider_list()
+                .iter()
+                .map(|p| p.arn())
+                .collect()),
+        ),
+        (
+            "secret",
+            ids(listed.secret_list().iter().map(|s| s.name()).collect()),
+        ),
+        (
+            "rds_instance",
+            ids(dbs
+                .db_instances()
+                .iter()
+                .map(|d| d.db_instance_identifier())
+                .collect()),
+        ),
+        (
+            "rds_subnet_group",
+            ids(groups_db
+                .db_subnet_groups()
+                .iter()
+                .map(|g| g.db_subnet_group_name())
+                .collect()),
+        ),
+        ("eks_cluster", sorted(clusters.clusters().to_vec())),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_foundation_applies_on_an_empty_account_converges_and_destroys_to_what_was_there() {
+    // Real accounts have AWS's managed policies; moto loads them on request.
+    let p = Platform::bare(Emulator::start_with(&[(
+        "MOTO_IAM_LOAD_MANAGED_POLICIES",
+        "true",
+    )]));
+    let stack = FOUNDATION.replace("{endpoint}", p.emulator.endpoint());
+    std::fs::write(p.dir.path().join("stacks/e2e.toml"), stack).expect("stack");
+    let sdk = p
+        .emulator
+        .context()
+        .sdk_config(&p.emulator.settings())
+        .await
+        .expect("sdk config");
+    let before = inventory(&sdk).await;
+
+    let out = p.ok(&["apply", "--auto-approve", "-vvv"], 0);
+    assert!(out.contains("Apply complete"), "{out}");
+
+    // Every object, through the SDK.
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.dir.path().join("state/e2e.json")).expect("state"),
+    )
+    .expect("state json");
+    let id = |address: &str| -> String {
+        let r = state["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|r| r["address"] == address)
+            .unwrap_or_else(|| panic!("{address} in state"));
+        r["id"].as_str().expect("id").to_owned()
+    };
+    let vpc = ec2
+        .describe_vpcs()
+        .vpc_ids(id("vpc.main"))
+        .send()
+        .await
+        .expect("vpc");
+    assert_eq!(vpc.vpcs()[0].cidr_block(), Some("10.40.0.0/16"));
+    let hostnames = ec2
+        .describe_vpc_attribute()
+        .vpc_id(id("vpc.main"))
+        .attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames)
+        .send()
+        .await
+        .expect("vpc attribute");
+    assert_eq!(
+        hostnames.enable_dns_hostnames().and_then(|a| a.value()),
+        Some(true)
+    );
+    for (name, cidr, zone, public) in [
+        ("public_a", "10.40.0.0/20", "us-east-1a", true),
+        ("public_b", "10.40.16.0/20", "us-east-1b", true),
+        ("private_a", "10.40.128.0/20", "us-east-1a", false),
+        ("private_b", "10.40.144.0/20", "us-east-1b", false),
+    ] {
+        let subnet = ec2
+            .describe_subnets()
+            .subnet_ids(id(&format!("subnet.{name}")))
+            .send()
+            .await
+            .expect("subnet");
+        let subnet = &subnet.subnets()[0];
+        assert_eq!(subnet.vpc_id(), Some(id("vpc.main").as_str()));
+        assert_eq!(
+            (subnet.cidr_block(), subnet.availability_zone()),
+            (Some(cidr), Some(zone))
+        );
+        assert_eq!(subnet.map_public_ip_on_launch(), Some(public), "{name}");
+    }
+    let igw = ec2
+        .describe_internet_gateways()
+        .internet_gateway_ids(id("internet_gateway.main"))
+        .send()
+        .await
+        .expect("igw");
+    assert_eq!(
+        igw.internet_gateways()[0].attachments()[0].vpc_id(),
+        Some(id("vpc.main").as_str())
+    );
+    let nat = ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(id("nat_gateway.main"))
+        .send()
+        .await
+        .expect("nat");
+    let nat = &nat.nat_gateways()[0];
+    assert_eq!(nat.state().map(|s| s.as_str()), Some("available"));
+    assert_eq!(nat.subnet_id(), Some(id("subnet.public_a").as_str()));
+    assert_eq!(
+        nat.nat_gateway_addresses()[0].allocation_id(),
+        Some(id("eip.nat").as_str())
+    );
+    for (table, target, subnets) in [
+        (
+            "public",
+            id("internet_gateway.main"),
+            ["public_a", "public_b"],
+        ),
+        (
+            "private",
+            id("nat_gateway.main"),
+            ["private_a", "private_b"],
+        ),
+    ] {
+        let t = ec2
+            .describe_route_tables()
+            .route_table_ids(id(&format!("route_table.{table}")))
+            .send()
+            .await
+            .expect("route table");
+        let t = &t.route_tables()[0];
+        let default = t
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .expect("a default route");
+        let via = default.gateway_id().or(default.nat_gateway_id());
+        assert_eq!(via, Some(target.as_str()), "{table}");
+        let mut associated: Vec<&str> = t
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id())
+            .collect();
+        associated.sort();
+        let mut want: Vec<String> = subnets.iter().map(|s| id(&format!("subnet.{s}"))).collect();
+        want.sort();
+        assert_eq!(associated, want, "{table}");
+    }
+    let db_group = ec2
+        .describe_security_groups()
+        .group_ids(id("security_group.db"))
+        .send()
+        .await
+        .expect("db group");
+    let rule = &db_group.security_groups()[0].ip_permissions()[0];
+    assert_eq!((rule.from_port(), rule.to_port()), (Some(5432), Some(5432)));
+    assert_eq!(
+        rule.user_id_group_pairs()[0].group_id(),
+        Some(id("security_group.cluster").as_str())
+    );
+    let role = iam
+        .get_role()
+        .role_name("fnd-eks-cluster")
+        .send()
+        .await
+        .expect("role");
+    let trust = role
+        .role()
+        .and_then(|r| r.assume_role_policy_document())
+        .expect("trust");
+    assert!(trust.contains("eks.amazonaws.com"), "{trust}");
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("fnd-eks-cluster")
+        .send()
+        .await
+        .expect("attached");
+    assert_eq!(
+        attached.attached_policies()[0].policy_arn(),
+        Some("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy")
+    );
+    iam.get_role_policy()
+        .role_name("fnd-eks-cluster")
+        .policy_name("logs")
+        .send()
+        .await
+        .expect("inline policy");
+    let cluster = aws_sdk_eks::Client::new(&sdk)
+        .describe_cluster()
+        .name("fnd")
+        .send()
+        .await
+        .expect("cluster");
+    let cluster = cluster.cluster().expect("cluster body");
+    assert_eq!(cluster.role_arn(), role.role().map(|r| r.arn()));
+    let providers = iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .expect("oidc");
+    assert_eq!(providers.open_id_connect_provider_list().len(), 1);
+
+    // The generated password: the database's, and in the release's values,
+    // and nowhere infra writes.
+    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
+        .get_secret_value()
+        .secret_id("fnd/db-password")
+        .send()
+        .await
+        .expect("secret");
+    let password = secret.secret_string().expect("a string").to_owned();
+    assert_eq!(password.len(), 24);
+    let uploads = standin_log(p.dir.path(), "values.log");
+    assert_eq!(
+        uploads.last().expect("helm ran")["content"]["data"]["metadataConnection"]["pass"],
+        password.as_str()
+    );
+    assert!(
+        !out.contains(&password),
+        "the generated password leaked into the logs"
+    );
+    let mut written = String::new();
+    for entry in std::fs::read_dir(p.dir.path().join("state"))
+        .expect("state dir")
+        .flatten()
+    {
+        written.push_str(&String::from_utf8_lossy(
+            &std::fs::read(entry.path()).unwrap_or_default(),
+        ));
+    }
+    assert!(
+        !written.contains(&password),
+        "the generated password leaked into state"
+    );
+
+    // A second plan is empty: policy documents, sets and defaults included.
+    let again = p.ok(&["plan", "--detailed-exitcode"], 0);
+    assert!(again.contains("No changes"), "{again}");
+
+    // Destroy leaves what the account had before.
+    let out = p.ok(&["destroy", "--auto-approve"], 0);
+    assert!(out.contains("Destroy complete"), "{out}");
+    assert_eq!(inventory(&sdk).await, before);
 }

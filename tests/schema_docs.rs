@@ -176,8 +176,11 @@ fn the_command_prints_the_same_reference() {
         .collect();
     let built = infra::default_registry();
     assert_eq!(names, built.type_names().collect::<Vec<_>>());
-    let cluster = &doc["types"][0];
-    assert_eq!(cluster["type"], "eks_cluster");
+    let types = doc["types"].as_array().unwrap();
+    let cluster = types
+        .iter()
+        .find(|t| t["type"] == "eks_cluster")
+        .expect("eks_cluster");
     assert_eq!(cluster["attributes"][0]["name"], "name");
     assert_eq!(cluster["attributes"][0]["presence"], "required");
     assert_eq!(cluster["attributes"][0]["change"], "replace");

@@ -61,6 +61,13 @@ impl Emulator {
     /// Starts a fresh emulator; panics with [`INSTALL_HINT`] when moto is
     /// not installed.
     pub fn start() -> Emulator {
+        Emulator::start_with(&[])
+    }
+
+    /// Starts a fresh emulator with moto settings in its environment, e.g.
+    /// `MOTO_IAM_LOAD_MANAGED_POLICIES=true` (AWS's managed policies, which
+    /// every real account has).
+    pub fn start_with(env: &[(&str, &str)]) -> Emulator {
         let server = moto_server().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         for _attempt in 0..3 {
             let port = free_port();
@@ -71,6 +78,7 @@ impl Emulator {
                 .arg(r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & pid=$!; read _; kill $pid"#)
                 .arg(&server)
                 .arg(port.to_string())
+                .envs(env.iter().copied())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -1006,7 +1006,7 @@ impl crate::eval::Resolve for StateResolver<'_> {
         let is_input = self
             .registry
             .get(&r.address.ty)
-            .is_some_and(|p| p.schema().input(attr).is_some());
+            .is_some_and(|p| p.schema().reads_input(attr, Some(&res.inputs)));
         let source = if is_input { &res.inputs } else { &res.outputs };
         Ok(source.get(attr).cloned().unwrap_or(Value::Unknown))
     }

@@ -174,14 +174,13 @@ impl Resolve for ApplyResolver<'_> {
         let Some(infra_core::PathSeg::Key(attr)) = r.path.first() else {
             return Err(format!("`{r}` does not name an attribute"));
         };
+        let inputs = self.evaluated.get(&r.address);
         let is_input = self
             .registry
             .get(&r.address.ty)
-            .is_some_and(|p| p.schema().input(attr).is_some());
+            .is_some_and(|p| p.schema().reads_input(attr, inputs));
         if is_input {
-            return Ok(self
-                .evaluated
-                .get(&r.address)
+            return Ok(inputs
                 .and_then(|v| v.get(attr))
                 .cloned()
                 .unwrap_or(Value::Null));

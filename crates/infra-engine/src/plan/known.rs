@@ -58,9 +58,9 @@ impl Resolve for KnownResolver<'_, '_> {
             return Ok(Value::Unknown);
         };
         let schema = self.registry.get(&r.address.ty).map(|p| p.schema());
-        if schema.is_some_and(|s| s.input(attr).is_some()) {
-            return Ok(self
-                .inputs(known)
+        let inputs = self.inputs(known);
+        if schema.is_some_and(|s| s.reads_input(attr, inputs)) {
+            return Ok(inputs
                 .and_then(|v| v.get(attr))
                 .cloned()
                 .unwrap_or(Value::Null));
