@@ -1099,7 +1099,8 @@ payload = { tags = { "$unknown" = true }, "$$" = "x" }
     let show = p.infra(&["state", "show", "sim_resource.a"]);
     show.expect_code(0);
     assert!(
-        show.stdout.contains(r#"payload   = { "$sensitive" = "hello" }"#),
+        show.stdout
+            .contains(r#"payload   = { "$sensitive" = "hello" }"#),
         "{}",
         show.stdout
     );

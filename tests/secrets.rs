@@ -169,6 +169,10 @@ fn the_sentinel_secret_appears_nowhere_infra_writes() {
 }
 
 fn generated_stack(revision: u32) -> String {
+    generated_stack_slow(revision, 0)
+}
+
+fn generated_stack_slow(revision: u32, update_ms: u64) -> String {
     format!(
         r#"[helm]
 binary = "bin/helm"
@@ -176,6 +180,7 @@ binary = "bin/helm"
 [resources.sim_resource.gen]
 
 [resources.sim_resource.user]
+update_ms = {update_ms}
 payload = {{ password = "${{sim_resource.gen.secret}}", revision = {revision} }}
 
 [resources.helm_release.app]
@@ -247,6 +252,32 @@ fn a_generated_secret_reaches_its_dependents_and_appears_nowhere_infra_writes() 
         "-vvv",
     ]);
     assert_eq!(values_with_secret(), 3, "and without refresh");
+    // A run killed while the dependent is being updated leaves its
+    // journal; the next run recovers.
+    p.set_stack(&generated_stack_slow(4, 3_000));
+    let mut child = p
+        .command(&["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let journal = p.root().join("state/x.journal");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&journal).map_or(true, |j| !j.contains("\"record\":\"intent\"")) {
+        assert!(
+            Instant::now() < deadline,
+            "the apply never journaled an intent"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+    let killed = std::fs::read_to_string(&journal).expect("the killed run left its journal");
+    assert!(
+        !killed.contains(&secret),
+        "the generated secret leaked into the journal"
+    );
+    run(&["apply", "--auto-approve", "-vvv"]);
     run(&["plan", "--json"]);
     run(&["output", "--json"]);
     run(&["state", "pull"]);

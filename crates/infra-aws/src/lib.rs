@@ -28,12 +28,20 @@ mod reach;
 mod settings;
 mod tags;
 pub mod testing;
+
+/// For [`resource_type!`]'s expansion.
+#[doc(hidden)]
+pub use infra_core as __core;
 mod wait;
 
 pub use clients::{Clients, found};
 pub use context::{AwsContext, CONNECT_TIMEOUT, has_custom_endpoint};
 pub use error::{classify, error_code};
 pub use op::AwsOp;
-pub use settings::{AWS_SETTINGS, AwsSettings};
+pub use settings::{AWS_SETTINGS, AwsSettings, typed};
+
+/// The description AWS requires where the stack gives none (a DB subnet
+/// group, a security group).
+pub const DEFAULT_DESCRIPTION: &str = "Managed by infra";
 pub use tags::{MAX_TAGS, TagChange, Tags, read_tags, tag_problem, tags_attribute};
 pub use wait::{MAX_FAILED_LOOKS, Poll, poll_until, until_settled};

@@ -9,7 +9,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use infra_core::{ErrorKind, OpContext, ProviderError};
 
-use crate::{Clients, Poll, classify, poll_until};
+use crate::{Clients, Poll, TagChange, Tags, classify, poll_until};
 
 /// The client for one operation, and the resource it works on as messages
 /// name it: "`rds_subnet_group.db` (DB subnet group airflow-db)".
@@ -64,6 +64,36 @@ impl<C> AwsOp<C> {
         ProviderError::new(ErrorKind::Transient, message)
     }
 
+    /// Brings the resource's tags from `actual` to `desired`: `remove` is
+    /// sent the keys that go (first, so a key changing case is not lost),
+    /// then `set` the tags that are new or changed. Each is called only
+    /// when it has something to do; their errors are classified.
+    pub async fn sync_tags<R, S, E1, E2, O1, O2>(
+        &self,
+        actual: &Tags,
+        desired: &Tags,
+        remove: impl FnOnce(Vec<String>) -> R,
+        set: impl FnOnce(Tags) -> S,
+    ) -> Result<(), ProviderError>
+    where
+        R: Future<Output = Result<O1, SdkError<E1, HttpResponse>>>,
+        S: Future<Output = Result<O2, SdkError<E2, HttpResponse>>>,
+        E1: ProvideErrorMetadata + std::error::Error + 'static,
+        E2: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let change = TagChange::between(actual, desired);
+        if !change.remove.is_empty() {
+            let removed = remove(change.remove).await;
+            removed.map_err(|e| self.failed("removing tags from", &e))?;
+        }
+        if !change.set.is_empty() {
+            set(change.set)
+                .await
+                .map_err(|e| self.failed("tagging", &e))?;
+        }
+        Ok(())
+    }
+
     /// Waits, within the operation's timeout, until `look` finds nothing.
     pub async fn wait_gone<T, F, Fut>(
         &self,
@@ -86,4 +116,51 @@ impl<C> AwsOp<C> {
         })
         .await
     }
+}
+
+/// Declares an AWS resource type: a struct holding its SDK clients, with
+/// `new(aws)` (clients built from the stack's `[aws]` table when an
+/// operation needs one), `with_client(aws, client)` (tests with mocked
+/// responses) and `op(ctx, id)` (the operation's [`AwsOp`], naming the
+/// resource as the `kind` AWS calls it, with cloud id `id`).
+///
+/// ```ignore
+/// infra_aws::resource_type! {
+///     /// The `rds_subnet_group` type.
+///     pub struct RdsSubnetGroup(aws_sdk_rds::Client, "DB subnet group");
+/// }
+/// ```
+#[macro_export]
+macro_rules! resource_type {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident($client:ty, $kind:expr);) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        $vis struct $name {
+            clients: $crate::Clients<$client>,
+        }
+
+        impl $name {
+            /// The type, reaching AWS through the shared context.
+            pub fn new(aws: ::std::sync::Arc<$crate::AwsContext>) -> Self {
+                let clients = $crate::Clients::new(aws, <$client>::new);
+                $name { clients }
+            }
+
+            /// The type with a fixed SDK client (tests with mocked responses).
+            pub fn with_client(aws: ::std::sync::Arc<$crate::AwsContext>, client: $client) -> Self {
+                let clients = $crate::Clients::fixed(aws, <$client>::new, client);
+                $name { clients }
+            }
+
+            /// This operation's client, working on the object with cloud id `id`.
+            #[allow(dead_code)]
+            async fn op(
+                &self,
+                ctx: &$crate::__core::OpContext,
+                id: &str,
+            ) -> ::std::result::Result<$crate::AwsOp<$client>, $crate::__core::ProviderError> {
+                self.clients.op(ctx, $kind, id).await
+            }
+        }
+    };
 }

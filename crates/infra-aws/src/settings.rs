@@ -72,6 +72,12 @@ pub const AWS_SETTINGS: infra_core::SettingsTable = infra_core::SettingsTable {
     check: AwsSettings::problems,
 };
 
+/// An AWS resource type as the registry takes it: reading the `[aws]`
+/// table. This is a type's one registration line.
+pub fn typed<R: infra_core::Resource>(resource: R) -> std::sync::Arc<dyn infra_core::Provider> {
+    std::sync::Arc::new(infra_core::Typed::new(resource).with_settings(AWS_SETTINGS))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

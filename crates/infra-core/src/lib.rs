@@ -22,7 +22,7 @@ pub use diagnostic::{Diagnostic, Location, Severity};
 pub use fields::{Fields, Phase, keep_case, same_order, same_set, string_list, string_map};
 pub use provider::{
     CheckContext, ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError,
-    Registry, settings_problems,
+    ReadResult, Registry, settings_problems,
 };
 pub use resource::{Request, Resource, SettingsTable, Typed, UpdateRequest};
 pub use schema::{Attribute, Change, Output, Presence, Schema, Type, TypeMismatch};

@@ -112,6 +112,10 @@ pub struct Existing {
     pub outputs: Value,
 }
 
+/// What a read (or a recovery's find) returns: the object, or `None` when
+/// there is none.
+pub type ReadResult = Result<Option<Observed>, ProviderError>;
+
 /// What a provider saw in the cloud after an operation or a read.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Observed {
@@ -253,19 +257,11 @@ pub trait Provider: Send + Sync {
     async fn create(&self, ctx: &OpContext, inputs: &Value) -> Result<Observed, ProviderError>;
 
     /// Reads the resource; `None` when it no longer exists.
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError>;
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> ReadResult;
 
     /// Finds a resource an interrupted create may have made, by its
     /// deterministic name, idempotency token (`ctx.token`) or tags.
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError>;
+    async fn find(&self, ctx: &OpContext, inputs: &Value) -> ReadResult;
 
     /// Changes the resource in place to match `inputs`.
     async fn update(

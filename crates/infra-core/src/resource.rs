@@ -112,14 +112,16 @@ pub trait Resource: Send + Sync + 'static {
         Ok(())
     }
 
-    /// See [`Provider::default_timeout`].
+    /// See [`Provider::default_timeout`]. Five minutes: enough for a
+    /// cloud API that answers at once; types that wait for the cloud say
+    /// how long.
     fn default_timeout(&self, _op: OpKind) -> Duration {
-        Duration::from_secs(60 * 60)
+        Duration::from_secs(5 * 60)
     }
 
-    /// See [`Provider::estimate`].
-    fn estimate(&self, _op: OpKind, _inputs: &Value) -> Duration {
-        Duration::from_secs(1)
+    /// See [`Provider::estimate`]: a second to read, three to change.
+    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
+        Duration::from_secs(if op == OpKind::Read { 1 } else { 3 })
     }
 
     /// See [`Provider::interrupted`].
@@ -137,14 +139,10 @@ pub trait Resource: Send + Sync + 'static {
     async fn create(&self, op: Request<'_, Self::Spec>) -> Result<Observed, ProviderError>;
 
     /// Reads the resource; `None` when it no longer exists.
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError>;
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> crate::ReadResult;
 
     /// Finds what an interrupted create of `spec` may have made.
-    async fn find(&self, op: Request<'_, Self::Spec>) -> Result<Option<Observed>, ProviderError>;
+    async fn find(&self, op: Request<'_, Self::Spec>) -> crate::ReadResult;
 
     /// Changes the resource in place to match `spec`.
     async fn update(&self, op: UpdateRequest<'_, Self::Spec>) -> Result<Observed, ProviderError>;
@@ -170,6 +168,14 @@ impl<R: Resource> Typed<R> {
             schema,
             settings,
         }
+    }
+
+    /// The type reading the stack's settings table `table` (every type of a
+    /// cloud shares one: `infra_aws::AWS_SETTINGS`), whatever
+    /// [`Resource::settings`] says.
+    pub fn with_settings(mut self, table: SettingsTable) -> Self {
+        self.settings = Some(table);
+        self
     }
 
     /// The wrapped resource.
@@ -260,19 +266,11 @@ impl<R: Resource> Provider for Typed<R> {
         self.resource.create(op).await
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> crate::ReadResult {
         self.resource.read(ctx, existing).await
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Value,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Value) -> crate::ReadResult {
         let spec = self.spec(ctx, inputs)?;
         let op = Request {
             ctx,

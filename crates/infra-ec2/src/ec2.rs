@@ -7,7 +7,7 @@ use std::future::Future;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use infra_aws::{AwsOp, Poll, TagChange, Tags, error_code, poll_until};
+use infra_aws::{AwsOp, Poll, Tags, error_code, poll_until};
 use infra_core::{ErrorKind, OpContext, ProviderError, Value};
 
 /// The tag a create puts on what it makes, holding the operation's
@@ -94,27 +94,18 @@ pub(crate) async fn sync_tags(
     actual: &Tags,
     desired: &Tags,
 ) -> Result<(), ProviderError> {
-    let change = TagChange::between(actual, desired);
-    if !change.remove.is_empty() {
-        let keys = change.remove.iter().map(|k| Tag::builder().key(k).build());
-        op.client
-            .delete_tags()
+    let c = &op.client;
+    let remove = |keys: Vec<String>| {
+        let keys = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
+        c.delete_tags().resources(id).set_tags(Some(keys)).send()
+    };
+    let set = |tags| {
+        c.create_tags()
             .resources(id)
-            .set_tags(Some(keys.collect()))
+            .set_tags(Some(to_sdk(&tags)))
             .send()
-            .await
-            .map_err(|e| op.failed("removing tags from", &e))?;
-    }
-    if !change.set.is_empty() {
-        op.client
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(to_sdk(&change.set)))
-            .send()
-            .await
-            .map_err(|e| op.failed("tagging", &e))?;
-    }
-    Ok(())
+    };
+    op.sync_tags(actual, desired, remove, set).await
 }
 
 /// Waits until `look` shows what a create just made: EC2 is eventually

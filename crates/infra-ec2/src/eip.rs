@@ -4,16 +4,15 @@
 //! takes no client token, so the address is tagged with the create's token
 //! and found by it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
-use infra_aws::{AwsContext, Clients, Tags, error_code, found, read_tags, tags_attribute};
+use infra_aws::{Tags, error_code, found, read_tags, tags_attribute};
 use infra_core::{
     Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError, Request, Resource,
-    Schema, SettingsTable, Type, UpdateRequest, Value, string_map,
+    Schema, Type, UpdateRequest, Value, string_map,
 };
 
 use crate::ec2::{
@@ -24,30 +23,9 @@ use crate::ec2::{
 /// The resource type name.
 pub const TYPE_NAME: &str = "eip";
 
-/// The `eip` type; register it as `Typed::new(Eip::new(aws))`.
-#[derive(Debug)]
-pub struct Eip {
-    clients: Clients<Client>,
-}
-
-impl Eip {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        Eip {
-            clients: Clients::new(aws, Client::new),
-        }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        Eip {
-            clients: Clients::fixed(aws, Client::new, client),
-        }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<Op, ProviderError> {
-        self.clients.op(ctx, "Elastic IP", id).await
-    }
+infra_aws::resource_type! {
+    /// The `eip` type; register it as `infra_aws::typed(Eip::new(aws))`.
+    pub struct Eip(Client, "Elastic IP");
 }
 
 /// The inputs of an `eip`, typed.
@@ -68,7 +46,7 @@ fn observe(address: &Address) -> Observed {
 }
 
 /// The address allocated as `id`, or `None` when there is none.
-async fn look(op: &Op, id: &str) -> Result<Option<Observed>, ProviderError> {
+async fn look(op: &Op, id: &str) -> infra_core::ReadResult {
     let out = op
         .client
         .describe_addresses()
@@ -80,7 +58,7 @@ async fn look(op: &Op, id: &str) -> Result<Option<Observed>, ProviderError> {
 }
 
 /// The address allocated under `token`, if any.
-async fn by_token(op: &Op, token: &str) -> Result<Option<Observed>, ProviderError> {
+async fn by_token(op: &Op, token: &str) -> infra_core::ReadResult {
     let out = op
         .client
         .describe_addresses()
@@ -109,10 +87,6 @@ impl Resource for Eip {
         Spec {
             tags: read_tags(f, "tags"),
         }
-    }
-
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
     }
 
     fn default_timeout(&self, op: OpKind) -> Duration {
@@ -150,15 +124,11 @@ impl Resource for Eip {
         appear(ctx, &op, || look(&op, id)).await
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         look(&self.op(ctx, &existing.id).await?, &existing.id).await
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         by_token(&self.op(op.ctx, "(new)").await?, &op.ctx.token).await
     }
 

@@ -3,16 +3,15 @@
 //! place: detach, then attach. Delete detaches first, waiting while public
 //! addresses in the VPC still hold it (`DependencyViolation`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::ResourceType;
-use infra_aws::{AwsContext, Clients, Tags, error_code, found, read_tags, tags_attribute};
+use infra_aws::{Tags, error_code, found, read_tags, tags_attribute};
 use infra_core::{
     Attribute, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError, Request,
-    Resource, Schema, SettingsTable, Type, UpdateRequest, Value, string_map,
+    Resource, Schema, Type, UpdateRequest, Value, string_map,
 };
 
 use crate::ec2::{
@@ -23,31 +22,10 @@ use crate::settle::{HeldBy, while_in_use};
 /// The resource type name.
 pub const TYPE_NAME: &str = "internet_gateway";
 
-/// The `internet_gateway` type; register it as
-/// `Typed::new(InternetGateway::new(aws))`.
-#[derive(Debug)]
-pub struct InternetGateway {
-    clients: Clients<Client>,
-}
-
-impl InternetGateway {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        InternetGateway {
-            clients: Clients::new(aws, Client::new),
-        }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        InternetGateway {
-            clients: Clients::fixed(aws, Client::new, client),
-        }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<Op, ProviderError> {
-        self.clients.op(ctx, "internet gateway", id).await
-    }
+infra_aws::resource_type! {
+    /// The `internet_gateway` type; register it as
+    /// `infra_aws::typed(InternetGateway::new(aws))`.
+    pub struct InternetGateway(Client, "internet gateway");
 }
 
 /// The inputs of an `internet_gateway`, typed.
@@ -58,7 +36,7 @@ pub struct Spec {
 }
 
 /// The gateway `id` as it is, or `None` when there is none.
-async fn look(op: &Op, id: &str) -> Result<Option<Observed>, ProviderError> {
+async fn look(op: &Op, id: &str) -> infra_core::ReadResult {
     let out = op
         .client
         .describe_internet_gateways()
@@ -173,17 +151,9 @@ impl Resource for InternetGateway {
         }
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
-    }
-
     fn default_timeout(&self, _op: OpKind) -> Duration {
         // Terraform: 20 minutes (detaching waits for public addresses).
         Duration::from_secs(20 * 60)
-    }
-
-    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
-        Duration::from_secs(if op == OpKind::Read { 1 } else { 3 })
     }
 
     async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
@@ -210,15 +180,11 @@ impl Resource for InternetGateway {
         converge(ctx, &op, &id, &now, spec).await
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         look(&self.op(ctx, &existing.id).await?, &existing.id).await
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let aws = self.op(op.ctx, "(new)").await?;
         match by_token(&aws, &op.ctx.token).await? {
             Some(id) => look(&aws, &id).await,

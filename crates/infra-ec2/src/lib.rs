@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use infra_aws::AwsContext;
-use infra_core::{Provider, Typed};
+use infra_core::Provider;
 
 pub mod cidr;
 mod ec2;
@@ -44,12 +44,12 @@ pub use vpc::{Spec as VpcSpec, TYPE_NAME as VPC_TYPE, Vpc};
 /// The EC2 resource types, sharing one AWS context.
 pub fn providers(aws: Arc<AwsContext>) -> Vec<Arc<dyn Provider>> {
     vec![
-        Arc::new(Typed::new(Vpc::new(Arc::clone(&aws)))),
-        Arc::new(Typed::new(Subnet::new(Arc::clone(&aws)))),
-        Arc::new(Typed::new(InternetGateway::new(Arc::clone(&aws)))),
-        Arc::new(Typed::new(Eip::new(Arc::clone(&aws)))),
-        Arc::new(Typed::new(NatGateway::new(Arc::clone(&aws)))),
-        Arc::new(Typed::new(RouteTable::new(Arc::clone(&aws)))),
-        Arc::new(Typed::new(SecurityGroup::new(aws))),
+        infra_aws::typed(Vpc::new(Arc::clone(&aws))),
+        infra_aws::typed(Subnet::new(Arc::clone(&aws))),
+        infra_aws::typed(InternetGateway::new(Arc::clone(&aws))),
+        infra_aws::typed(Eip::new(Arc::clone(&aws))),
+        infra_aws::typed(NatGateway::new(Arc::clone(&aws))),
+        infra_aws::typed(RouteTable::new(Arc::clone(&aws))),
+        infra_aws::typed(SecurityGroup::new(aws)),
     ]
 }

@@ -5,18 +5,15 @@
 //! goes `failed`; delete waits for `deleted`. A deleted gateway stays
 //! listed for a while with state `deleted`: that is gone.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
-use infra_aws::{
-    AwsContext, Clients, Poll, Tags, error_code, found, poll_until, read_tags, tags_attribute,
-};
+use infra_aws::{Poll, Tags, error_code, found, poll_until, read_tags, tags_attribute};
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
-    Request, Resource, Schema, SettingsTable, Type, UpdateRequest, Value, string_map,
+    Request, Resource, Schema, Type, UpdateRequest, Value, string_map,
 };
 
 use crate::ec2::{
@@ -26,30 +23,9 @@ use crate::ec2::{
 /// The resource type name.
 pub const TYPE_NAME: &str = "nat_gateway";
 
-/// The `nat_gateway` type; register it as `Typed::new(NatGateway::new(aws))`.
-#[derive(Debug)]
-pub struct NatGateway {
-    clients: Clients<Client>,
-}
-
-impl NatGateway {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        NatGateway {
-            clients: Clients::new(aws, Client::new),
-        }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        NatGateway {
-            clients: Clients::fixed(aws, Client::new, client),
-        }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<Op, ProviderError> {
-        self.clients.op(ctx, "NAT gateway", id).await
-    }
+infra_aws::resource_type! {
+    /// The `nat_gateway` type; register it as `infra_aws::typed(NatGateway::new(aws))`.
+    pub struct NatGateway(Client, "NAT gateway");
 }
 
 /// The inputs of a `nat_gateway`, typed.
@@ -103,7 +79,7 @@ async fn describe(op: &Op, id: &str) -> Result<Option<Gateway>, ProviderError> {
     Ok(gateway.filter(|g| !is_deleted(g)))
 }
 
-async fn look(op: &Op, id: &str) -> Result<Option<Observed>, ProviderError> {
+async fn look(op: &Op, id: &str) -> infra_core::ReadResult {
     Ok(describe(op, id).await?.as_ref().map(observe))
 }
 
@@ -186,10 +162,6 @@ impl Resource for NatGateway {
         }
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
-    }
-
     fn default_timeout(&self, op: OpKind) -> Duration {
         // Terraform: 10 minutes to create and update, 30 to delete.
         Duration::from_secs(if op == OpKind::Delete {
@@ -237,15 +209,11 @@ impl Resource for NatGateway {
         available(ctx, &op, &id).await
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         look(&self.op(ctx, &existing.id).await?, &existing.id).await
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let aws = self.op(op.ctx, "(new)").await?;
         match by_token(&aws, &op.ctx.token).await? {
             Some(id) => look(&aws, &id).await,

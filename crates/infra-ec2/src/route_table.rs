@@ -7,17 +7,14 @@
 //! never reported, so never drift. Delete disassociates first.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
-use infra_aws::{AwsContext, Clients, Tags, error_code, found, read_tags, tags_attribute};
+use infra_aws::{Tags, error_code, found, read_tags, tags_attribute};
 use infra_core::{
-    Attribute, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError, Request,
-    Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value, string_list,
-    string_map,
+    Attribute, Existing, Fields, Observed, OpContext, Output, ProviderError, Request, Resource,
+    Schema, Type, UpdateRequest, Validator, Value, string_list, string_map,
 };
 
 use crate::ec2::{
@@ -27,30 +24,9 @@ use crate::ec2::{
 /// The resource type name.
 pub const TYPE_NAME: &str = "route_table";
 
-/// The `route_table` type; register it as `Typed::new(RouteTable::new(aws))`.
-#[derive(Debug)]
-pub struct RouteTable {
-    clients: Clients<Client>,
-}
-
-impl RouteTable {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        RouteTable {
-            clients: Clients::new(aws, Client::new),
-        }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        RouteTable {
-            clients: Clients::fixed(aws, Client::new, client),
-        }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<Op, ProviderError> {
-        self.clients.op(ctx, "route table", id).await
-    }
+infra_aws::resource_type! {
+    /// The `route_table` type; register it as `infra_aws::typed(RouteTable::new(aws))`.
+    pub struct RouteTable(Client, "route table");
 }
 
 /// Where a route sends its traffic.
@@ -153,7 +129,7 @@ async fn describe(op: &Op, id: &str) -> Result<Option<Table>, ProviderError> {
     Ok(out.and_then(|o| o.route_tables().first().cloned()))
 }
 
-async fn look(op: &Op, id: &str) -> Result<Option<Observed>, ProviderError> {
+async fn look(op: &Op, id: &str) -> infra_core::ReadResult {
     Ok(describe(op, id).await?.map(|t| observe(op, &t)))
 }
 
@@ -335,19 +311,6 @@ impl Resource for RouteTable {
         }
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
-    }
-
-    fn default_timeout(&self, _op: OpKind) -> Duration {
-        // Terraform: 5 minutes to create and delete, 2 to update.
-        Duration::from_secs(5 * 60)
-    }
-
-    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
-        Duration::from_secs(if op == OpKind::Read { 1 } else { 3 })
-    }
-
     async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
         let (ctx, spec, _) = op.parts();
         let op = self.op(ctx, "(new)").await?;
@@ -376,15 +339,11 @@ impl Resource for RouteTable {
         converge(&op, &id, &table, spec).await
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         look(&self.op(ctx, &existing.id).await?, &existing.id).await
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let aws = self.op(op.ctx, "(new)").await?;
         match by_token(&aws, &op.ctx.token).await? {
             Some(id) => look(&aws, &id).await,
@@ -425,6 +384,7 @@ mod tests {
     use infra_core::{Phase, display_path};
 
     use super::*;
+    use infra_aws::AwsContext;
 
     fn route(pairs: &[(&str, Value)]) -> Value {
         pairs.iter().map(|(k, v)| (*k, v.clone())).collect()

@@ -8,16 +8,15 @@
 //! Delete waits while network interfaces (EKS, RDS) still use the group.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{IpPermission, ResourceType};
-use infra_aws::{AwsContext, Clients, Tags, error_code, found, read_tags, tags_attribute};
+use infra_aws::{Tags, error_code, found, read_tags, tags_attribute};
 use infra_core::{
     Attribute, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError, Request,
-    Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value, string_map,
+    Resource, Schema, Type, UpdateRequest, Validator, Value, string_map,
 };
 
 use crate::ec2::{Op, appear, arn, filter, from_sdk, lookup_failed, sync_tags, tag_spec};
@@ -31,33 +30,12 @@ use rules::{Grant, Rule, all, as_rules, grants, permission, read_rules, referenc
 pub const TYPE_NAME: &str = "security_group";
 
 /// The description AWS requires when the stack gives none.
-pub const DEFAULT_DESCRIPTION: &str = "Managed by infra";
+pub const DEFAULT_DESCRIPTION: &str = infra_aws::DEFAULT_DESCRIPTION;
 
-/// The `security_group` type; register it as
-/// `Typed::new(SecurityGroup::new(aws))`.
-#[derive(Debug)]
-pub struct SecurityGroup {
-    clients: Clients<Client>,
-}
-
-impl SecurityGroup {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        SecurityGroup {
-            clients: Clients::new(aws, Client::new),
-        }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        SecurityGroup {
-            clients: Clients::fixed(aws, Client::new, client),
-        }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<Op, ProviderError> {
-        self.clients.op(ctx, "security group", id).await
-    }
+infra_aws::resource_type! {
+    /// The `security_group` type; register it as
+    /// `infra_aws::typed(SecurityGroup::new(aws))`.
+    pub struct SecurityGroup(Client, "security group");
 }
 
 /// The inputs of a `security_group`, typed.
@@ -245,10 +223,6 @@ impl Resource for SecurityGroup {
         }
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
-    }
-
     fn default_timeout(&self, op: OpKind) -> Duration {
         // Terraform: 10 minutes to create, 15 to delete (released ENIs).
         Duration::from_secs(if op == OpKind::Delete {
@@ -256,10 +230,6 @@ impl Resource for SecurityGroup {
         } else {
             10 * 60
         })
-    }
-
-    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
-        Duration::from_secs(if op == OpKind::Read { 1 } else { 3 })
     }
 
     async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
@@ -298,17 +268,13 @@ impl Resource for SecurityGroup {
         converge(&op, &group, spec, inputs).await
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let op = self.op(ctx, &existing.id).await?;
         let group = describe(&op, &existing.id).await?;
         Ok(group.map(|g| observe(&op, &g, &existing.inputs)))
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let (ctx, spec, inputs) = op.parts();
         let op = self.op(ctx, &spec.name).await?;
         Ok(by_name(&op, spec).await?.map(|g| observe(&op, &g, inputs)))
@@ -348,6 +314,7 @@ mod tests {
     use infra_core::{Phase, display_path};
 
     use super::*;
+    use infra_aws::AwsContext;
 
     fn rule(pairs: &[(&str, Value)]) -> Value {
         pairs.iter().map(|(k, v)| (*k, v.clone())).collect()

@@ -5,16 +5,15 @@
 //! with what to change; the same rule for plan time, across resources, is
 //! [`crate::cidr::subnet_cidr_problem`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::ResourceType;
-use infra_aws::{AwsContext, Clients, Tags, error_code, found, read_tags, tags_attribute};
+use infra_aws::{Tags, error_code, found, read_tags, tags_attribute};
 use infra_core::{
     Attribute, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError, Request,
-    Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value, string_map,
+    Resource, Schema, Type, UpdateRequest, Validator, Value, string_map,
 };
 
 use crate::ec2::{
@@ -25,30 +24,9 @@ use crate::settle::{HeldBy, while_in_use};
 /// The resource type name.
 pub const TYPE_NAME: &str = "subnet";
 
-/// The `subnet` type; register it as `Typed::new(Subnet::new(aws))`.
-#[derive(Debug)]
-pub struct Subnet {
-    clients: Clients<Client>,
-}
-
-impl Subnet {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        Subnet {
-            clients: Clients::new(aws, Client::new),
-        }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        Subnet {
-            clients: Clients::fixed(aws, Client::new, client),
-        }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<Op, ProviderError> {
-        self.clients.op(ctx, "subnet", id).await
-    }
+infra_aws::resource_type! {
+    /// The `subnet` type; register it as `infra_aws::typed(Subnet::new(aws))`.
+    pub struct Subnet(Client, "subnet");
 }
 
 /// The inputs of a `subnet`, typed.
@@ -62,7 +40,7 @@ pub struct Spec {
 }
 
 /// The subnet `id` as it is, or `None` when there is none.
-async fn look(op: &Op, id: &str) -> Result<Option<Observed>, ProviderError> {
+async fn look(op: &Op, id: &str) -> infra_core::ReadResult {
     let out = op.client.describe_subnets().subnet_ids(id).send().await;
     let out = found(out.map_err(|e| lookup_failed(op, "reading", &e)))?;
     Ok(out.and_then(|o| o.subnets().first().map(observe)))
@@ -189,20 +167,12 @@ impl Resource for Subnet {
         }
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
-    }
-
     fn default_timeout(&self, op: OpKind) -> Duration {
         // Terraform: 10 minutes to create, 20 to delete (released ENIs).
         Duration::from_secs(match op {
             OpKind::Delete => 20 * 60,
             _ => 10 * 60,
         })
-    }
-
-    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
-        Duration::from_secs(if op == OpKind::Read { 1 } else { 3 })
     }
 
     async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
@@ -244,15 +214,11 @@ impl Resource for Subnet {
         converge(&op, &id, &now, spec).await
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         look(&self.op(ctx, &existing.id).await?, &existing.id).await
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let aws = self.op(op.ctx, &op.spec.cidr_block).await?;
         match by_token(&aws, &op.ctx.token).await? {
             Some(id) => look(&aws, &id).await,
@@ -294,6 +260,7 @@ mod tests {
     use infra_core::{Phase, display_path};
 
     use super::*;
+    use infra_aws::AwsContext;
 
     fn problems(inputs: &Value) -> Vec<String> {
         let subnet = Subnet::new(AwsContext::new());

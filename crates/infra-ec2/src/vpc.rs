@@ -3,16 +3,15 @@
 //! and `main_route_table_id`. A create is tagged with its token, and found
 //! by it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, VpcAttributeName};
-use infra_aws::{AwsContext, Clients, Tags, found, read_tags, tags_attribute};
+use infra_aws::{Tags, found, read_tags, tags_attribute};
 use infra_core::{
     Attribute, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError, Request,
-    Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value, string_map,
+    Resource, Schema, Type, UpdateRequest, Validator, Value, string_map,
 };
 
 use crate::ec2::{
@@ -24,30 +23,9 @@ use crate::settle::{HeldBy, while_in_use};
 /// The resource type name.
 pub const TYPE_NAME: &str = "vpc";
 
-/// The `vpc` type; register it as `Typed::new(Vpc::new(aws))`.
-#[derive(Debug)]
-pub struct Vpc {
-    clients: Clients<Client>,
-}
-
-impl Vpc {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        Vpc {
-            clients: Clients::new(aws, Client::new),
-        }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        Vpc {
-            clients: Clients::fixed(aws, Client::new, client),
-        }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<Op, ProviderError> {
-        self.clients.op(ctx, "VPC", id).await
-    }
+infra_aws::resource_type! {
+    /// The `vpc` type; register it as `infra_aws::typed(Vpc::new(aws))`.
+    pub struct Vpc(Client, "VPC");
 }
 
 /// The inputs of a `vpc`, typed.
@@ -60,7 +38,7 @@ pub struct Spec {
 }
 
 /// The VPC `id` as it is, or `None` when there is none.
-async fn look(op: &Op, id: &str) -> Result<Option<Observed>, ProviderError> {
+async fn look(op: &Op, id: &str) -> infra_core::ReadResult {
     let out = op.client.describe_vpcs().vpc_ids(id).send().await;
     let out = found(out.map_err(|e| lookup_failed(op, "reading", &e)))?;
     let Some(vpc) = out.and_then(|o| o.vpcs().first().cloned()) else {
@@ -226,18 +204,10 @@ impl Resource for Vpc {
         }
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
-    }
-
     fn default_timeout(&self, op: OpKind) -> Duration {
         // Terraform: 20 minutes to create and to delete (ENIs of deleted
         // services may hold it that long).
         Duration::from_secs(if op == OpKind::Read { 5 * 60 } else { 20 * 60 })
-    }
-
-    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
-        Duration::from_secs(if op == OpKind::Read { 1 } else { 3 })
     }
 
     async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
@@ -267,15 +237,11 @@ impl Resource for Vpc {
         converge(&op, &id, &now, spec).await
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         look(&self.op(ctx, &existing.id).await?, &existing.id).await
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let op_ = self.op(op.ctx, &op.spec.cidr_block).await?;
         match by_token(&op_, &op.ctx.token).await? {
             Some(id) => look(&op_, &id).await,

@@ -1,18 +1,15 @@
 //! `eks_cluster`: an EKS control plane, created with `CreateCluster`,
 //! changed in place one update kind at a time, deleted with `DeleteCluster`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{Cluster, ClusterStatus, LogSetup, LogType, Logging, VpcConfigRequest};
-use infra_aws::{
-    AwsContext, Clients, Poll, Tags, classify, error_code, poll_until, read_tags, until_settled,
-};
+use infra_aws::{Poll, Tags, classify, error_code, poll_until, read_tags, until_settled};
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
-    Request, Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value,
+    Request, Resource, Schema, Type, UpdateRequest, Validator, Value,
 };
 
 use crate::common::{
@@ -30,27 +27,9 @@ const OPEN_CIDRS: &str = "0.0.0.0/0";
 /// How long `CreateCluster` is retried while a new IAM role propagates.
 const IAM_PROPAGATION: Duration = Duration::from_secs(120);
 
-/// The `eks_cluster` resource type.
-pub struct EksCluster {
-    clients: Clients<Client>,
-}
-
-impl EksCluster {
-    /// A cluster type whose SDK client is built from the stack's `[aws]`
-    /// table when an operation first needs it.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        EksCluster {
-            clients: Clients::new(aws, Client::new),
-        }
-    }
-
-    /// Uses this client for every operation instead (tests with mocked
-    /// responses).
-    pub fn with_client(self, client: Client) -> Self {
-        EksCluster {
-            clients: Clients::fixed(AwsContext::new(), Client::new, client),
-        }
-    }
+infra_aws::resource_type! {
+    /// The `eks_cluster` resource type.
+    pub struct EksCluster(Client, "EKS cluster");
 }
 
 fn schema() -> Schema {
@@ -427,8 +406,9 @@ impl Resource for EksCluster {
         revealed(fields, parse)
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
+    fn default_timeout(&self, _op: OpKind) -> Duration {
+        // A control plane takes 10-15 minutes to create; an hour leaves room.
+        Duration::from_secs(60 * 60)
     }
 
     fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
@@ -503,11 +483,7 @@ impl Resource for EksCluster {
         Ok(observed(&cluster, inputs))
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let name = existing_name(existing);
         let client = self.clients.get(ctx).await?;
         let what = format!("reading EKS cluster `{name}`");
@@ -516,7 +492,7 @@ impl Resource for EksCluster {
             .map(|c| observed(&c, &existing.inputs)))
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let (ctx, spec, inputs) = op.parts();
         let client = self.clients.get(ctx).await?;
         let what = format!("looking for {}", spec.what());
@@ -691,6 +667,7 @@ mod tests {
     use infra_core::{Phase, Provider, Typed, display_path};
 
     use super::*;
+    use infra_aws::AwsContext;
 
     /// The plan-time problems, as the planner finds them: the schema's
     /// rules, then the parse's.

@@ -9,7 +9,7 @@ use aws_sdk_eks::types::{Update, UpdateStatus};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use infra_aws::{Poll, TagChange, Tags, classify, poll_until};
+use infra_aws::{AwsOp, Poll, Tags, classify, poll_until};
 use infra_core::{ErrorKind, Fields, OpContext, ProviderError, Validator, Value, same_order};
 
 /// The idempotency token for an operation: the journal's token, with a
@@ -122,26 +122,26 @@ pub(crate) async fn retag(
     now: &Tags,
     desired: &Tags,
 ) -> Result<(), ProviderError> {
-    let change = TagChange::between(now, desired);
-    if !change.remove.is_empty() {
+    let op = AwsOp {
+        client: client.clone(),
+        what: what.to_owned(),
+    };
+    let remove = |keys| {
         client
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(change.remove))
+            .set_tag_keys(Some(keys))
             .send()
-            .await
-            .map_err(|e| classify(&format!("removing tags from {what}"), &e))?;
-    }
-    if !change.set.is_empty() {
+    };
+    let set = |tags: Tags| {
+        let tags = Some(tags.into_iter().collect());
         client
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(change.set.into_iter().collect()))
+            .set_tags(tags)
             .send()
-            .await
-            .map_err(|e| classify(&format!("tagging {what}"), &e))?;
-    }
-    Ok(())
+    };
+    op.sync_tags(now, desired, remove, set).await
 }
 
 /// Orders what the cloud reports like the reference (what was applied):

@@ -28,7 +28,7 @@ pub mod token;
 use std::sync::Arc;
 
 use infra_aws::AwsContext;
-use infra_core::{Provider, Typed};
+use infra_core::Provider;
 
 pub use cluster::EksCluster;
 pub use node_group::EksNodeGroup;
@@ -44,7 +44,7 @@ pub const NODE_GROUP_TYPE: &str = node_group::TYPE_NAME;
 /// Every EKS resource type, sharing one lazily configured AWS context.
 pub fn providers(aws: Arc<AwsContext>) -> Vec<Arc<dyn Provider>> {
     vec![
-        Arc::new(Typed::new(EksCluster::new(Arc::clone(&aws)))),
-        Arc::new(Typed::new(EksNodeGroup::new(aws))),
+        infra_aws::typed(EksCluster::new(Arc::clone(&aws))),
+        infra_aws::typed(EksNodeGroup::new(aws)),
     ]
 }

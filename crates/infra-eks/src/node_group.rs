@@ -3,7 +3,6 @@
 //! policy through one `UpdateNodegroupConfig`; everything else replaces it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,10 +11,10 @@ use aws_sdk_eks::types::{
     AmiTypes, CapacityTypes, Nodegroup, NodegroupScalingConfig, NodegroupStatus,
     NodegroupUpdateConfig, Taint, TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
 };
-use infra_aws::{AwsContext, Clients, Poll, Tags, classify, error_code, poll_until, read_tags};
+use infra_aws::{Poll, Tags, classify, error_code, poll_until, read_tags};
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, PathSeg,
-    ProviderError, Request, Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value,
+    ProviderError, Request, Resource, Schema, Type, UpdateRequest, Validator, Value,
 };
 
 use crate::common::{
@@ -29,27 +28,9 @@ pub const TYPE_NAME: &str = "eks_node_group";
 /// EKS allows at most this many taints on a node group.
 const MAX_TAINTS: usize = 50;
 
-/// The `eks_node_group` resource type.
-pub struct EksNodeGroup {
-    clients: Clients<Client>,
-}
-
-impl EksNodeGroup {
-    /// A node group type whose SDK client is built from the stack's
-    /// `[aws]` table when an operation first needs it.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        EksNodeGroup {
-            clients: Clients::new(aws, Client::new),
-        }
-    }
-
-    /// Uses this client for every operation instead (tests with mocked
-    /// responses).
-    pub fn with_client(self, client: Client) -> Self {
-        EksNodeGroup {
-            clients: Clients::fixed(AwsContext::new(), Client::new, client),
-        }
-    }
+infra_aws::resource_type! {
+    /// The `eks_node_group` resource type.
+    pub struct EksNodeGroup(Client, "EKS node group");
 }
 
 fn schema() -> Schema {
@@ -624,8 +605,9 @@ impl Resource for EksNodeGroup {
         revealed(fields, parse)
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
+    fn default_timeout(&self, _op: OpKind) -> Duration {
+        // Terraform's aws_eks_node_group: 60 minutes for each operation.
+        Duration::from_secs(60 * 60)
     }
 
     fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
@@ -691,11 +673,7 @@ impl Resource for EksNodeGroup {
         Ok(observed(&ng, inputs))
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let (cluster, name) = existing_names(existing);
         let client = self.clients.get(ctx).await?;
         let what = format!("reading EKS node group `{name}` of cluster `{cluster}`");
@@ -704,7 +682,7 @@ impl Resource for EksNodeGroup {
             .map(|ng| observed(&ng, &existing.inputs)))
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let (ctx, spec, inputs) = op.parts();
         let client = self.clients.get(ctx).await?;
         let what = format!("looking for {}", spec.what());
@@ -844,6 +822,7 @@ mod tests {
     use infra_core::{Phase, Provider, Typed, display_path};
 
     use super::*;
+    use infra_aws::AwsContext;
 
     /// The plan-time problems, as the planner finds them: the schema's
     /// rules, then the parse's.

@@ -65,11 +65,11 @@ fn client(rules: &[&Rule]) -> Client {
 }
 
 fn cluster_provider(rules: &[&Rule]) -> Typed<EksCluster> {
-    Typed::new(EksCluster::new(AwsContext::new()).with_client(client(rules)))
+    Typed::new(EksCluster::with_client(AwsContext::new(), client(rules)))
 }
 
 fn node_group_provider(rules: &[&Rule]) -> Typed<EksNodeGroup> {
-    Typed::new(EksNodeGroup::new(AwsContext::new()).with_client(client(rules)))
+    Typed::new(EksNodeGroup::with_client(AwsContext::new(), client(rules)))
 }
 
 fn meta(code: &str, message: &str) -> ErrorMetadata {

@@ -354,7 +354,7 @@ impl Session<'_> {
     }
 
     /// Reads the release, reported in the shape of `given`.
-    async fn observe(&self, given: &Value) -> Result<Option<Observed>, ProviderError> {
+    async fn observe(&self, given: &Value) -> infra_core::ReadResult {
         let Some(info) = self.status().await? else {
             return Ok(None);
         };
@@ -651,17 +651,13 @@ impl Resource for ReleaseType {
         self.apply(ctx, spec, inputs).await
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let target = Target::from_inputs(ctx, &existing.inputs)?;
         let s = self.session(ctx, target, Vec::new()).await?;
         s.observe(&existing.inputs).await
     }
 
-    async fn find(&self, op: Request<'_, ReleaseSpec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, ReleaseSpec>) -> infra_core::ReadResult {
         let (ctx, spec, inputs) = op.parts();
         // The name and namespace are the release's identity.
         let s = self

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use infra_aws::AwsContext;
-use infra_core::{Provider, Typed};
+use infra_core::Provider;
 
 mod common;
 mod oidc_provider;
@@ -27,7 +27,7 @@ pub use role::{DEFAULT_MAX_SESSION, IamRole, Spec as RoleSpec, TYPE_NAME as ROLE
 /// The IAM resource types, sharing one AWS context.
 pub fn providers(aws: Arc<AwsContext>) -> Vec<Arc<dyn Provider>> {
     vec![
-        Arc::new(Typed::new(IamRole::new(Arc::clone(&aws)))),
-        Arc::new(Typed::new(IamOidcProvider::new(aws))),
+        infra_aws::typed(IamRole::new(Arc::clone(&aws))),
+        infra_aws::typed(IamOidcProvider::new(aws)),
     ]
 }

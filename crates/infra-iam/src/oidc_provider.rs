@@ -8,17 +8,16 @@
 //! optional (IAM no longer needs them for many providers and fills them
 //! itself): when the stack gives none, they are computed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput;
-use infra_aws::{AwsContext, AwsOp, Clients, TagChange, Tags, error_code, found, tags_attribute};
+use infra_aws::{AwsOp, TagChange, Tags, error_code, found, tags_attribute};
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
-    Request, Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value, same_order,
-    string_list, string_map,
+    Request, Resource, Schema, Type, UpdateRequest, Validator, Value, same_order, string_list,
+    string_map,
 };
 
 use crate::common::{self, NO_SUCH_ENTITY, create_tags, failed, made_by, read_user_tags};
@@ -26,31 +25,10 @@ use crate::common::{self, NO_SUCH_ENTITY, create_tags, failed, made_by, read_use
 /// The resource type name.
 pub const TYPE_NAME: &str = "iam_openid_connect_provider";
 
-/// The `iam_openid_connect_provider` type; register it as
-/// `Typed::new(IamOidcProvider::new(aws))`.
-#[derive(Debug)]
-pub struct IamOidcProvider {
-    clients: Clients<Client>,
-}
-
-impl IamOidcProvider {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        IamOidcProvider {
-            clients: Clients::new(aws, Client::new),
-        }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        IamOidcProvider {
-            clients: Clients::fixed(aws, Client::new, client),
-        }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<AwsOp<Client>, ProviderError> {
-        self.clients.op(ctx, "OpenID Connect provider", id).await
-    }
+infra_aws::resource_type! {
+    /// The `iam_openid_connect_provider` type; register it as
+    /// `infra_aws::typed(IamOidcProvider::new(aws))`.
+    pub struct IamOidcProvider(Client, "OpenID Connect provider");
 }
 
 /// The inputs of an `iam_openid_connect_provider`, typed.
@@ -290,14 +268,6 @@ impl Resource for IamOidcProvider {
         }
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
-    }
-
-    fn default_timeout(&self, _op: OpKind) -> Duration {
-        Duration::from_secs(5 * 60)
-    }
-
     fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
         Duration::from_secs(if op == OpKind::Read { 1 } else { 2 })
     }
@@ -336,17 +306,13 @@ impl Resource for IamOidcProvider {
         }
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let op = self.op(ctx, &existing.id).await?;
         let live = get(&op, &existing.id).await?;
         Ok(live.map(|l| observe(&existing.id, &l, &existing.inputs)))
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let (ctx, spec, inputs) = op.parts();
         let op = self.op(ctx, stored_url(&spec.url)).await?;
         let Some(arn) = arn_for(&op, &spec.url).await? else {
@@ -389,6 +355,7 @@ mod tests {
     use infra_core::{Phase, display_path};
 
     use super::*;
+    use infra_aws::AwsContext;
 
     fn inputs(pairs: Vec<(&str, Value)>) -> Value {
         let mut m: std::collections::BTreeMap<String, Value> = [

@@ -9,18 +9,15 @@
 //! computed: infra reports what the role has and leaves it alone.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::Role;
-use infra_aws::{AwsContext, AwsOp, Clients, TagChange, Tags, error_code, found, tags_attribute};
+use infra_aws::{AwsOp, TagChange, Tags, error_code, found, tags_attribute};
 use infra_core::{
-    Attribute, Existing, Fields, Observed, OpContext, OpKind, Output, PathSeg, ProviderError,
-    Request, Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value, string_list,
-    string_map,
+    Attribute, Existing, Fields, Observed, OpContext, Output, PathSeg, ProviderError, Request,
+    Resource, Schema, Type, UpdateRequest, Validator, Value, string_list, string_map,
 };
 
 use crate::common::{self, NO_SUCH_ENTITY, create_tags, failed, made_by, read_user_tags};
@@ -35,30 +32,9 @@ pub const DEFAULT_MAX_SESSION: i64 = 3600;
 /// The name rule IAM applies to roles and to inline policies.
 const NAME_CHARS: &str = "letters, digits and `+=,.@_-`";
 
-/// The `iam_role` type; register it as `Typed::new(IamRole::new(aws))`.
-#[derive(Debug)]
-pub struct IamRole {
-    clients: Clients<Client>,
-}
-
-impl IamRole {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        IamRole {
-            clients: Clients::new(aws, Client::new),
-        }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        IamRole {
-            clients: Clients::fixed(aws, Client::new, client),
-        }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<AwsOp<Client>, ProviderError> {
-        self.clients.op(ctx, "IAM role", id).await
-    }
+infra_aws::resource_type! {
+    /// The `iam_role` type; register it as `infra_aws::typed(IamRole::new(aws))`.
+    pub struct IamRole(Client, "IAM role");
 }
 
 /// The inputs of an `iam_role`, typed.
@@ -459,18 +435,6 @@ impl Resource for IamRole {
         }
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
-    }
-
-    fn default_timeout(&self, _op: OpKind) -> Duration {
-        Duration::from_secs(5 * 60)
-    }
-
-    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
-        Duration::from_secs(if op == OpKind::Read { 1 } else { 3 })
-    }
-
     async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
         let (ctx, spec, inputs) = op.parts();
         let op = self.op(ctx, &spec.name).await?;
@@ -519,17 +483,13 @@ impl Resource for IamRole {
         }
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let op = self.op(ctx, &existing.id).await?;
         let live = look(&op, &existing.id).await?;
         Ok(live.map(|l| observe(&l, &existing.inputs)))
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let (ctx, spec, inputs) = op.parts();
         let op = self.op(ctx, &spec.name).await?;
         let Some(role) = get(&op, &spec.name).await? else {
@@ -628,6 +588,7 @@ mod tests {
     use infra_core::{Phase, display_path};
 
     use super::*;
+    use infra_aws::AwsContext;
 
     fn trust() -> Value {
         let principal: Value = [("Service", Value::from("eks.amazonaws.com"))]

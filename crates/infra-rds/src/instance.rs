@@ -3,7 +3,6 @@
 mod live;
 mod spec;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,10 +11,10 @@ use aws_sdk_rds::config::http::HttpResponse;
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rds::operation::delete_db_instance::DeleteDBInstanceError;
 use aws_sdk_rds::types::DbInstance;
-use infra_aws::{AwsContext, AwsOp, Clients, Poll, error_code, found, poll_until};
+use infra_aws::{AwsOp, Poll, error_code, found, poll_until};
 use infra_core::{
     ErrorKind, Existing, Fields, Observed, OpContext, OpKind, ProviderError, Request, Resource,
-    Schema, SettingsTable, UpdateRequest, Value,
+    Schema, UpdateRequest, Value,
 };
 
 use crate::tags;
@@ -23,60 +22,41 @@ use live::{Health, Live, health, plan_modify};
 
 pub use spec::{Spec, TYPE_NAME};
 
-/// The `rds_instance` type (Terraform's `aws_db_instance`, for
-/// PostgreSQL); register it as `Typed::new(RdsInstance::new(aws))`.
-/// R = a change replaces the instance; client-side attributes change no
-/// API call.
-///
-/// | attribute | type | change | default |
-/// | --- | --- | --- | --- |
-/// | `identifier` | string, required | R | |
-/// | `engine` | string | R | `"postgres"` |
-/// | `engine_version` | string | in place (major upgrades allowed) | AWS's |
-/// | `instance_class` | string, required | in place | |
-/// | `allocated_storage` | int, required | in place (grow only) | |
-/// | `max_allocated_storage` | int | in place | off |
-/// | `storage_type` | string | in place | `"gp3"` |
-/// | `storage_encrypted` | bool | R | `true` |
-/// | `kms_key_id` | string | R | AWS's key |
-/// | `db_name` | string | R | |
-/// | `username` | string, required | R | |
-/// | `password` | string, required, sensitive | in place | |
-/// | `multi_az` | bool | in place | `false` |
-/// | `publicly_accessible` | bool | in place | `false` |
-/// | `vpc_security_group_ids` | set of string | in place | VPC default |
-/// | `db_subnet_group` | string | in place | |
-/// | `backup_retention_period` | int 0–35 | in place | `7` |
-/// | `backup_window`, `maintenance_window` | string | in place | AWS's |
-/// | `deletion_protection` | bool | in place | `false` |
-/// | `skip_final_snapshot` | bool | client-side | `false` |
-/// | `final_snapshot_identifier` | string | client-side | |
-/// | `apply_immediately` | bool | client-side | `false` |
-/// | `tags` | table of string | in place | `{}` |
-///
-/// Outputs: `address`, `port`, `endpoint` (`host:port`), `arn`,
-/// `resource_id`, `status`. The cloud id is the identifier, lowercase.
-#[derive(Debug)]
-pub struct RdsInstance {
-    clients: Clients<Client>,
-}
-
-impl RdsInstance {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        let clients = Clients::new(aws, Client::new);
-        RdsInstance { clients }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        let clients = Clients::fixed(aws, Client::new, client);
-        RdsInstance { clients }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<AwsOp<Client>, ProviderError> {
-        self.clients.op(ctx, "DB instance", id).await
-    }
+infra_aws::resource_type! {
+    /// The `rds_instance` type (Terraform's `aws_db_instance`, for
+    /// PostgreSQL); register it as `infra_aws::typed(RdsInstance::new(aws))`.
+    /// R = a change replaces the instance; client-side attributes change no
+    /// API call.
+    ///
+    /// | attribute | type | change | default |
+    /// | --- | --- | --- | --- |
+    /// | `identifier` | string, required | R | |
+    /// | `engine` | string | R | `"postgres"` |
+    /// | `engine_version` | string | in place (major upgrades allowed) | AWS's |
+    /// | `instance_class` | string, required | in place | |
+    /// | `allocated_storage` | int, required | in place (grow only) | |
+    /// | `max_allocated_storage` | int | in place | off |
+    /// | `storage_type` | string | in place | `"gp3"` |
+    /// | `storage_encrypted` | bool | R | `true` |
+    /// | `kms_key_id` | string | R | AWS's key |
+    /// | `db_name` | string | R | |
+    /// | `username` | string, required | R | |
+    /// | `password` | string, required, sensitive | in place | |
+    /// | `multi_az` | bool | in place | `false` |
+    /// | `publicly_accessible` | bool | in place | `false` |
+    /// | `vpc_security_group_ids` | set of string | in place | VPC default |
+    /// | `db_subnet_group` | string | in place | |
+    /// | `backup_retention_period` | int 0–35 | in place | `7` |
+    /// | `backup_window`, `maintenance_window` | string | in place | AWS's |
+    /// | `deletion_protection` | bool | in place | `false` |
+    /// | `skip_final_snapshot` | bool | client-side | `false` |
+    /// | `final_snapshot_identifier` | string | client-side | |
+    /// | `apply_immediately` | bool | client-side | `false` |
+    /// | `tags` | table of string | in place | `{}` |
+    ///
+    /// Outputs: `address`, `port`, `endpoint` (`host:port`), `arn`,
+    /// `resource_id`, `status`. The cloud id is the identifier, lowercase.
+    pub struct RdsInstance(Client, "DB instance");
 }
 
 /// The instance `id`, or `None` when there is none.
@@ -240,10 +220,6 @@ impl Resource for RdsInstance {
         spec::parse(f)
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
-    }
-
     fn deletable(&self, existing: &Existing) -> Result<(), String> {
         // Refused at plan time, before a destroy deletes anything else; the
         // delete itself checks the live instance again, in case state is stale.
@@ -297,18 +273,14 @@ impl Resource for RdsInstance {
         Ok(live.observe(inputs))
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let op = self.op(ctx, &existing.id).await?;
         Ok(describe(&op, &existing.id)
             .await?
             .map(|db| Live::from_sdk(&db).observe(&existing.inputs)))
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let (ctx, spec, inputs) = op.parts();
         let id = spec.id();
         let op = self.op(ctx, &id).await?;

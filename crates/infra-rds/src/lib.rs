@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use infra_aws::AwsContext;
-use infra_core::{Provider, Typed};
+use infra_core::Provider;
 
 mod instance;
 mod rules;
@@ -27,7 +27,7 @@ pub use subnet_group::{
 /// The RDS resource types, sharing one AWS context.
 pub fn providers(aws: Arc<AwsContext>) -> Vec<Arc<dyn Provider>> {
     vec![
-        Arc::new(Typed::new(RdsSubnetGroup::new(Arc::clone(&aws)))),
-        Arc::new(Typed::new(RdsInstance::new(aws))),
+        infra_aws::typed(RdsSubnetGroup::new(Arc::clone(&aws))),
+        infra_aws::typed(RdsInstance::new(aws)),
     ]
 }

@@ -2,17 +2,13 @@
 //! instance may be placed in (Terraform's `aws_db_subnet_group`). The cloud
 //! id is the name, lowercase; outputs are `arn` and `vpc_id`.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbSubnetGroup;
-use infra_aws::{AwsContext, AwsOp, Clients, Tags, error_code, found, read_tags, tags_attribute};
+use infra_aws::{AwsOp, Tags, error_code, found, read_tags, tags_attribute};
 use infra_core::{
-    Attribute, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError, Request,
-    Resource, Schema, SettingsTable, Type, UpdateRequest, Validator, Value, keep_case, same_set,
-    string_list, string_map,
+    Attribute, Existing, Fields, Observed, OpContext, Output, ProviderError, Request, Resource,
+    Schema, Type, UpdateRequest, Validator, Value, keep_case, same_set, string_list, string_map,
 };
 
 use crate::{rules, tags};
@@ -21,30 +17,11 @@ use crate::{rules, tags};
 pub const TYPE_NAME: &str = "rds_subnet_group";
 
 /// The description AWS requires when the stack gives none.
-pub const DEFAULT_DESCRIPTION: &str = "Managed by infra";
+pub const DEFAULT_DESCRIPTION: &str = infra_aws::DEFAULT_DESCRIPTION;
 
-/// The `rds_subnet_group` type; register it as `Typed::new(RdsSubnetGroup::new(aws))`.
-#[derive(Debug)]
-pub struct RdsSubnetGroup {
-    clients: Clients<Client>,
-}
-
-impl RdsSubnetGroup {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        let clients = Clients::new(aws, Client::new);
-        RdsSubnetGroup { clients }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        let clients = Clients::fixed(aws, Client::new, client);
-        RdsSubnetGroup { clients }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<AwsOp<Client>, ProviderError> {
-        self.clients.op(ctx, "DB subnet group", id).await
-    }
+infra_aws::resource_type! {
+    /// The `rds_subnet_group` type; register it as `infra_aws::typed(RdsSubnetGroup::new(aws))`.
+    pub struct RdsSubnetGroup(Client, "DB subnet group");
 }
 
 /// The inputs of an `rds_subnet_group`, typed.
@@ -103,11 +80,7 @@ async fn describe(op: &AwsOp<Client>, id: &str) -> Result<Option<DbSubnetGroup>,
 
 /// The group named `id`, observed with its tags (which only a second call
 /// returns), if there is one.
-async fn look(
-    op: &AwsOp<Client>,
-    id: &str,
-    reference: &Value,
-) -> Result<Option<Observed>, ProviderError> {
+async fn look(op: &AwsOp<Client>, id: &str, reference: &Value) -> infra_core::ReadResult {
     let Some(group) = describe(op, id).await? else {
         return Ok(None);
     };
@@ -162,20 +135,6 @@ impl Resource for RdsSubnetGroup {
         }
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
-    }
-
-    fn default_timeout(&self, _op: OpKind) -> Duration {
-        // Terraform polls a deleted group for 3 minutes; the calls themselves
-        // are synchronous.
-        Duration::from_secs(5 * 60)
-    }
-
-    fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
-        Duration::from_secs(if op == OpKind::Read { 1 } else { 3 })
-    }
-
     async fn create(&self, op: Request<'_, Spec>) -> Result<Observed, ProviderError> {
         let (ctx, spec, inputs) = op.parts();
         let op = self.op(ctx, &spec.id()).await?;
@@ -203,16 +162,12 @@ impl Resource for RdsSubnetGroup {
         group.ok_or_else(|| op.not_visible_yet("creating"))
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let op = self.op(ctx, &existing.id).await?;
         look(&op, &existing.id, &existing.inputs).await
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let (ctx, spec, inputs) = op.parts();
         look(&self.op(ctx, &spec.id()).await?, &spec.id(), inputs).await
     }
@@ -274,6 +229,7 @@ mod tests {
     use infra_core::{Phase, display_path};
 
     use super::*;
+    use infra_aws::AwsContext;
 
     fn inputs(name: &str, subnets: &[&str]) -> Value {
         let subnets = Value::List(subnets.iter().map(|s| Value::from(*s)).collect());

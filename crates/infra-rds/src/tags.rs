@@ -3,7 +3,7 @@
 
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
-use infra_aws::{AwsOp, TagChange, Tags};
+use infra_aws::{AwsOp, Tags};
 use infra_core::ProviderError;
 
 /// The tag list AWS returns, as a map.
@@ -31,31 +31,25 @@ pub(crate) async fn list(op: &AwsOp<Client>, arn: &str) -> Result<Tags, Provider
     Ok(from_sdk(out.tag_list()))
 }
 
-/// Brings the tags of `arn` from `actual` to `desired`: removals first.
+/// Brings the tags of `arn` from `actual` to `desired`.
 pub(crate) async fn sync(
     op: &AwsOp<Client>,
     arn: &str,
     actual: &Tags,
     desired: &Tags,
 ) -> Result<(), ProviderError> {
-    let change = TagChange::between(actual, desired);
-    if !change.remove.is_empty() {
-        op.client
-            .remove_tags_from_resource()
+    let c = &op.client;
+    let remove = |keys| {
+        c.remove_tags_from_resource()
             .resource_name(arn)
-            .set_tag_keys(Some(change.remove))
+            .set_tag_keys(Some(keys))
             .send()
-            .await
-            .map_err(|e| op.failed("removing tags from", &e))?;
-    }
-    if !change.set.is_empty() {
-        op.client
-            .add_tags_to_resource()
+    };
+    let set = |tags| {
+        c.add_tags_to_resource()
             .resource_name(arn)
-            .set_tags(Some(to_sdk(&change.set)))
+            .set_tags(Some(to_sdk(&tags)))
             .send()
-            .await
-            .map_err(|e| op.failed("tagging", &e))?;
-    }
-    Ok(())
+    };
+    op.sync_tags(actual, desired, remove, set).await
 }

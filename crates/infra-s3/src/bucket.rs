@@ -12,7 +12,7 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use infra_aws::{AwsContext, Clients, classify, error_code, has_custom_endpoint};
 use infra_core::{
     ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Phase, ProviderError, Request,
-    Resource, Schema, SettingsTable, Type, UpdateRequest, Value,
+    Resource, Schema, Type, UpdateRequest, Value,
 };
 
 use crate::api::{Head, S3};
@@ -27,7 +27,7 @@ const US_EAST_1: &str = "us-east-1";
 const EMPTY_ATTEMPTS: usize = 3;
 
 /// The `s3_bucket` resource type (a [`Resource`]; the engine's provider is
-/// `Typed::new(S3Bucket::new(aws))`).
+/// `infra_aws::typed(S3Bucket::new(aws))`).
 pub struct S3Bucket {
     clients: Clients<Client>,
     /// The schema as a type, for [`align`].
@@ -90,7 +90,7 @@ impl S3Bucket {
         s3: &S3<'_>,
         given: &Value,
         region: Option<String>,
-    ) -> Result<Option<Observed>, ProviderError> {
+    ) -> infra_core::ReadResult {
         let force_destroy = given.get("force_destroy") == Some(&Value::Bool(true));
         let Some(mut spec) = s3.read_spec(force_destroy).await? else {
             return Ok(None);
@@ -194,8 +194,9 @@ impl Resource for S3Bucket {
         spec::parse(fields)
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
+    fn default_timeout(&self, _op: OpKind) -> Duration {
+        // Emptying a large bucket for force_destroy takes a while.
+        Duration::from_secs(60 * 60)
     }
 
     fn estimate(&self, op: OpKind, inputs: &Value) -> Duration {
@@ -304,11 +305,7 @@ impl Resource for S3Bucket {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let s3 = self.s3(ctx, &existing.id).await?;
         match s3.head().await? {
             Head::Missing => Ok(None),
@@ -323,7 +320,7 @@ impl Resource for S3Bucket {
         }
     }
 
-    async fn find(&self, op: Request<'_, BucketSpec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, BucketSpec>) -> infra_core::ReadResult {
         let (ctx, spec, inputs) = op.parts();
         // The name is the bucket's identity: what an interrupted create made
         // is the bucket of that name, if it is ours.

@@ -25,7 +25,7 @@ mod spec;
 use std::sync::Arc;
 
 use infra_aws::AwsContext;
-use infra_core::{Provider, Typed};
+use infra_core::Provider;
 
 pub use bucket::S3Bucket;
 pub use lifecycle::STORAGE_CLASSES;
@@ -34,5 +34,5 @@ pub use spec::check_name;
 
 /// The resource types of this crate, sharing one lazily built AWS context.
 pub fn providers(aws: Arc<AwsContext>) -> Vec<Arc<dyn Provider>> {
-    vec![Arc::new(Typed::new(S3Bucket::new(aws)))]
+    vec![infra_aws::typed(S3Bucket::new(aws))]
 }

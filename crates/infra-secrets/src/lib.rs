@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use infra_aws::AwsContext;
-use infra_core::{Provider, Typed};
+use infra_core::Provider;
 
 mod secret;
 mod tags;
@@ -24,5 +24,5 @@ pub use tags::TOKEN_TAG;
 
 /// The Secrets Manager resource types, sharing one AWS context.
 pub fn providers(aws: Arc<AwsContext>) -> Vec<Arc<dyn Provider>> {
-    vec![Arc::new(Typed::new(SecretsManagerSecret::new(aws)))]
+    vec![infra_aws::typed(SecretsManagerSecret::new(aws))]
 }

@@ -10,18 +10,17 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
-use infra_aws::{AwsContext, AwsOp, Clients, Tags, error_code, found, read_tags, tags_attribute};
+use infra_aws::{AwsOp, Tags, error_code, found, read_tags, tags_attribute};
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, PathSeg,
-    ProviderError, Request, Resource, Schema, Secret, SettingsTable, Type, UpdateRequest,
-    Validator, Value, string_map,
+    ProviderError, Request, Resource, Schema, Secret, Type, UpdateRequest, Validator, Value,
+    string_map,
 };
 
 use crate::tags::{self, TOKEN_TAG};
@@ -38,29 +37,10 @@ pub const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 30;
 /// The key AWS uses when none is given.
 const DEFAULT_KMS_KEY: &str = "alias/aws/secretsmanager";
 
-/// The `secretsmanager_secret` type; register it as
-/// `Typed::new(SecretsManagerSecret::new(aws))`.
-#[derive(Debug)]
-pub struct SecretsManagerSecret {
-    clients: Clients<Client>,
-}
-
-impl SecretsManagerSecret {
-    /// The type, reaching AWS through the shared context.
-    pub fn new(aws: Arc<AwsContext>) -> Self {
-        let clients = Clients::new(aws, Client::new);
-        SecretsManagerSecret { clients }
-    }
-
-    /// The type with a fixed SDK client (tests with mocked responses).
-    pub fn with_client(aws: Arc<AwsContext>, client: Client) -> Self {
-        let clients = Clients::fixed(aws, Client::new, client);
-        SecretsManagerSecret { clients }
-    }
-
-    async fn op(&self, ctx: &OpContext, id: &str) -> Result<AwsOp<Client>, ProviderError> {
-        self.clients.op(ctx, "secret", id).await
-    }
+infra_aws::resource_type! {
+    /// The `secretsmanager_secret` type; register it as
+    /// `infra_aws::typed(SecretsManagerSecret::new(aws))`.
+    pub struct SecretsManagerSecret(Client, "secret");
 }
 
 /// Where the secret's value comes from.
@@ -525,15 +505,6 @@ impl Resource for SecretsManagerSecret {
         parse(f)
     }
 
-    fn settings(&self) -> Option<SettingsTable> {
-        Some(infra_aws::AWS_SETTINGS)
-    }
-
-    fn default_timeout(&self, _op: OpKind) -> Duration {
-        // The calls are synchronous; only a forced delete is waited for.
-        Duration::from_secs(5 * 60)
-    }
-
     fn estimate(&self, op: OpKind, _inputs: &Value) -> Duration {
         Duration::from_secs(if op == OpKind::Read { 1 } else { 2 })
     }
@@ -583,11 +554,7 @@ impl Resource for SecretsManagerSecret {
         }
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let op = self.op(ctx, &existing.id).await?;
         let Some(found) = live(&op, &existing.id).await? else {
             return Ok(None);
@@ -598,7 +565,7 @@ impl Resource for SecretsManagerSecret {
         Ok(Some(observe(&live, &existing.inputs, last)))
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let (ctx, spec, inputs) = op.parts();
         let op = self.op(ctx, &spec.name).await?;
         let Some(found) = live(&op, &spec.name).await? else {
@@ -663,6 +630,7 @@ mod tests {
     use infra_core::{Phase, display_path};
 
     use super::*;
+    use infra_aws::AwsContext;
 
     fn inputs(pairs: Vec<(&str, Value)>) -> Value {
         pairs.into_iter().collect()

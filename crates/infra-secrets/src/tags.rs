@@ -4,7 +4,7 @@
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
-use infra_aws::{AwsOp, TagChange, Tags};
+use infra_aws::{AwsOp, Tags};
 use infra_core::ProviderError;
 
 /// The tag a create puts on the secret: the journal's token, by which an
@@ -41,24 +41,18 @@ pub(crate) async fn sync(
     actual: &Tags,
     desired: &Tags,
 ) -> Result<(), ProviderError> {
-    let change = TagChange::between(actual, desired);
-    if !change.remove.is_empty() {
-        op.client
-            .untag_resource()
+    let c = &op.client;
+    let remove = |keys| {
+        c.untag_resource()
             .secret_id(id)
-            .set_tag_keys(Some(change.remove))
+            .set_tag_keys(Some(keys))
             .send()
-            .await
-            .map_err(|e| op.failed("removing tags from", &e))?;
-    }
-    if !change.set.is_empty() {
-        op.client
-            .tag_resource()
+    };
+    let set = |tags| {
+        c.tag_resource()
             .secret_id(id)
-            .set_tags(Some(to_sdk(&change.set)))
+            .set_tags(Some(to_sdk(&tags)))
             .send()
-            .await
-            .map_err(|e| op.failed("tagging", &e))?;
-    }
-    Ok(())
+    };
+    op.sync_tags(actual, desired, remove, set).await
 }

@@ -155,6 +155,11 @@ impl Resource for SimResource {
         })
     }
 
+    fn default_timeout(&self, _op: OpKind) -> Duration {
+        // Latencies are the stack's to choose.
+        Duration::from_secs(60 * 60)
+    }
+
     fn estimate(&self, op: OpKind, inputs: &Value) -> Duration {
         Spec::lenient(inputs).latency(op)
     }
@@ -185,11 +190,7 @@ impl Resource for SimResource {
         Ok(observed(file))
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        existing: &Existing,
-    ) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let spec = Spec::lenient(&existing.inputs);
         let (cloud, injected) = self.cloud(ctx, Operation::Read).await?;
         before(ctx, &injected)?;
@@ -202,7 +203,7 @@ impl Resource for SimResource {
         Ok(file.filter(|f| f.live).map(observed))
     }
 
-    async fn find(&self, op: Request<'_, Spec>) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
         let (ctx, _, _) = op.parts();
         let (cloud, injected) = self.cloud(ctx, Operation::Find).await?;
         before(ctx, &injected)?;

@@ -78,7 +78,11 @@ async fn create_read_update_delete_round_trip() {
     assert!(made.id.starts_with("sim-"), "{}", made.id);
     assert_eq!(made.outputs.get("id"), Some(&Value::from(made.id.as_str())));
     let secret = made.outputs.get("secret").and_then(Value::as_str);
-    assert_eq!(secret.map(str::len), Some(24), "a generated secret: {secret:?}");
+    assert_eq!(
+        secret.map(str::len),
+        Some(24),
+        "a generated secret: {secret:?}"
+    );
     assert_eq!(
         sim.read(&c, &existing(&made)).await.unwrap(),
         Some(made.clone())

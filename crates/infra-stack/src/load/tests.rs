@@ -38,11 +38,11 @@ impl Provider for Fake {
         Err(fake())
     }
 
-    async fn read(&self, _: &OpContext, _: &Existing) -> Result<Option<Observed>, ProviderError> {
+    async fn read(&self, _: &OpContext, _: &Existing) -> infra_core::ReadResult {
         Err(fake())
     }
 
-    async fn find(&self, _: &OpContext, _: &Value) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, _: &OpContext, _: &Value) -> infra_core::ReadResult {
         Err(fake())
     }
 
