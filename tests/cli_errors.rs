@@ -453,3 +453,44 @@ payload = { token = { from_env = "X_UNSET_FOR_TEST" }, user = "u" }
         ])
     );
 }
+
+/// A subnet's block must lie inside its VPC's and apart from its siblings':
+/// checked at plan time across resources, when the blocks are known, each
+/// problem at the subnet's `cidr_block` line. Nothing reaches the cloud.
+#[test]
+fn subnet_blocks_are_checked_against_the_vpc_and_each_other() {
+    let p = Project::new("");
+    p.write_raw(
+        r#"[aws]
+endpoint_url = "http://127.0.0.1:1"
+
+[resources.vpc.main]
+cidr_block = "10.40.0.0/16"
+
+[resources.subnet.a]
+vpc_id = "${vpc.main.id}"
+cidr_block = "10.40.0.0/20"
+
+[resources.subnet.b]
+vpc_id = "${vpc.main.id}"
+cidr_block = "10.40.8.0/24"
+
+[resources.subnet.c]
+vpc_id = "${vpc.main.id}"
+cidr_block = "10.41.0.0/24"
+
+[resources.subnet.d]
+vpc_id = "${vpc.main.id}"
+cidr_block = "10.40.16.0/20"
+"#,
+    );
+    let run = p.infra(&["plan"]);
+    run.expect_code(1);
+    expect![[r#"
+        error: stacks/x.toml:9:14: subnet.a: subnet block 10.40.0.0/20 overlaps 10.40.8.0/24, the block of `subnet.b` in the same VPC: the subnets of a VPC must not overlap
+        error: stacks/x.toml:13:14: subnet.b: subnet block 10.40.8.0/24 overlaps 10.40.0.0/20, the block of `subnet.a` in the same VPC: the subnets of a VPC must not overlap
+        error: stacks/x.toml:17:14: subnet.c: subnet block 10.41.0.0/24 is not inside 10.40.0.0/16, the block of `vpc.main`: choose one inside it
+    "#]]
+    .assert_eq(&run.stderr);
+    assert!(p.state_files().is_empty(), "state/ was created");
+}

@@ -21,8 +21,8 @@ pub use backend::{BackendError, BackendFactory, LockInfo, StateBackend};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use fields::{Fields, Phase, keep_case, same_order, same_set, string_list, string_map};
 pub use provider::{
-    CheckContext, ErrorKind, Existing, Observed, OpContext, OpKind, Provider, ProviderError,
-    ReadResult, Registry, settings_problems,
+    CheckContext, ErrorKind, Existing, Observed, OpContext, OpKind, Peer, Peers, Provider,
+    ProviderError, ReadResult, Registry, settings_problems,
 };
 pub use resource::{Request, Resource, SettingsTable, Typed, UpdateRequest};
 pub use schema::{Attribute, Change, Output, Presence, Schema, Type, TypeMismatch};

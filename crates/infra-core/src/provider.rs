@@ -101,6 +101,27 @@ pub struct CheckContext<'a> {
     pub settings: &'a Value,
 }
 
+/// Another resource of the stack, as planned: its address and its inputs
+/// (values not known yet are `Value::Unknown`).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer<'a> {
+    /// Its address.
+    pub address: &'a crate::Address,
+    /// Its planned inputs.
+    pub inputs: &'a Value,
+}
+
+/// The resources a [`Provider::check_peers`] check may look at.
+pub trait Peers {
+    /// The resource that this one's input `attr` names by a whole-string
+    /// reference (`vpc_id = "${vpc.main.id}"`), if it does.
+    fn referenced(&self, attr: &str) -> Option<Peer<'_>>;
+
+    /// The other resources of this one's type whose input `attr` names
+    /// the same resource as this one's (the other subnets of its VPC).
+    fn siblings(&self, attr: &str) -> Vec<Peer<'_>>;
+}
+
 /// A resource as the engine last recorded it, handed to read, update and delete.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Existing {
@@ -217,6 +238,14 @@ pub trait Provider: Send + Sync {
         inputs: &Value,
     ) -> Vec<(crate::ValuePath, String)> {
         self.validate(inputs)
+    }
+
+    /// Checks that span resources, once every resource of the stack is
+    /// planned: `peers` gives the resources this one references and its
+    /// siblings (a subnet's block must lie inside its VPC's and apart from
+    /// the other subnets of that VPC). Problems are at paths into `inputs`.
+    fn check_peers(&self, _inputs: &Value, _peers: &dyn Peers) -> Vec<(crate::ValuePath, String)> {
+        Vec::new()
     }
 
     /// Whether a resource as recorded may be deleted (or replaced), checked

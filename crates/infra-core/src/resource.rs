@@ -23,8 +23,8 @@ use async_trait::async_trait;
 
 use crate::fields::{Fields, Phase};
 use crate::{
-    CheckContext, Existing, Observed, OpContext, OpKind, Provider, ProviderError, Schema, Value,
-    ValuePath,
+    CheckContext, Existing, Observed, OpContext, OpKind, Peers, Provider, ProviderError, Schema,
+    Value, ValuePath,
 };
 
 /// A settings table of the stack file (`[aws]`, `[helm]`): its name, and
@@ -104,6 +104,11 @@ pub trait Resource: Send + Sync + 'static {
         _project: &CheckContext<'_>,
         _spec: &Self::Spec,
     ) -> Vec<(ValuePath, String)> {
+        Vec::new()
+    }
+
+    /// See [`Provider::check_peers`].
+    fn check_peers(&self, _inputs: &Value, _peers: &dyn Peers) -> Vec<(ValuePath, String)> {
         Vec::new()
     }
 
@@ -233,6 +238,10 @@ impl<R: Resource> Provider for Typed<R> {
             problems = self.resource.check_project(project, &spec);
         }
         problems
+    }
+
+    fn check_peers(&self, inputs: &Value, peers: &dyn Peers) -> Vec<(ValuePath, String)> {
+        self.resource.check_peers(inputs, peers)
     }
 
     fn deletable(&self, existing: &Existing) -> Result<(), String> {

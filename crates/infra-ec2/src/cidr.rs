@@ -80,28 +80,6 @@ pub fn cidr_overlaps(a: Ipv4Cidr, b: Ipv4Cidr) -> bool {
     u64::from(a.network) < b.end() && u64::from(b.network) < a.end()
 }
 
-/// The problem with a subnet block given its VPC's block and its siblings'
-/// (the plan-time rule AWS enforces as `InvalidSubnet.Range` and
-/// `InvalidSubnet.Conflict`), if there is one.
-pub fn subnet_cidr_problem(subnet: &str, vpc: &str, siblings: &[&str]) -> Option<String> {
-    let (Ok(block), Ok(vpc_block)) = (parse_cidr(subnet), parse_cidr(vpc)) else {
-        // A malformed block is reported by the Cidr validator.
-        return None;
-    };
-    if !cidr_contains(vpc_block, block) {
-        return Some(format!(
-            "subnet block {block} is not inside the VPC's block {vpc_block}"
-        ));
-    }
-    let other = siblings
-        .iter()
-        .filter_map(|s| parse_cidr(s).ok())
-        .find(|s| cidr_overlaps(*s, block))?;
-    Some(format!(
-        "subnet block {block} overlaps {other}, the block of another subnet of the VPC"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,18 +130,5 @@ mod tests {
             c("255.255.255.254/32"),
             c("255.255.255.255/32")
         ));
-    }
-
-    #[test]
-    fn subnet_rule() {
-        let vpc = "10.0.0.0/16";
-        assert_eq!(
-            subnet_cidr_problem("10.0.1.0/24", vpc, &["10.0.2.0/24"]),
-            None
-        );
-        let outside = subnet_cidr_problem("10.1.0.0/24", vpc, &[]).unwrap();
-        assert!(outside.contains("not inside"), "{outside}");
-        let overlap = subnet_cidr_problem("10.0.0.0/20", vpc, &["10.0.1.0/24"]).unwrap();
-        assert!(overlap.contains("overlaps 10.0.1.0/24"), "{overlap}");
     }
 }

@@ -27,7 +27,7 @@ mod settle;
 mod subnet;
 mod vpc;
 
-pub use cidr::{Ipv4Cidr, cidr_contains, cidr_overlaps, parse_cidr, subnet_cidr_problem};
+pub use cidr::{Ipv4Cidr, cidr_contains, cidr_overlaps, parse_cidr};
 pub use eip::{Eip, Spec as EipSpec, TYPE_NAME as EIP_TYPE};
 pub use internet_gateway::{
     InternetGateway, Spec as InternetGatewaySpec, TYPE_NAME as INTERNET_GATEWAY_TYPE,

@@ -2,8 +2,8 @@
 //! (Terraform's `aws_subnet`). Outputs are `arn` and `availability_zone`.
 //! A block outside the VPC's or overlapping a sibling's is AWS's
 //! `InvalidSubnet.Range` / `InvalidSubnet.Conflict`, refused as `Invalid`
-//! with what to change; the same rule for plan time, across resources, is
-//! [`crate::cidr::subnet_cidr_problem`].
+//! with what to change; at plan time the same rule is checked across
+//! resources (`check_peers`), when the VPC's block and the siblings' are known.
 
 use std::time::Duration;
 
@@ -12,10 +12,12 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::ResourceType;
 use infra_aws::{Tags, error_code, found, read_tags, tags_attribute};
 use infra_core::{
-    Attribute, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError, Request,
-    Resource, Schema, Type, UpdateRequest, Validator, Value, string_map,
+    Attribute, Existing, Fields, Observed, OpContext, OpKind, Output, PathSeg, Peers,
+    ProviderError, Request, Resource, Schema, Type, UpdateRequest, Validator, Value, ValuePath,
+    string_map,
 };
 
+use crate::cidr::{cidr_contains, cidr_overlaps, parse_cidr};
 use crate::ec2::{
     Op, appear, flag, from_sdk, lookup_failed, observed_tags, sync_tags, tag_spec, token_filter,
 };
@@ -119,6 +121,38 @@ const RANGE_HINT: &str =
 #[async_trait]
 impl Resource for Subnet {
     type Spec = Spec;
+
+    fn check_peers(&self, inputs: &Value, peers: &dyn Peers) -> Vec<(ValuePath, String)> {
+        let block_of = |v: &Value| {
+            let block = v.get("cidr_block").and_then(Value::as_str)?;
+            parse_cidr(block).ok()
+        };
+        let Some(block) = block_of(inputs) else {
+            return Vec::new();
+        };
+        let at = || vec![PathSeg::Key("cidr_block".into())];
+        if let Some(vpc) = peers.referenced("vpc_id")
+            && let Some(vpc_block) = block_of(vpc.inputs)
+            && !cidr_contains(vpc_block, block)
+        {
+            let message = format!(
+                "subnet block {block} is not inside {vpc_block}, the block of `{}`: choose one inside it",
+                vpc.address
+            );
+            return vec![(at(), message)];
+        }
+        let siblings = peers.siblings("vpc_id").into_iter();
+        let blocks = siblings.filter_map(|s| Some((s.address, block_of(s.inputs)?)));
+        let overlapping = blocks
+            .filter(|(_, other)| cidr_overlaps(*other, block))
+            .take(1);
+        let message = |(address, other)| {
+            format!(
+                "subnet block {block} overlaps {other}, the block of `{address}` in the same VPC: the subnets of a VPC must not overlap"
+            )
+        };
+        overlapping.map(|o| (at(), message(o))).collect()
+    }
 
     fn schema(&self) -> Schema {
         let vpc = Attribute::new("vpc_id", Type::String)

@@ -155,7 +155,7 @@ pub(crate) fn desired_inputs_noting_unset(
     ok.then_some(inputs)
 }
 
-fn located(d: Diagnostic, config: &ResourceConfig, path: &[PathSeg]) -> Diagnostic {
+pub(super) fn located(d: Diagnostic, config: &ResourceConfig, path: &[PathSeg]) -> Diagnostic {
     let d = d.on(config.address.clone());
     match config.location_of(path) {
         Some(l) => d.at(l.clone()),

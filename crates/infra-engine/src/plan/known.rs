@@ -38,7 +38,8 @@ pub(super) struct KnownResolver<'k, 's> {
 }
 
 impl<'s> KnownResolver<'_, 's> {
-    fn inputs<'x>(&'x self, known: &Known<'s>) -> Option<&'x Value> {
+    /// The planned inputs of a resource the walk has reached.
+    pub(super) fn inputs<'x>(&'x self, known: &Known<'s>) -> Option<&'x Value> {
         match known.inputs {
             Inputs::State(v) => Some(v),
             Inputs::Change(i) => self.changes[i].after.as_ref(),

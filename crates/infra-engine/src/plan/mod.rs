@@ -19,6 +19,7 @@ mod estimate;
 mod hash;
 mod inputs;
 mod known;
+mod peers;
 mod planner;
 
 pub(crate) use diff::diff;

@@ -252,6 +252,14 @@ impl Planner<'_> {
             };
             known[index] = Some(Known { inputs, outputs });
         }
+        let resolver = KnownResolver {
+            stack: self.stack,
+            known: &known,
+            changes,
+            kept: &kept,
+            registry: self.registry,
+        };
+        super::peers::check(&resolver, problems);
         // Resources gone from the config, dependents first.
         let mut gone: Vec<&crate::state::ResourceState> = self
             .state
