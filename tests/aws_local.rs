@@ -495,6 +495,41 @@ skip_final_snapshot = true
 
 [resources.s3_bucket.logs]
 name = "unreachable-logs"
+
+[resources.vpc.main]
+cidr_block = "10.0.0.0/16"
+
+[resources.subnet.a]
+vpc_id = "vpc-1"
+cidr_block = "10.0.0.0/24"
+
+[resources.internet_gateway.main]
+vpc_id = "vpc-1"
+
+[resources.eip.nat]
+
+[resources.nat_gateway.main]
+subnet_id = "subnet-1"
+allocation_id = "eipalloc-1"
+
+[resources.route_table.main]
+vpc_id = "vpc-1"
+
+[resources.security_group.db]
+name = "unreachable-db"
+vpc_id = "vpc-1"
+
+[resources.iam_role.eks]
+name = "unreachable-eks"
+assume_role_policy = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "eks.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+
+[resources.iam_openid_connect_provider.eks]
+url = "https://oidc.eks.us-east-1.amazonaws.com/id/UNREACHABLE"
+client_id_list = ["sts.amazonaws.com"]
+
+[resources.secretsmanager_secret.db]
+name = "unreachable/db"
+generate = {{ length = 24 }}
 "#
     );
     std::fs::write(dir.path().join("stacks/unreachable.toml"), stack).expect("stack");
@@ -534,6 +569,16 @@ name = "unreachable-logs"
         "rds_subnet_group.db",
         "rds_instance.db",
         "s3_bucket.logs",
+        "vpc.main",
+        "subnet.a",
+        "internet_gateway.main",
+        "eip.nat",
+        "nat_gateway.main",
+        "route_table.main",
+        "security_group.db",
+        "iam_role.eks",
+        "iam_openid_connect_provider.eks",
+        "secretsmanager_secret.db",
     ] {
         let named = text.lines().any(|l| {
             l.contains(address)
@@ -1005,6 +1050,18 @@ async fn the_foundation_applies_on_an_empty_account_converges_and_destroys_to_wh
     assert!(
         !written.contains(&password),
         "the generated password leaked into state"
+    );
+    for log in ["argv.log", "env.log"] {
+        let text = std::fs::read_to_string(p.dir.path().join("helm-standin").join(log)).expect(log);
+        assert!(
+            !text.contains(&password),
+            "the generated password leaked into helm's {log}"
+        );
+    }
+    let json = p.ok(&["plan", "--json"], 0);
+    assert!(
+        !json.contains(&password),
+        "the generated password leaked into plan --json"
     );
 
     // A second plan is empty: policy documents, sets and defaults included.

@@ -1305,3 +1305,21 @@ lifecycle = { prevent_destroy = true }
     assert_eq!(p.state()["resources"][0]["prevent_destroy"], false);
     p.infra(&["destroy", "--auto-approve"]).expect_code(0);
 }
+
+#[test]
+fn a_resource_disabled_after_apply_is_planned_for_deletion_and_deleted() {
+    let p = applied(SMALL);
+    p.set_stack(&format!("{SMALL}enabled = false\n"));
+    let plan = p.infra(&["plan"]);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains("- sim_resource.logs")
+            && plan
+                .stdout
+                .contains("Plan: 0 to add, 0 to change, 0 to replace, 1 to destroy."),
+        "{}",
+        plan.stdout
+    );
+    p.infra(&["apply", "--auto-approve"]).expect_code(0);
+    assert_eq!(p.live(), ["sim_resource.db", "sim_resource.network"]);
+}

@@ -10,7 +10,7 @@ use aws_sdk_rds::Client;
 use aws_sdk_rds::config::http::HttpResponse;
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rds::operation::delete_db_instance::DeleteDBInstanceError;
-use aws_sdk_rds::types::DbInstance;
+use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbInstance};
 use infra_aws::{AwsOp, Poll, error_code, found, poll_until};
 use infra_core::{
     ErrorKind, Existing, Fields, Observed, OpContext, OpKind, ProviderError, Request, Resource,
@@ -128,6 +128,26 @@ async fn wait_gone(op: &AwsOp<Client>, ctx: &OpContext, id: &str) -> Result<(), 
     .await
 }
 
+/// The final snapshot's name: the stack's, with this destroy's own suffix
+/// (from its journal token). A retried or recovered delete names the same
+/// snapshot; a later destroy of a re-created instance names another, so it
+/// never collides with the first one's.
+fn final_snapshot_name(base: &str, token: &str) -> String {
+    let suffix: String = token
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    // Identifiers are ASCII (checked at plan time) and at most 255 long.
+    let base = base.get(..base.len().min(255 - 9)).unwrap_or(base);
+    let base = base.trim_end_matches('-');
+    if suffix.is_empty() {
+        return base.to_owned();
+    }
+    format!("{base}-{suffix}")
+}
+
 fn protected(ctx: &OpContext) -> ProviderError {
     ProviderError::new(
         ErrorKind::Invalid,
@@ -167,6 +187,10 @@ async fn create_instance(
         .set_preferred_backup_window(spec.backup_window.clone())
         .set_preferred_maintenance_window(spec.maintenance_window.clone())
         .deletion_protection(spec.deletion_protection)
+        .set_enable_cloudwatch_logs_exports(
+            (!spec.cloudwatch_logs_exports.is_empty())
+                .then(|| spec.cloudwatch_logs_exports.clone()),
+        )
         .set_tags(Some(tags::to_sdk(&spec.tags)));
     match request.send().await {
         Ok(_) => Ok(()),
@@ -331,6 +355,14 @@ impl Resource for RdsInstance {
                 .set_preferred_backup_window(modify.backup_window.clone())
                 .set_preferred_maintenance_window(modify.maintenance_window.clone())
                 .set_master_user_password(password)
+                .set_cloudwatch_logs_export_configuration(modify.cloudwatch_logs.clone().map(
+                    |(enable, disable)| {
+                        CloudwatchLogsExportConfiguration::builder()
+                            .set_enable_log_types(Some(enable))
+                            .set_disable_log_types(Some(disable))
+                            .build()
+                    },
+                ))
                 .send()
                 .await
                 .map_err(|e| op.failed(&doing, &e))?;
@@ -367,7 +399,8 @@ impl Resource for RdsInstance {
                 .inputs
                 .get("final_snapshot_identifier")
                 .and_then(Value::as_str)
-                .filter(|_| !skip);
+                .filter(|_| !skip)
+                .map(|base| final_snapshot_name(base, &ctx.token));
             if !skip && snapshot.is_none() {
                 return Err(ProviderError::new(
                     ErrorKind::Invalid,
@@ -377,7 +410,7 @@ impl Resource for RdsInstance {
                     ),
                 ));
             }
-            if let Some(name) = snapshot {
+            if let Some(name) = &snapshot {
                 ctx.progress(&format!("taking final snapshot `{name}`"));
             }
             let request = op
@@ -385,11 +418,37 @@ impl Resource for RdsInstance {
                 .delete_db_instance()
                 .db_instance_identifier(&id)
                 .skip_final_snapshot(skip)
-                .set_final_db_snapshot_identifier(snapshot.map(str::to_owned));
+                .set_final_db_snapshot_identifier(snapshot);
             if let Err(e) = request.send().await {
                 refused_delete(ctx, &op, &e)?;
             }
         }
         wait_gone(&op, ctx, &id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::final_snapshot_name;
+
+    #[test]
+    fn final_snapshots_are_named_per_destroy() {
+        let a = final_snapshot_name("airflow-final", "34cf3541d266e1b2");
+        assert_eq!(a, "airflow-final-34cf3541");
+        assert_eq!(
+            final_snapshot_name("airflow-final", "34cf3541d266e1b2"),
+            a,
+            "a retry names the same"
+        );
+        assert_ne!(
+            final_snapshot_name("airflow-final", "9f00aa11d266e1b2"),
+            a,
+            "another destroy another"
+        );
+        let long = format!("a{}", "b".repeat(254));
+        let named = final_snapshot_name(&long, "34cf3541");
+        assert_eq!(named.len(), 255);
+        assert!(!named.contains("--"), "{named}");
+        assert_eq!(final_snapshot_name("x-", "ab"), "x-ab");
     }
 }

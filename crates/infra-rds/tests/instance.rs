@@ -240,20 +240,26 @@ async fn a_final_snapshot_is_taken_unless_skipped() {
             ("final_snapshot_identifier", Value::from(snapshot.clone())),
         ],
     );
-    let c = ctx("rds_instance.snap", "tok-snap");
-    let created = p.create(&c, &given).await.expect("create");
-    p.delete(&c, &existing(&created)).await.expect("delete");
-    let snaps = client
-        .describe_db_snapshots()
-        .db_snapshot_identifier(&snapshot)
-        .send()
-        .await
-        .expect("the final snapshot exists");
-    assert_eq!(snaps.db_snapshots().len(), 1);
-    assert_eq!(
-        snaps.db_snapshots()[0].db_instance_identifier(),
-        Some(id.as_str())
-    );
+    // Each destroy names its own snapshot (the name, and a suffix from its
+    // journal token): destroying a re-created instance does not collide.
+    for token in ["tok-snap1", "tok-snap2"] {
+        let c = ctx("rds_instance.snap", token);
+        let created = p.create(&c, &given).await.expect("create");
+        p.delete(&c, &existing(&created)).await.expect("delete");
+        let suffix = token.replace('-', "");
+        let snaps = client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(format!("{snapshot}-{suffix}"))
+            .send()
+            .await
+            .expect("the final snapshot exists");
+        assert_eq!(snaps.db_snapshots().len(), 1);
+        assert_eq!(
+            snaps.db_snapshots()[0].db_instance_identifier(),
+            Some(id.as_str())
+        );
+    }
+    let c = ctx("rds_instance.snap", "tok-snap3");
 
     let skipped_id = unique("db-nosnap");
     let given = base(&p, &skipped_id, vec![]);
@@ -385,6 +391,10 @@ async fn conformance() {
             ("maintenance_window", Value::from("Mon:05:00-Mon:06:00")),
             ("password", secret("second-password-22")),
             ("tags", tags("platform")),
+            (
+                "enabled_cloudwatch_logs_exports",
+                Value::List(vec![Value::from("postgresql"), Value::from("upgrade")]),
+            ),
             ("deletion_protection", Value::Bool(true)),
             ("deletion_protection", Value::Bool(false)),
             ("final_snapshot_identifier", Value::from("conf-final")),

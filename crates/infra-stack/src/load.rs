@@ -362,6 +362,7 @@ impl Ctx<'_> {
             return Vec::new();
         };
         let mut declared = BTreeSet::new();
+        let mut disabled = BTreeMap::new();
         let mut todo = Vec::new();
         for (ty, type_entry) in types {
             // A quoted key may hold anything, but an address is
@@ -432,6 +433,30 @@ impl Ctx<'_> {
                     );
                     continue;
                 }
+                // `enabled = false` (typically in an overlay) leaves it out:
+                // a resource in state that is disabled is planned for deletion.
+                if let Kind::Table(t) = &entry.value.kind
+                    && let Some(enabled) = t.get("enabled")
+                {
+                    match enabled.value.kind {
+                        Kind::Bool(true) => {}
+                        Kind::Bool(false) => {
+                            disabled.insert(address, self.sources.location(enabled.value.pos));
+                            continue;
+                        }
+                        _ => {
+                            self.error_at(
+                                enabled.value.pos,
+                                format!(
+                                    "`enabled` of `{address}` must be true or false, found {}",
+                                    enabled.value.kind.name()
+                                ),
+                                "write `enabled = false` to leave the resource out of this stack",
+                            );
+                            continue;
+                        }
+                    }
+                }
                 // Declared even when its type is unknown, so references to
                 // it do not add a second error.
                 declared.insert(address.clone());
@@ -440,7 +465,11 @@ impl Ctx<'_> {
                 }
             }
         }
-        let index = StackIndex { registry, declared };
+        let index = StackIndex {
+            registry,
+            declared,
+            disabled,
+        };
         let mut out = Vec::with_capacity(todo.len());
         out.extend(todo.into_iter().filter_map(|(address, provider, entry)| {
             self.lower_resource(&index, provider.schema(), address, entry)

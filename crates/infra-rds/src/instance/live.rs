@@ -40,6 +40,7 @@ pub(crate) struct Live {
     pub(crate) backup_window: Option<String>,
     pub(crate) maintenance_window: Option<String>,
     pub(crate) deletion_protection: bool,
+    pub(crate) cloudwatch_logs_exports: Vec<String>,
     pub(crate) tags: Tags,
     pub(crate) address: Option<String>,
     pub(crate) port: Option<i32>,
@@ -132,6 +133,7 @@ impl Live {
             backup_window: owned(db.preferred_backup_window()),
             maintenance_window: owned(db.preferred_maintenance_window()),
             deletion_protection: db.deletion_protection().unwrap_or(false),
+            cloudwatch_logs_exports: db.enabled_cloudwatch_logs_exports().to_vec(),
             tags: tags::from_sdk(db.tag_list()),
             address: owned(db.endpoint().and_then(|e| e.address())),
             port: db
@@ -260,6 +262,8 @@ impl Live {
             put("maintenance_window", keep_case(actual, Some(given)).into());
         }
         put("deletion_protection", self.deletion_protection.into());
+        let exports = string_list(&self.cloudwatch_logs_exports);
+        put("enabled_cloudwatch_logs_exports", exports);
         put("tags", string_map(&self.tags));
         // AWS never returns these: the password, and the client-side flags.
         for key in [
@@ -319,6 +323,8 @@ pub(crate) struct Modify {
     /// Always sent with a modification (as Terraform does); this says
     /// whether it changes.
     pub(crate) deletion_protection_changes: bool,
+    /// Log types to start and to stop publishing.
+    pub(crate) cloudwatch_logs: Option<(Vec<String>, Vec<String>)>,
     pub(crate) password: bool,
 }
 
@@ -353,6 +359,10 @@ impl Modify {
         add(self.backup_window.is_some(), "backup_window");
         add(self.maintenance_window.is_some(), "maintenance_window");
         add(self.deletion_protection_changes, "deletion_protection");
+        add(
+            self.cloudwatch_logs.is_some(),
+            "enabled_cloudwatch_logs_exports",
+        );
         add(self.password, "password");
         out
     }
@@ -446,6 +456,12 @@ pub(crate) fn plan_modify(
         m.maintenance_window = spec.maintenance_window.clone();
     }
     m.deletion_protection_changes = spec.deletion_protection != live.deletion_protection;
+    let (want, have) = (&spec.cloudwatch_logs_exports, &live.cloudwatch_logs_exports);
+    let enable: Vec<String> = want.iter().filter(|l| !have.contains(l)).cloned().collect();
+    let disable: Vec<String> = have.iter().filter(|l| !want.contains(l)).cloned().collect();
+    if !enable.is_empty() || !disable.is_empty() {
+        m.cloudwatch_logs = Some((enable, disable));
+    }
     m.password = password_changed;
     Ok(m)
 }
@@ -512,6 +528,7 @@ mod tests {
             ),
             ("db_subnet_group", Value::from("Airflow-Subnets")),
             ("backup_retention_period", Value::Int(7)),
+            ("enabled_cloudwatch_logs_exports", Value::List(Vec::new())),
             ("maintenance_window", Value::from("Sun:05:00-Sun:06:00")),
             ("deletion_protection", Value::Bool(false)),
             ("skip_final_snapshot", Value::Bool(true)),

@@ -115,13 +115,19 @@ pub(crate) fn schema() -> Schema {
                 .describe("refuse deletion while true"),
         )
         .attribute(
+            Attribute::new("enabled_cloudwatch_logs_exports", Type::set(Type::String))
+                .default(Value::List(Vec::new()))
+                .validate(Validator::one_of(&LOG_EXPORTS))
+                .describe("PostgreSQL logs published to CloudWatch Logs, updated in place"),
+        )
+        .attribute(
             Attribute::new("skip_final_snapshot", Type::Bool)
                 .default(false)
                 .describe("delete without a final snapshot (client-side)"),
         )
         .attribute(
             Attribute::new("final_snapshot_identifier", Type::String)
-                .describe("the final snapshot's name, taken on delete (client-side)"),
+                .describe("the final snapshot's name, taken on delete with the destroy's own suffix (`<name>-<8 hex>`), so a later destroy never collides (client-side)"),
         )
         .attribute(
             Attribute::new("apply_immediately", Type::Bool)
@@ -169,9 +175,13 @@ pub struct Spec {
     pub(crate) backup_window: Option<String>,
     pub(crate) maintenance_window: Option<String>,
     pub(crate) deletion_protection: bool,
+    pub(crate) cloudwatch_logs_exports: Vec<String>,
     pub(crate) apply_immediately: bool,
     pub(crate) tags: Tags,
 }
+
+/// The logs an RDS PostgreSQL instance can publish to CloudWatch Logs.
+pub(crate) const LOG_EXPORTS: [&str; 3] = ["postgresql", "upgrade", "iam-db-auth-error"];
 
 impl Spec {
     /// The identifier as AWS stores it: the cloud id.
@@ -331,6 +341,9 @@ pub(crate) fn parse(f: &mut Fields<'_>) -> Spec {
         backup_window,
         maintenance_window,
         deletion_protection: f.bool_or("deletion_protection", false),
+        cloudwatch_logs_exports: f
+            .strings("enabled_cloudwatch_logs_exports")
+            .unwrap_or_default(),
         apply_immediately: f.bool_or("apply_immediately", false),
         tags: read_tags(f, "tags"),
     }

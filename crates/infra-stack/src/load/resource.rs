@@ -16,7 +16,7 @@ use super::{Ctx, closest};
 use crate::{Expr, Lifecycle, Reference, ResourceConfig, Timeouts, ValueLocations};
 
 /// Keys of a resource table that are not input attributes.
-const RESERVED: [&str; 2] = ["depends_on", "lifecycle"];
+const RESERVED: [&str; 3] = ["depends_on", "enabled", "lifecycle"];
 
 /// What to do about a value nested deeper than [`MAX_NESTING`].
 pub(super) const NESTING_HINT: &str = "flatten it, or pass the data as a JSON string";
@@ -26,6 +26,20 @@ pub(super) const NESTING_HINT: &str = "flatten it, or pass the data as a JSON st
 pub(super) struct StackIndex<'r> {
     pub registry: &'r Registry,
     pub declared: BTreeSet<Address>,
+    /// Resources left out with `enabled = false`, and where that was said.
+    pub disabled: BTreeMap<Address, Location>,
+}
+
+impl StackIndex<'_> {
+    /// When `address` is disabled: the error for the `what` (a reference,
+    /// a dependency) written here, naming where it was disabled, and the fix.
+    fn disabled(&self, address: &Address, what: &str) -> Option<(String, String)> {
+        let at = self.disabled.get(address)?;
+        Some((
+            format!("`{address}` is disabled (`enabled = false` at {at})"),
+            format!("enable `{address}`, or drop this {what} where it is disabled"),
+        ))
+    }
 }
 
 impl Ctx<'_> {
@@ -468,6 +482,11 @@ impl Lowering<'_, '_, '_> {
     /// Checks that a reference names a declared resource and one of its
     /// type's attributes.
     fn check_ref(&mut self, r: &Reference, at: Pos) -> bool {
+        if let Some((message, hint)) = self.index.disabled(&r.address, "reference") {
+            let message = format!("reference `${{{r}}}` to a disabled resource: {message}");
+            self.error(at, message, Some(hint));
+            return false;
+        }
         if !self.index.declared.contains(&r.address) {
             let declared: Vec<String> = self
                 .index
@@ -556,6 +575,11 @@ impl Lowering<'_, '_, '_> {
                     continue;
                 }
             };
+            if let Some((message, hint)) = self.index.disabled(&address, "dependency") {
+                let message = format!("dependency on a disabled resource: {message}");
+                self.error(item.pos, message, Some(hint));
+                continue;
+            }
             if !self.index.declared.contains(&address) {
                 let declared: Vec<String> = self
                     .index

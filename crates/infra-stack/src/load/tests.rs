@@ -1338,3 +1338,69 @@ fn a_type_left_out_of_the_build_gets_its_registered_hint() {
         false,
     ));
 }
+
+#[test]
+fn a_disabled_resource_is_left_out_and_references_to_it_name_both_places() {
+    let base = r#"
+[resources.db.main]
+identifier = "main"
+
+[resources.db.replica]
+identifier = "replica"
+"#;
+    // Disabled in an overlay: gone from the stack, nothing else changes.
+    check_stack(
+        "local",
+        &[
+            ("stacks/airflow.toml", base),
+            (
+                "stacks/local.toml",
+                "extends = \"airflow.toml\"\n# no replicas on the emulator\n[resources.db.replica]\nenabled = false\n",
+            ),
+        ],
+        expect![[r#"
+            stack local
+            db.main @ stacks/airflow.toml:2:1
+              identifier = "main"  @ stacks/airflow.toml:3:14
+              multi_az = false  @ (default)
+              port = 5432  @ (default)
+        "#]],
+    );
+    // What refers to it says where, and where it was disabled.
+    let referring = r#"
+[resources.db.main]
+identifier = "${db.replica.identifier}"
+depends_on = ["db.replica"]
+
+[resources.db.replica]
+identifier = "replica"
+"#;
+    check_stack(
+        "local",
+        &[
+            ("stacks/airflow.toml", referring),
+            (
+                "stacks/local.toml",
+                "extends = \"airflow.toml\"\n[resources.db.replica]\nenabled = false\n",
+            ),
+        ],
+        expect![[r#"
+            error: stacks/airflow.toml:3:15: db.main: reference `${db.replica.identifier}` to a disabled resource: `db.replica` is disabled (`enabled = false` at stacks/local.toml:3:11)
+              hint: enable `db.replica`, or drop this reference where it is disabled
+            error: stacks/airflow.toml:4:15: db.main: dependency on a disabled resource: `db.replica` is disabled (`enabled = false` at stacks/local.toml:3:11)
+              hint: enable `db.replica`, or drop this dependency where it is disabled
+        "#]],
+    );
+    // `enabled` is a boolean; `true` is the default.
+    check_stack(
+        "x",
+        &[(
+            "stacks/x.toml",
+            "[resources.db.a]\nidentifier = \"a\"\nenabled = true\n[resources.db.b]\nidentifier = \"b\"\nenabled = \"no\"\n",
+        )],
+        expect![[r#"
+            error: stacks/x.toml:6:11: `enabled` of `db.b` must be true or false, found string
+              hint: write `enabled = false` to leave the resource out of this stack
+        "#]],
+    );
+}
