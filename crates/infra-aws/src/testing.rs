@@ -187,3 +187,47 @@ where
     }
     panic!("still failing after 8 attempts: {retried:?}");
 }
+
+/// A name no other test of this process (or an earlier run against the
+/// same emulator) uses: `prefix-<pid>-<n>`.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
+/// `pairs` as inputs, with the schema's defaults filled in as the engine does.
+pub fn inputs(provider: &dyn infra_core::Provider, pairs: Vec<(&str, Value)>) -> Value {
+    let mut map: std::collections::BTreeMap<String, Value> =
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    for attr in &provider.schema().attributes {
+        if let infra_core::Presence::Default(d) = &attr.presence {
+            map.entry(attr.name.clone()).or_insert_with(|| d.clone());
+        }
+    }
+    Value::Map(map)
+}
+
+/// `inputs` with one key set.
+pub fn with(inputs: &Value, key: &str, value: Value) -> Value {
+    let mut v = inputs.clone();
+    if let Value::Map(m) = &mut v {
+        m.insert(key.to_owned(), value);
+    }
+    v
+}
+
+/// What the engine records after an operation.
+pub fn existing(o: &infra_core::Observed) -> infra_core::Existing {
+    infra_core::Existing {
+        id: o.id.clone(),
+        inputs: o.inputs.clone(),
+        outputs: o.outputs.clone(),
+    }
+}
+
+/// A list of strings as a value.
+pub fn strings(items: &[&str]) -> Value {
+    Value::List(items.iter().map(|s| Value::from(*s)).collect())
+}

@@ -242,9 +242,9 @@ impl Resource for Vpc {
     }
 
     async fn find(&self, op: Request<'_, Spec>) -> infra_core::ReadResult {
-        let op_ = self.op(op.ctx, &op.spec.cidr_block).await?;
-        match by_token(&op_, &op.ctx.token).await? {
-            Some(id) => look(&op_, &id).await,
+        let aws = self.op(op.ctx, &op.spec.cidr_block).await?;
+        match by_token(&aws, &op.ctx.token).await? {
+            Some(id) => look(&aws, &id).await,
             None => Ok(None),
         }
     }

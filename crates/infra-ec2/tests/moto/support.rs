@@ -4,13 +4,14 @@
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_ec2::Client;
 use infra_aws::testing::Emulator;
-use infra_core::{Existing, Observed, OpContext, Presence, Provider, Value};
+use infra_core::{Observed, OpContext, Value};
+
+pub use infra_aws::testing::{existing, inputs, strings, unique};
 
 /// A context for `address` on the shared emulator.
 pub fn ctx(address: &str, token: &str) -> OpContext {
@@ -44,41 +45,6 @@ pub fn ctx_seen(address: &str, timeout: Duration, seen: Arc<Mutex<Vec<String>>>)
         timeout,
         Arc::new(move |m: &str| seen.lock().unwrap().push(m.to_owned())),
     )
-}
-
-/// A name unique within this test process.
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// `pairs` as inputs, with the schema's defaults filled in as the engine does.
-pub fn inputs(provider: &dyn Provider, pairs: Vec<(&str, Value)>) -> Value {
-    let mut map: std::collections::BTreeMap<String, Value> =
-        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    for attr in &provider.schema().attributes {
-        if let Presence::Default(d) = &attr.presence {
-            map.entry(attr.name.clone()).or_insert_with(|| d.clone());
-        }
-    }
-    Value::Map(map)
-}
-
-/// What the engine records after an operation.
-pub fn existing(o: &Observed) -> Existing {
-    Existing {
-        id: o.id.clone(),
-        inputs: o.inputs.clone(),
-        outputs: o.outputs.clone(),
-    }
-}
-
-pub fn strings(items: &[&str]) -> Value {
-    Value::List(items.iter().map(|s| Value::from(*s)).collect())
 }
 
 pub fn table(pairs: &[(&str, Value)]) -> Value {

@@ -5,11 +5,12 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use infra_aws::testing::Emulator;
-use infra_core::{Existing, Observed, OpContext, Presence, Provider, Value};
+use infra_core::{OpContext, Value};
+
+pub use infra_aws::testing::{existing, inputs, strings, unique, with};
 
 /// A context for `address` on the shared emulator.
 pub fn ctx(address: &str, token: &str) -> OpContext {
@@ -26,50 +27,6 @@ pub fn ctx_with(address: &str, token: &str, settings: Value) -> OpContext {
         Duration::from_secs(60),
         Arc::new(|_| {}),
     )
-}
-
-/// A name unique within this test process.
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// `pairs` as inputs, with the schema's defaults filled in as the engine does.
-pub fn inputs(provider: &dyn Provider, pairs: Vec<(&str, Value)>) -> Value {
-    let mut map: std::collections::BTreeMap<String, Value> =
-        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    for attr in &provider.schema().attributes {
-        if let Presence::Default(d) = &attr.presence {
-            map.entry(attr.name.clone()).or_insert_with(|| d.clone());
-        }
-    }
-    Value::Map(map)
-}
-
-/// `inputs` with one key set.
-pub fn with(inputs: &Value, key: &str, value: Value) -> Value {
-    let mut v = inputs.clone();
-    if let Value::Map(m) = &mut v {
-        m.insert(key.to_owned(), value);
-    }
-    v
-}
-
-/// What the engine records after an operation.
-pub fn existing(o: &Observed) -> Existing {
-    Existing {
-        id: o.id.clone(),
-        inputs: o.inputs.clone(),
-        outputs: o.outputs.clone(),
-    }
-}
-
-pub fn strings(items: &[&str]) -> Value {
-    Value::List(items.iter().map(|s| Value::from(*s)).collect())
 }
 
 pub fn table(pairs: Vec<(&str, Value)>) -> Value {

@@ -7,11 +7,13 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use infra_aws::testing::{Emulator, REGION};
-use infra_core::{Existing, Observed, OpContext, Presence, Provider, Secret, Value};
+use infra_core::{OpContext, Secret, Value};
+
+#[allow(unused_imports)] // each test binary uses some
+pub use infra_aws::testing::{existing, inputs, strings, unique, with};
 
 /// A context for `address` on the shared emulator.
 pub fn ctx(address: &str, token: &str) -> OpContext {
@@ -30,16 +32,6 @@ pub fn ctx_with(address: &str, token: &str, settings: Value) -> OpContext {
     )
 }
 
-/// A name unique within this test process, lowercase.
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
 /// A secret as the engine hands it over: plaintext plus a digest. The
 /// digest here is just a marker, not the engine's keyed hash.
 pub fn secret(plaintext: &str) -> Value {
@@ -47,40 +39,6 @@ pub fn secret(plaintext: &str) -> Value {
         format!("test-digest:{}", plaintext.len()),
         plaintext.into(),
     ))
-}
-
-/// `pairs` as inputs, with the schema's defaults filled in as the engine does.
-pub fn inputs(provider: &dyn Provider, pairs: Vec<(&str, Value)>) -> Value {
-    let mut map: std::collections::BTreeMap<String, Value> =
-        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    for attr in &provider.schema().attributes {
-        if let Presence::Default(d) = &attr.presence {
-            map.entry(attr.name.clone()).or_insert_with(|| d.clone());
-        }
-    }
-    Value::Map(map)
-}
-
-/// `inputs` with one key set.
-pub fn with(inputs: &Value, key: &str, value: Value) -> Value {
-    let mut v = inputs.clone();
-    if let Value::Map(m) = &mut v {
-        m.insert(key.to_owned(), value);
-    }
-    v
-}
-
-/// What the engine records after an operation.
-pub fn existing(o: &Observed) -> Existing {
-    Existing {
-        id: o.id.clone(),
-        inputs: o.inputs.clone(),
-        outputs: o.outputs.clone(),
-    }
-}
-
-pub fn strings(items: &[&str]) -> Value {
-    Value::List(items.iter().map(|s| Value::from(*s)).collect())
 }
 
 /// An RDS client on the shared emulator, to check what it holds.

@@ -4,12 +4,13 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use infra_aws::testing::Emulator;
-use infra_core::{Existing, Observed, OpContext, Presence, Provider, Secret, Value};
+use infra_core::{Observed, OpContext, Secret, Value};
+
+pub use infra_aws::testing::{existing, inputs, unique, with};
 
 /// A context for `address` on the shared emulator.
 pub fn ctx(address: &str, token: &str) -> OpContext {
@@ -45,16 +46,6 @@ pub fn ctx_with(
     )
 }
 
-/// A name unique within this test process.
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
 /// A secret as the engine hands it over: plaintext plus a digest (here a
 /// plain hash, not the engine's keyed one, and never the plaintext).
 pub fn secret(plaintext: &str) -> Value {
@@ -71,36 +62,6 @@ pub fn redacted(v: &Value) -> Value {
     match v {
         Value::Sensitive(s) => Value::Sensitive(Secret::redacted(s.digest())),
         other => other.clone(),
-    }
-}
-
-/// `pairs` as inputs, with the schema's defaults filled in as the engine does.
-pub fn inputs(provider: &dyn Provider, pairs: Vec<(&str, Value)>) -> Value {
-    let mut map: std::collections::BTreeMap<String, Value> =
-        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    for attr in &provider.schema().attributes {
-        if let Presence::Default(d) = &attr.presence {
-            map.entry(attr.name.clone()).or_insert_with(|| d.clone());
-        }
-    }
-    Value::Map(map)
-}
-
-/// `inputs` with one key set.
-pub fn with(inputs: &Value, key: &str, value: Value) -> Value {
-    let mut v = inputs.clone();
-    if let Value::Map(m) = &mut v {
-        m.insert(key.to_owned(), value);
-    }
-    v
-}
-
-/// What the engine records after an operation.
-pub fn existing(o: &Observed) -> Existing {
-    Existing {
-        id: o.id.clone(),
-        inputs: o.inputs.clone(),
-        outputs: o.outputs.clone(),
     }
 }
 
