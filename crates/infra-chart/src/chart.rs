@@ -17,6 +17,7 @@ const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 const CHART_YAML: &str = "Chart.yaml";
 const SCHEMA_JSON: &str = "values.schema.json";
+const VALUES_YAML: &str = "values.yaml";
 
 /// A Helm chart as far as values validation needs it.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +30,12 @@ pub struct Chart {
     pub app_version: Option<String>,
     /// The parsed `values.schema.json`, when the chart has one.
     pub schema: Option<serde_json::Value>,
+    /// The chart's `values.yaml` (its defaults) as JSON; `None` when the
+    /// chart has none or it is empty.
+    pub values: Option<serde_json::Value>,
+    /// The keys of the chart's dependencies in its values: each
+    /// `dependencies` entry's `alias`, else its `name` (Chart.yaml).
+    pub dependencies: Vec<String>,
     /// The directory or archive the chart was read from, for messages.
     pub source: PathBuf,
 }
@@ -99,12 +106,14 @@ impl Chart {
             }
         })?;
         let schema = read_file_limited(dir, &dir.join(SCHEMA_JSON))?;
-        Chart::from_parts(dir, &chart_yaml, schema.as_deref())
+        let values = read_file_limited(dir, &dir.join(VALUES_YAML))?;
+        Chart::from_parts(dir, &chart_yaml, schema.as_deref(), values.as_deref())
     }
 
     /// Reads a chart packaged as `.tgz` (`helm package`): the files
-    /// `<name>/Chart.yaml` and `<name>/values.schema.json`; subcharts under
-    /// `<name>/charts/` are not read.
+    /// `<name>/Chart.yaml`, `<name>/values.yaml` and
+    /// `<name>/values.schema.json`; subcharts under `<name>/charts/` are
+    /// not read.
     pub fn from_archive(path: &Path) -> Result<Chart, ChartError> {
         let io = |source| ChartError::Io {
             path: path.to_owned(),
@@ -127,7 +136,7 @@ impl Chart {
             let [top, file] = parts.as_slice() else {
                 continue;
             };
-            if file != CHART_YAML && file != SCHEMA_JSON {
+            if file != CHART_YAML && file != SCHEMA_JSON && file != VALUES_YAML {
                 continue;
             }
             let bytes = read_limited(&mut entry, path, &format!("{top}/{file}"))?;
@@ -135,8 +144,10 @@ impl Chart {
             if file == CHART_YAML {
                 slot.chart_yaml = Some(bytes);
                 first_chart.get_or_insert_with(|| top.clone());
-            } else {
+            } else if file == SCHEMA_JSON {
                 slot.schema = Some(bytes);
+            } else {
+                slot.values = Some(bytes);
             }
         }
         let Some(top) = first_chart else {
@@ -149,18 +160,30 @@ impl Chart {
             path,
             &files.chart_yaml.unwrap_or_default(),
             files.schema.as_deref(),
+            files.values.as_deref(),
         )
     }
 
-    /// Compiles the chart's schema; `Ok(None)` when the chart has none.
+    /// Compiles the chart's schema, with the chart's defaults and
+    /// dependencies, so that it validates what helm validates (see
+    /// [`ValuesSchema::with_defaults`]); `Ok(None)` when the chart has no
+    /// schema.
     pub fn values_schema(&self) -> Result<Option<ValuesSchema>, ChartError> {
-        self.schema.as_ref().map(ValuesSchema::compile).transpose()
+        let Some(schema) = &self.schema else {
+            return Ok(None);
+        };
+        let compiled = ValuesSchema::compile(schema)?;
+        Ok(Some(match &self.values {
+            Some(defaults) => compiled.with_defaults(defaults, &self.dependencies),
+            None => compiled,
+        }))
     }
 
     fn from_parts(
         source: &Path,
         chart_yaml: &[u8],
         schema: Option<&[u8]>,
+        values: Option<&[u8]>,
     ) -> Result<Chart, ChartError> {
         let yaml_err = |message: String| ChartError::ChartYaml {
             path: source.to_owned(),
@@ -170,6 +193,19 @@ impl Chart {
             serde_norway::from_slice(chart_yaml).map_err(|e| yaml_err(e.to_string()))?;
         let field = |key: &str| doc.get(key).and_then(scalar_string);
         let name = field("name").ok_or_else(|| yaml_err("`name` is missing".into()))?;
+        let dependencies = doc
+            .get("dependencies")
+            .and_then(serde_norway::Value::as_sequence)
+            .map(|deps| {
+                deps.iter()
+                    .filter_map(|d| {
+                        d.get("alias")
+                            .and_then(scalar_string)
+                            .or_else(|| d.get("name").and_then(scalar_string))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let version = field("version").ok_or_else(|| yaml_err("`version` is missing".into()))?;
         let schema = schema
             .map(|bytes| {
@@ -179,11 +215,22 @@ impl Chart {
                 })
             })
             .transpose()?;
+        let values = values
+            .map(|bytes| {
+                values_yaml(bytes).map_err(|message| ChartError::ValuesYaml {
+                    path: source.to_owned(),
+                    message,
+                })
+            })
+            .transpose()?
+            .flatten();
         Ok(Chart {
             name,
             version,
             app_version: field("appVersion"),
             schema,
+            values,
+            dependencies,
             source: source.to_owned(),
         })
     }
@@ -194,6 +241,60 @@ impl Chart {
 struct ChartFiles {
     chart_yaml: Option<Vec<u8>>,
     schema: Option<Vec<u8>>,
+    values: Option<Vec<u8>>,
+}
+
+/// A chart's `values.yaml` as JSON, as helm reads it: merge keys (`<<`)
+/// applied, keys that are numbers or booleans written as strings. `None`
+/// for an empty document; an error for one that is not a table.
+fn values_yaml(bytes: &[u8]) -> Result<Option<serde_json::Value>, String> {
+    let mut doc: serde_norway::Value =
+        serde_norway::from_slice(bytes).map_err(|e| e.to_string())?;
+    doc.apply_merge().map_err(|e| e.to_string())?;
+    match yaml_to_json(doc)? {
+        serde_json::Value::Null => Ok(None),
+        table @ serde_json::Value::Object(_) => Ok(Some(table)),
+        _ => Err("the document is not a table of values".into()),
+    }
+}
+
+fn yaml_to_json(v: serde_norway::Value) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    use serde_norway::Value as Y;
+    Ok(match v {
+        Y::Null => J::Null,
+        Y::Bool(b) => J::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                J::from(i)
+            } else if let Some(u) = n.as_u64() {
+                J::from(u)
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                serde_json::Number::from_f64(f)
+                    .map(J::Number)
+                    .ok_or_else(|| format!("{f} cannot be a value (JSON has no NaN or infinity)"))?
+            }
+        }
+        Y::String(s) => J::String(s),
+        Y::Sequence(items) => J::Array(
+            items
+                .into_iter()
+                .map(yaml_to_json)
+                .collect::<Result<_, _>>()?,
+        ),
+        Y::Mapping(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                let key = scalar_string(&k)
+                    .or_else(|| k.is_null().then(|| "null".to_owned()))
+                    .ok_or_else(|| "a key is a list or a table".to_owned())?;
+                out.insert(key, yaml_to_json(v)?);
+            }
+            J::Object(out)
+        }
+        Y::Tagged(t) => yaml_to_json(t.value)?,
+    })
 }
 
 /// helm's cache home as helm itself computes it: `$HELM_CACHE_HOME`, else

@@ -9,18 +9,22 @@
 //! [`ValuesSchema`] compiles a chart's schema once and validates infra
 //! [`Value`](infra_core::Value)s against it. Values that are unknown until
 //! apply cause no false errors at plan time, and secrets are validated as
-//! their plaintext but never appear in a message. Each violation carries the
+//! their plaintext but never appear in a message. Like helm, it validates
+//! the values coalesced with the chart's `values.yaml` ([`coalesce`]), so a
+//! `null` that deletes a default is no error. Each violation carries the
 //! [`ValuePath`](infra_core::ValuePath) inside the values table, which the
 //! caller maps to the TOML location that produced it.
 //!
 //! This crate does I/O only in [`Chart`] (reading files); validation is pure.
 
 mod chart;
+mod coalesce;
 mod validate;
 
 use std::path::PathBuf;
 
 pub use chart::{Chart, default_helm_cache};
+pub use coalesce::coalesce;
 pub use validate::{ValuesSchema, Violation, validate_values};
 
 /// Why a chart could not be read or its schema not used.
@@ -57,6 +61,14 @@ pub enum ChartError {
         file: String,
         /// The limit in bytes.
         limit: u64,
+    },
+    /// `values.yaml` is not YAML, or not a table of values.
+    #[error("{path}: invalid values.yaml: {message}")]
+    ValuesYaml {
+        /// The file (or the archive holding it).
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
     },
     /// `values.schema.json` is not JSON.
     #[error("{path}: values.schema.json is not valid JSON: {message}")]

@@ -18,6 +18,10 @@
 //! Plan time validates with unknowns in place; apply time, once every value
 //! is known, validates again ([`ValuesSchema::check_known`]) so that what
 //! was unknown is checked for type before helm sees it.
+//!
+//! With the chart's defaults ([`ValuesSchema::with_defaults`]) what is
+//! validated is what helm validates: the values coalesced with the chart's
+//! `values.yaml` ([`coalesce`](crate::coalesce)).
 
 use infra_core::{PathSeg, Value, ValuePath};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
@@ -48,6 +52,10 @@ pub struct ValuesSchema {
     validator: Validator,
     /// The schema document, for "did you mean" hints.
     schema: Json,
+    /// The chart's `values.yaml`, coalesced under the values validated.
+    defaults: Option<Value>,
+    /// The keys of the chart's subcharts, for [`coalesce`].
+    subcharts: Vec<String>,
 }
 
 /// Compiles `schema` and validates `values` against it: every violation,
@@ -68,13 +76,34 @@ impl ValuesSchema {
         Ok(ValuesSchema {
             validator,
             schema: schema.clone(),
+            defaults: None,
+            subcharts: Vec::new(),
         })
     }
 
-    /// Every violation of the schema by `values`, sorted by path and
+    /// This schema validating, as helm does, the values coalesced with the
+    /// chart's defaults (its `values.yaml`, as JSON); `subcharts` are the
+    /// keys of its dependencies ([`Chart::dependencies`](crate::Chart)).
+    /// Without defaults the values are validated as they are.
+    pub fn with_defaults(mut self, defaults: &Json, subcharts: &[String]) -> ValuesSchema {
+        self.defaults = Some(Value::from_json(defaults.clone()));
+        self.subcharts = subcharts.to_vec();
+        self
+    }
+
+    /// Every violation of the schema by `values` (coalesced with the
+    /// chart's defaults when this schema has them), sorted by path and
     /// deduplicated. Unknown values cause none (see the module docs); use
     /// this at plan time.
     pub fn validate(&self, values: &Value) -> Vec<Violation> {
+        let coalesced;
+        let values = match &self.defaults {
+            Some(defaults) => {
+                coalesced = crate::coalesce(defaults, &self.subcharts, values);
+                &coalesced
+            }
+            None => values,
+        };
         let mut marks = Marks::default();
         let mut json = to_json(values, &mut Vec::new(), &mut marks);
         self.fill_unknowns(&mut json, &marks.unknown);

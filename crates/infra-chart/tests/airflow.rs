@@ -256,6 +256,44 @@ fn every_violation_is_collected_sorted() {
     );
 }
 
+#[test]
+fn a_null_deletes_the_charts_default_as_helm_does() {
+    // helm coalesces the values with values.yaml before it validates: a
+    // null over a default deletes the key, so the default is gone and the
+    // schema sees no key. Without the defaults the null itself is checked.
+    let values = with(platform_values(), "workers.replicas", Value::Null);
+    let values = with(values, "executor", Value::Null);
+    check(&values, &[]);
+    let bare = ValuesSchema::compile(
+        Chart::from_dir(&airflow_dir())
+            .unwrap()
+            .schema
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap();
+    let got: Vec<String> = bare
+        .validate(&values)
+        .into_iter()
+        .map(|(p, m)| format!("`{}`: {m}", display_path(&p)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "`executor`: null is not of type string",
+            "`workers.replicas`: null is not of type integer",
+        ]
+    );
+    // A null the chart does not default is kept, and checked.
+    let values = with(platform_values(), "config.core.not_a_default", Value::Null);
+    check(
+        &values,
+        &[
+            "`config.core.not_a_default`: null is not of type boolean or integer or number or string",
+        ],
+    );
+}
+
 fn pack(dir: &Path, out: &Path, top: &str, files: &[&str]) {
     let gz = GzEncoder::new(File::create(out).unwrap(), Compression::fast());
     let mut tar = tar::Builder::new(gz);
@@ -272,6 +310,10 @@ fn assert_airflow(chart: &Chart) {
     assert_eq!(chart.name, "airflow");
     assert_eq!(chart.version, "1.15.0");
     assert_eq!(chart.app_version.as_deref(), Some("2.9.3"));
+    let defaults = chart.values.as_ref().expect("values.yaml read");
+    assert_eq!(defaults["executor"], "CeleryExecutor");
+    assert_eq!(defaults["workers"]["replicas"], 1);
+    assert_eq!(chart.dependencies, ["postgresql"]);
     let schema = chart.values_schema().unwrap().expect("schema");
     assert!(schema.validate(&platform_values()).is_empty());
 }
@@ -398,6 +440,30 @@ fn unreadable_charts_are_errors() {
     std::fs::write(dir.join("values.schema.json"), "{ nope").unwrap();
     let err = Chart::locate("broken", None, tmp.path(), None).unwrap_err();
     assert!(matches!(err, ChartError::SchemaJson { .. }), "{err}");
+    // values.yaml that is not YAML, or not a table; an empty one is none.
+    std::fs::remove_file(dir.join("values.schema.json")).unwrap();
+    for bad in ["a: [1, 2", "- a\n- b\n"] {
+        std::fs::write(dir.join("values.yaml"), bad).unwrap();
+        let err = Chart::locate("broken", None, tmp.path(), None).unwrap_err();
+        assert!(matches!(err, ChartError::ValuesYaml { .. }), "{bad}: {err}");
+    }
+    std::fs::write(dir.join("values.yaml"), "# nothing\n").unwrap();
+    let chart = Chart::locate("broken", None, tmp.path(), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(chart.values, None);
+    std::fs::write(
+        dir.join("values.yaml"),
+        "base: &b {x: 1}\nderived:\n  <<: *b\n  y: 2\n1: one\n",
+    )
+    .unwrap();
+    let chart = Chart::locate("broken", None, tmp.path(), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        chart.values,
+        Some(serde_json::json!({"base": {"x": 1}, "derived": {"x": 1, "y": 2}, "1": "one"}))
+    );
     std::fs::write(dir.join("Chart.yaml"), "apiVersion: v2\nname: broken\n").unwrap();
     let err = Chart::locate("broken", None, tmp.path(), None).unwrap_err();
     assert!(err.to_string().contains("`version` is missing"), "{err}");

@@ -125,6 +125,21 @@ impl ReleaseType {
         helm.major = self.major(&helm, ctx).await?;
         let work = Workdir::new()?;
         let token_command = match (&target.kube, settings.token_command) {
+            // A relative path in a kubeconfig's exec entry is relative to
+            // the kubeconfig's directory (client-go), which is the scratch
+            // directory, not the project: write it absolute. A bare name
+            // stays one, looked up on PATH.
+            (_, Some(c)) if c.components().count() > 1 && c.is_relative() => {
+                std::path::absolute(&c).map_err(|e| {
+                    ProviderError::new(
+                        ErrorKind::Invalid,
+                        format!(
+                            "cannot make [helm] token_command {} absolute ({e}); write it as an absolute path",
+                            c.display()
+                        ),
+                    )
+                })?
+            }
             (_, Some(c)) => c,
             (Kube::Eks { .. }, None) => std::env::current_exe().map_err(|e| {
                 ProviderError::new(

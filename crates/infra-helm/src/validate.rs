@@ -91,14 +91,20 @@ fn key(name: &str) -> ValuePath {
     vec![PathSeg::Key(name.to_owned())]
 }
 
+/// What a compiled schema was made from: the chart's schema, defaults
+/// (`values.yaml`) and dependencies.
+type SchemaSource = (serde_json::Value, Option<serde_json::Value>, Vec<String>);
+
 /// Compiled chart schemas by chart file, so that a plan (which checks each
 /// release more than once) compiles a large schema once.
 #[derive(Default)]
-pub(crate) struct SchemaCache(Mutex<HashMap<PathBuf, (serde_json::Value, Arc<ValuesSchema>)>>);
+pub(crate) struct SchemaCache(Mutex<HashMap<PathBuf, (SchemaSource, Arc<ValuesSchema>)>>);
 
 impl SchemaCache {
     /// The violations of the release's `values` against its chart's schema,
-    /// each at its path under `values`. None when the chart is not on the
+    /// each at its path under `values`: the values coalesced with the
+    /// chart's `values.yaml` first, as helm validates them (a `null` that
+    /// deletes a default is no error). None when the chart is not on the
     /// local disk (helm fetches it at apply; nothing to check against) or
     /// has no schema. Values unknown until apply pass here and are checked
     /// when the engine resolves them, before helm runs.
@@ -144,10 +150,16 @@ impl SchemaCache {
         let Some(document) = &chart.schema else {
             return Ok(None);
         };
+        let source = (
+            document.clone(),
+            chart.values.clone(),
+            chart.dependencies.clone(),
+        );
         let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        // The chart was just read: a schema edited since is compiled again.
+        // The chart was just read: a schema or values.yaml edited since is
+        // compiled again.
         if let Some((seen, compiled)) = cache.get(&chart.source)
-            && seen == document
+            && *seen == source
         {
             return Ok(Some(compiled.clone()));
         }
@@ -155,7 +167,7 @@ impl SchemaCache {
             return Ok(None);
         };
         let schema = Arc::new(schema);
-        cache.insert(chart.source.clone(), (document.clone(), schema.clone()));
+        cache.insert(chart.source.clone(), (source, schema.clone()));
         Ok(Some(schema))
     }
 }

@@ -27,18 +27,24 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> ProviderError {
 }
 
 impl Workdir {
-    /// A new private directory under the system's temp directory.
+    /// A new private directory (0700) under the system's temp directory.
     pub fn new() -> Result<Self, ProviderError> {
-        let dir = tempfile::Builder::new()
-            .prefix("infra-helm-")
-            .tempdir()
-            .map_err(|e| {
-                io_error(
-                    "creating a temporary directory in",
-                    &std::env::temp_dir(),
-                    e,
-                )
-            })?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("infra-helm-");
+        // tempfile's default is 0777 less the umask (0755, typically):
+        // others could list the directory and watch the values file come.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        let dir = builder.tempdir().map_err(|e| {
+            io_error(
+                "creating a temporary directory in",
+                &std::env::temp_dir(),
+                e,
+            )
+        })?;
         Ok(Workdir { dir })
     }
 
@@ -156,4 +162,21 @@ pub fn eks_kubeconfig(
         "current-context": cluster,
         "preferences": {},
     })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn the_directory_and_its_files_are_private() {
+        let work = Workdir::new().expect("workdir");
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(work.dir.path()), 0o700);
+        let file = work.write_private("f", b"x").expect("write");
+        assert_eq!(mode(&file), 0o600);
+        assert!(work.write_private("f", b"y").is_err(), "never overwrites");
+    }
 }

@@ -7,7 +7,10 @@
 //! tokens, so a create tags what it makes with `infra:token` and a retried
 //! or recovered create adopts what carries its token (names and URLs are
 //! unique). Policy documents are TOML tables, compared as IAM means them
-//! ([`policy::same_policy`]).
+//! ([`policy::same_policy`]). A role for Kubernetes service accounts
+//! (IRSA) names its OIDC provider and service accounts in
+//! `service_account_trust`, and the trust statement, whose condition keys
+//! hold the issuer's host path, is built from them.
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use infra_aws::AwsContext;
 use infra_core::Provider;
 
 mod common;
+mod irsa;
 mod oidc_provider;
 pub mod policy;
 mod role;

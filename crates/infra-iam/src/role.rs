@@ -3,6 +3,11 @@
 //! `aws_iam_role` with `managed_policy_arns` and `inline_policy`). The cloud
 //! id is the name; outputs are `arn`, `name` and `unique_id`.
 //!
+//! The trust policy is `assume_role_policy` (a policy table),
+//! `service_account_trust` (the IRSA statement for Kubernetes service
+//! accounts, built from the OIDC provider's ARN in `irsa.rs`), or
+//! both, the built statement appended to the table's.
+//!
 //! `managed_policy_arns` and `inline_policies` are exclusive when the stack
 //! sets them: attachments and inline policies beyond those listed are drift,
 //! and an update removes them. When the stack leaves them unset they are
@@ -21,6 +26,7 @@ use infra_core::{
 };
 
 use crate::common::{self, NO_SUCH_ENTITY, create_tags, failed, made_by, read_user_tags};
+use crate::irsa;
 use crate::policy::{self, Kind};
 
 /// The resource type name.
@@ -43,7 +49,11 @@ pub struct Spec {
     name: String,
     path: String,
     description: Option<String>,
-    assume_role_policy: Value,
+    /// The trust policy sent: `assume_role_policy` with the statement of
+    /// `service_account_trust` appended.
+    trust_policy: Value,
+    /// The inputs the trust policy came from, named in IAM's refusal.
+    trust_inputs: &'static str,
     /// `None`: not managed (the stack leaves it unset).
     managed_policy_arns: Option<Vec<String>>,
     /// `None`: not managed.
@@ -68,6 +78,24 @@ fn trust_policy(role: &Role) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The trust policy IAM has (`live`) as `(assume_role_policy,
+/// service_account_trust)`: as `reference` has them when it has a
+/// `service_account_trust` and the document built from it means the same
+/// to IAM; else the live document as `assume_role_policy` (spelled as in
+/// `reference` where IAM means the same) and no `service_account_trust`,
+/// so that a change made outside infra is drift.
+fn reported_trust(live: Value, reference: &Value) -> (Value, Value) {
+    let set = |v: &&Value| !matches!(v, Value::Null);
+    let given = reference.get("assume_role_policy").filter(set);
+    if let Some(recorded) = reference.get(irsa::KEY).filter(set)
+        && irsa::recorded_document(reference)
+            .is_some_and(|built| policy::same_policy(&live, &built))
+    {
+        return (given.cloned().unwrap_or(Value::Null), recorded.clone());
+    }
+    (policy::as_applied(live, given), Value::Null)
+}
+
 /// What the cloud has, with policy documents spelled as in `reference`
 /// where IAM means the same.
 fn observe(live: &Live, reference: &Value) -> Observed {
@@ -77,7 +105,7 @@ fn observe(live: &Live, reference: &Value) -> Observed {
         let applied = given.and_then(|g| g.get(name));
         (name.clone(), policy::as_applied(doc.clone(), applied))
     });
-    let trust = policy::as_applied(trust_policy(role), reference.get("assume_role_policy"));
+    let (trust, service_account_trust) = reported_trust(trust_policy(role), reference);
     let description = role.description().filter(|d| !d.is_empty());
     let duration = role
         .max_session_duration()
@@ -87,6 +115,7 @@ fn observe(live: &Live, reference: &Value) -> Observed {
         ("path", role.path().into()),
         ("description", description.into()),
         ("assume_role_policy", trust),
+        (irsa::KEY, service_account_trust),
         ("managed_policy_arns", string_list(&live.managed)),
         ("inline_policies", Value::Map(inline.collect())),
         ("max_session_duration", Value::Int(duration)),
@@ -204,15 +233,15 @@ async fn converge(
         let sent = request.send().await;
         sent.map_err(|e| not_yet(failed(op, "updating", &e, ""), "updating"))?;
     }
-    if !policy::same_policy(&trust_policy(role), &spec.assume_role_policy) {
+    if !policy::same_policy(&trust_policy(role), &spec.trust_policy) {
         let request = op
             .client
             .update_assume_role_policy()
             .role_name(name)
-            .policy_document(policy::to_json(&spec.assume_role_policy));
+            .policy_document(policy::to_json(&spec.trust_policy));
         let doing = "updating the trust policy of";
         let sent = request.send().await;
-        sent.map_err(|e| not_yet(failed(op, doing, &e, "assume_role_policy"), doing))?;
+        sent.map_err(|e| not_yet(failed(op, doing, &e, spec.trust_inputs), doing))?;
     }
     let change = TagChange::between(&common::from_sdk(role.tags()), &spec.tags);
     if !change.remove.is_empty() {
@@ -384,7 +413,7 @@ impl Resource for IamRole {
             ));
         let description = Attribute::new("description", Type::String)
             .validate(Validator::Length { min: 0, max: 1000 });
-        let trust = Attribute::new("assume_role_policy", Type::map(Type::Any)).required();
+        let trust = Attribute::new("assume_role_policy", Type::map(Type::Any));
         let managed = Attribute::new("managed_policy_arns", Type::set(Type::String))
             .computed()
             .validate(Validator::Arn);
@@ -399,7 +428,8 @@ impl Resource for IamRole {
             .attribute(name.describe("the role's name, unique in the account"))
             .attribute(path.describe("the role's path, part of its ARN"))
             .attribute(description.describe("a description, updated in place"))
-            .attribute(trust.describe("the trust policy, a policy table naming who may assume the role, updated in place"))
+            .attribute(trust.describe("the trust policy, a policy table naming who may assume the role; this, `service_account_trust` or both are required; updated in place"))
+            .attribute(irsa::attribute())
             .attribute(managed.describe("ARNs of the managed policies attached, exactly these when set, synced in place"))
             .attribute(inline.describe("inline policies by name, each a policy table, exactly these when set, synced in place"))
             .attribute(duration.describe("the longest session, in seconds (3600 to 43200), updated in place"))
@@ -413,12 +443,22 @@ impl Resource for IamRole {
         let name = f.required_string("name");
         let path = f.string_or("path", "/");
         let description = f.string("description");
-        if !f.is_set("assume_role_policy") {
-            let message =
-                "`assume_role_policy` is required: a policy table naming who may assume the role";
+        let given = f.is_set("assume_role_policy");
+        let for_service_accounts = f.is_set(irsa::KEY);
+        if !given && !for_service_accounts {
+            let message = format!(
+                "`assume_role_policy` or `{}` is required: a policy table naming who may assume the role, or the Kubernetes service accounts that may (or both)",
+                irsa::KEY
+            );
             f.problem_at("assume_role_policy", message);
         }
         let trust = policy::read(f, "assume_role_policy", Kind::Trust);
+        let service_account_trust = irsa::read(f);
+        let trust_inputs = match (given, for_service_accounts) {
+            (true, true) => "assume_role_policy` with `service_account_trust",
+            (false, true) => irsa::KEY,
+            _ => "assume_role_policy",
+        };
         let managed_policy_arns = f.strings("managed_policy_arns");
         let inline_policies = read_inline(f);
         let max_session_duration = f.i32("max_session_duration").unwrap_or(3600);
@@ -427,7 +467,8 @@ impl Resource for IamRole {
             name,
             path,
             description,
-            assume_role_policy: trust.unwrap_or(Value::Null),
+            trust_policy: irsa::trust_document(trust.as_ref(), service_account_trust.as_ref()),
+            trust_inputs,
             managed_policy_arns,
             inline_policies,
             max_session_duration,
@@ -452,7 +493,7 @@ impl Resource for IamRole {
                     .role_name(&spec.name)
                     .path(&spec.path)
                     .set_description(spec.description.clone())
-                    .assume_role_policy_document(policy::to_json(&spec.assume_role_policy))
+                    .assume_role_policy_document(policy::to_json(&spec.trust_policy))
                     .max_session_duration(spec.max_session_duration)
                     .set_tags(Some(create_tags(&spec.tags, ctx)));
                 match request.send().await {
@@ -470,7 +511,7 @@ impl Resource for IamRole {
                             .await?
                             .ok_or_else(|| op.not_visible_yet("creating"))?
                     }
-                    Err(e) => return Err(failed(&op, "creating", &e, "assume_role_policy")),
+                    Err(e) => return Err(failed(&op, "creating", &e, spec.trust_inputs)),
                 }
             }
         };
@@ -635,6 +676,19 @@ mod tests {
             .collect()
     }
 
+    /// The messages of every plan-time problem.
+    fn messages(inputs: &Value) -> Vec<String> {
+        let role = IamRole::new(AwsContext::new());
+        let mut f = Fields::new(inputs, Phase::Plan);
+        role.parse(&mut f);
+        let schema = role.schema().validate(inputs);
+        schema
+            .into_iter()
+            .chain(f.into_problems())
+            .map(|(_, m)| m)
+            .collect()
+    }
+
     #[test]
     fn a_valid_role_has_no_problems() {
         assert!(problems(&inputs(vec![])).is_empty());
@@ -684,6 +738,11 @@ mod tests {
             m.remove("assume_role_policy");
         }
         assert_eq!(problems(&no_trust), ["assume_role_policy"]);
+        let message = messages(&no_trust).join("; ");
+        assert!(
+            message.contains("`assume_role_policy` or `service_account_trust` is required"),
+            "{message}"
+        );
         let tags: Value = [(common::TOKEN_TAG, Value::from("x"))]
             .into_iter()
             .collect();
@@ -762,5 +821,243 @@ mod tests {
             Some("AROAEXAMPLE")
         );
         assert_eq!(o.inputs.get("description"), Some(&Value::Null));
+    }
+
+    const PROVIDER: &str =
+        "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC";
+
+    fn service_account_trust(accounts: &[&str]) -> Value {
+        let accounts = accounts.iter().map(|a| Value::from(*a)).collect();
+        [
+            ("oidc_provider_arn", Value::from(PROVIDER)),
+            ("service_accounts", Value::List(accounts)),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    /// Inputs for a role trusting service accounts alone.
+    fn irsa_inputs(trust: Value) -> Value {
+        [
+            ("name", Value::from("airflow-task-logs")),
+            (irsa::KEY, trust),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    /// The spec an apply gets from `inputs` (every value known).
+    fn spec(inputs: &Value) -> Spec {
+        let role = IamRole::new(AwsContext::new());
+        let mut f = Fields::new(inputs, Phase::Apply);
+        let spec = role.parse(&mut f);
+        f.finish("iam_role.test", spec).expect("a valid spec")
+    }
+
+    /// `text` URL-encoded, as IAM returns documents.
+    fn url_encoded(text: &str) -> String {
+        text.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    }
+
+    /// A role whose trust policy IAM returns as `json`.
+    fn live(json: &str) -> Live {
+        let role = Role::builder()
+            .path("/")
+            .role_name("airflow-task-logs")
+            .role_id("AROAEXAMPLE")
+            .arn("arn:aws:iam::123456789012:role/airflow-task-logs")
+            .create_date(aws_sdk_iam::primitives::DateTime::from_secs(0))
+            .assume_role_policy_document(url_encoded(json))
+            .max_session_duration(3600)
+            .build()
+            .expect("a role");
+        Live {
+            role,
+            managed: vec![],
+            inline: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn service_account_trust_alone_is_a_trust_policy() {
+        let given = irsa_inputs(service_account_trust(&["airflow:airflow-worker"]));
+        assert!(problems(&given).is_empty(), "{:?}", messages(&given));
+        let spec = spec(&given);
+        let expected = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Federated": PROVIDER },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": { "StringEquals": {
+                    "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
+                    "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": ["system:serviceaccount:airflow:airflow-worker"]
+                } }
+            }]
+        });
+        let sent: serde_json::Value =
+            serde_json::from_str(&policy::to_json(&spec.trust_policy)).expect("JSON");
+        assert_eq!(sent, expected);
+        assert_eq!(spec.trust_inputs, "service_account_trust");
+    }
+
+    #[test]
+    fn with_both_the_statement_is_appended() {
+        let given = inputs(vec![(
+            irsa::KEY,
+            service_account_trust(&["airflow:airflow-worker"]),
+        )]);
+        assert!(problems(&given).is_empty(), "{:?}", messages(&given));
+        let spec = spec(&given);
+        let statements = spec
+            .trust_policy
+            .get("Statement")
+            .and_then(Value::as_list)
+            .expect("statements");
+        assert_eq!(statements.len(), 2);
+        assert_eq!(
+            statements[0],
+            trust()
+                .get("Statement")
+                .and_then(Value::as_list)
+                .expect("given")[0]
+        );
+        assert_eq!(
+            statements[1].get("Action"),
+            Some(&Value::from("sts:AssumeRoleWithWebIdentity"))
+        );
+    }
+
+    #[test]
+    fn service_account_problems_land_at_their_paths() {
+        let bad = irsa_inputs(service_account_trust(&[
+            "airflow:airflow-worker",
+            "airflow/airflow-scheduler",
+            "Airflow:worker",
+        ]));
+        assert_eq!(
+            problems(&bad),
+            [
+                "service_account_trust.service_accounts[1]",
+                "service_account_trust.service_accounts[2]"
+            ]
+        );
+        let message = messages(&bad).join("; ");
+        assert!(message.contains("must be `namespace:name`"), "{message}");
+        assert!(message.contains("namespace `Airflow`"), "{message}");
+        // Empty, repeated: the schema's rules.
+        let empty = irsa_inputs(service_account_trust(&[]));
+        assert_eq!(problems(&empty), ["service_account_trust.service_accounts"]);
+        let twice = irsa_inputs(service_account_trust(&["a:b", "a:b"]));
+        assert_eq!(
+            problems(&twice),
+            ["service_account_trust.service_accounts[1]"]
+        );
+        // Not an ARN, an ARN of something else.
+        let mut not_arn = service_account_trust(&["a:b"]);
+        if let Value::Map(m) = &mut not_arn {
+            m.insert("oidc_provider_arn".into(), Value::from("oidc.eks/id/ABC"));
+        }
+        assert_eq!(
+            problems(&irsa_inputs(not_arn)),
+            ["service_account_trust.oidc_provider_arn"]
+        );
+        let mut role_arn = service_account_trust(&["a:b"]);
+        if let Value::Map(m) = &mut role_arn {
+            let arn = Value::from("arn:aws:iam::123456789012:role/airflow");
+            m.insert("oidc_provider_arn".into(), arn);
+        }
+        assert_eq!(
+            problems(&irsa_inputs(role_arn)),
+            ["service_account_trust.oidc_provider_arn"]
+        );
+    }
+
+    #[test]
+    fn a_provider_made_in_the_same_apply_passes_the_plan() {
+        let mut trust = service_account_trust(&["airflow:airflow-worker"]);
+        if let Value::Map(m) = &mut trust {
+            m.insert("oidc_provider_arn".into(), Value::Unknown);
+        }
+        let given = irsa_inputs(trust);
+        assert!(problems(&given).is_empty(), "{:?}", messages(&given));
+        let whole = irsa_inputs(Value::Unknown);
+        assert!(problems(&whole).is_empty(), "{:?}", messages(&whole));
+        // At apply it must be known.
+        let role = IamRole::new(AwsContext::new());
+        let mut f = Fields::new(&given, Phase::Apply);
+        let spec = role.parse(&mut f);
+        let err = f.finish("iam_role.task_logs", spec).unwrap_err();
+        assert!(
+            err.message.contains("iam_role.task_logs"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message
+                .contains("`service_account_trust.oidc_provider_arn` is not known yet"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn observe_reports_service_account_trust_as_applied_or_drift() {
+        let recorded = irsa_inputs(service_account_trust(&[
+            "airflow:airflow-worker",
+            "airflow:airflow-scheduler",
+        ]));
+        // As IAM returns it: its own key order, lists, subjects reordered.
+        let iam = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":["arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"]},"Action":["sts:AssumeRoleWithWebIdentity"],"Condition":{"StringEquals":{"oidc.eks.us-east-1.amazonaws.com/id/ABC:sub":["system:serviceaccount:airflow:airflow-scheduler","system:serviceaccount:airflow:airflow-worker"],"oidc.eks.us-east-1.amazonaws.com/id/ABC:aud":["sts.amazonaws.com"]}}}]}"#;
+        let o = observe(&live(iam), &recorded);
+        assert_eq!(o.inputs.get(irsa::KEY), recorded.get(irsa::KEY));
+        assert_eq!(o.inputs.get("assume_role_policy"), Some(&Value::Null));
+
+        // Another subject added by hand: the live document, no trust input.
+        let drifted = iam.replace(
+            r#""system:serviceaccount:airflow:airflow-worker""#,
+            r#""system:serviceaccount:airflow:airflow-worker","system:serviceaccount:default:default""#,
+        );
+        let o = observe(&live(&drifted), &recorded);
+        assert_eq!(o.inputs.get(irsa::KEY), Some(&Value::Null));
+        let reported = o.inputs.get("assume_role_policy").expect("reported");
+        assert_eq!(
+            Some(reported),
+            policy::from_aws(&drifted).as_ref(),
+            "the live document, so the drift shows"
+        );
+
+        // Both given: both reported as recorded.
+        let both = inputs(vec![(
+            irsa::KEY,
+            service_account_trust(&["airflow:airflow-worker"]),
+        )]);
+        let built = spec(&both).trust_policy;
+        let o = observe(&live(&policy::to_json(&built)), &both);
+        assert_eq!(o.inputs.get(irsa::KEY), both.get(irsa::KEY));
+        assert_eq!(
+            o.inputs.get("assume_role_policy"),
+            both.get("assume_role_policy")
+        );
+        // Only the given statement left: drift, reported as it is.
+        let o = observe(&live(&policy::to_json(&trust())), &both);
+        assert_eq!(o.inputs.get(irsa::KEY), Some(&Value::Null));
+        assert_eq!(o.inputs.get("assume_role_policy"), Some(&trust()));
+
+        // Recorded without it (imported): the live document.
+        let o = observe(&live(iam), &Value::Null);
+        assert_eq!(o.inputs.get(irsa::KEY), Some(&Value::Null));
+        assert_eq!(
+            o.inputs.get("assume_role_policy"),
+            policy::from_aws(iam).as_ref()
+        );
     }
 }

@@ -13,6 +13,8 @@
 //!   after create), nor `MalformedPolicyDocument` for trust policies:
 //!   mocked too.
 
+#[path = "moto/irsa.rs"]
+mod irsa;
 #[path = "moto/mocked.rs"]
 mod mocked;
 #[path = "moto/oidc.rs"]
