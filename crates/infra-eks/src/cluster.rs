@@ -1,11 +1,16 @@
 //! `eks_cluster`: an EKS control plane, created with `CreateCluster`,
 //! changed in place one update kind at a time, deleted with `DeleteCluster`.
+//! Its access configuration (how IAM principals authenticate, which access
+//! entries need) and upgrade policy are update kinds of their own.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
-use aws_sdk_eks::types::{Cluster, ClusterStatus, LogSetup, LogType, Logging, VpcConfigRequest};
+use aws_sdk_eks::types::{
+    AuthenticationMode, Cluster, ClusterStatus, CreateAccessConfigRequest, LogSetup, LogType,
+    Logging, SupportType, UpdateAccessConfigRequest, UpgradePolicyRequest, VpcConfigRequest,
+};
 use infra_aws::{Poll, Tags, classify, error_code, poll_until, read_tags, until_settled};
 use infra_core::{
     Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, ProviderError,
@@ -23,6 +28,9 @@ pub const TYPE_NAME: &str = "eks_cluster";
 /// What AWS uses for `public_access_cidrs` when none are given; sent when
 /// the attribute is removed from the stack, so the cloud goes back to it.
 const OPEN_CIDRS: &str = "0.0.0.0/0";
+
+/// The authentication modes in the only order EKS moves between them.
+const MODE_ORDER: [&str; 3] = ["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"];
 
 /// How long `CreateCluster` is retried while a new IAM role propagates.
 const IAM_PROPAGATION: Duration = Duration::from_secs(120);
@@ -83,6 +91,34 @@ fn schema() -> Schema {
                     "control plane logs sent to CloudWatch",
                 ),
         )
+        .attribute(
+            Attribute::new(
+                "access_config",
+                Type::Object(vec![
+                    Attribute::new("authentication_mode", Type::String)
+                        .computed()
+                        .validate(Validator::one_of(AuthenticationMode::values()))
+                        .describe("CONFIG_MAP (the aws-auth ConfigMap), API_AND_CONFIG_MAP or API (access entries); changed in place, but only CONFIG_MAP -> API_AND_CONFIG_MAP -> API, never back; unset: EKS's default (CONFIG_MAP)"),
+                    Attribute::new("bootstrap_cluster_creator_admin_permissions", Type::Bool)
+                        .default(true)
+                        .forces_replacement()
+                        .describe("whether the principal that creates the cluster gets a cluster-admin access entry"),
+                ]),
+            )
+            .describe("how IAM principals authenticate to the cluster (eks_access_entry needs API or API_AND_CONFIG_MAP)"),
+        )
+        .attribute(
+            Attribute::new(
+                "upgrade_policy",
+                Type::Object(vec![
+                    Attribute::new("support_type", Type::String)
+                        .required()
+                        .validate(Validator::one_of(SupportType::values()))
+                        .describe("STANDARD: upgraded automatically when standard support ends; EXTENDED: extended support, at extra cost"),
+                ]),
+            )
+            .describe("what happens when the Kubernetes version's standard support ends (AWS default: EXTENDED); changed in place"),
+        )
         .attribute(Attribute::new("tags", Type::map(Type::String)).describe("tags on the cluster"))
         .output(Output::new("arn", Type::String, "the cluster's ARN"))
         .output(Output::new("endpoint", Type::String, "the Kubernetes API server URL"))
@@ -117,7 +153,16 @@ pub struct Spec {
     endpoint_public_access: bool,
     public_access_cidrs: Option<Vec<String>>,
     enabled_log_types: Option<Vec<String>>,
+    access_config: Option<AccessConfig>,
+    upgrade_policy: Option<String>,
     tags: Tags,
+}
+
+/// The `access_config` table.
+#[derive(Clone, Debug, PartialEq)]
+struct AccessConfig {
+    authentication_mode: Option<String>,
+    bootstrap_admin: bool,
 }
 
 fn parse(f: &mut Fields<'_>) -> Spec {
@@ -153,6 +198,16 @@ fn parse(f: &mut Fields<'_>) -> Spec {
         endpoint_public_access,
         public_access_cidrs: f.strings("public_access_cidrs"),
         enabled_log_types: f.strings("enabled_log_types"),
+        access_config: f.table("access_config", |a| AccessConfig {
+            authentication_mode: a.string("authentication_mode"),
+            bootstrap_admin: a.bool_or("bootstrap_cluster_creator_admin_permissions", true),
+        }),
+        upgrade_policy: f
+            .table("upgrade_policy", |u| {
+                let support = u.required_string("support_type");
+                (!support.is_empty()).then_some(support)
+            })
+            .flatten(),
         tags: read_tags(f, "tags"),
     }
 }
@@ -184,6 +239,30 @@ impl Spec {
             .endpoint_public_access(self.endpoint_public_access)
             .set_public_access_cidrs(Some(cidrs))
             .build()
+    }
+
+    /// The access configuration for `CreateCluster`.
+    fn create_access_config(&self) -> Option<CreateAccessConfigRequest> {
+        let a = self.access_config.as_ref()?;
+        let mode = a
+            .authentication_mode
+            .as_deref()
+            .map(AuthenticationMode::from);
+        Some(
+            CreateAccessConfigRequest::builder()
+                .set_authentication_mode(mode)
+                .bootstrap_cluster_creator_admin_permissions(a.bootstrap_admin)
+                .build(),
+        )
+    }
+
+    fn upgrade_policy(&self) -> Option<UpgradePolicyRequest> {
+        let support = self.upgrade_policy.as_deref()?;
+        Some(
+            UpgradePolicyRequest::builder()
+                .support_type(SupportType::from(support))
+                .build(),
+        )
     }
 
     /// The logging setup: the enabled types, and every other type
@@ -252,6 +331,18 @@ fn observed(cluster: &Cluster, reference: &Value) -> Observed {
         inputs.set_of("public_access_cidrs", cidrs);
     }
     inputs.optional_set_of("enabled_log_types", &enabled_log_types(cluster));
+    // Reported when the stack sets them: EKS reports the mode and the
+    // support type; an emulator (moto) stores neither, and then what was
+    // applied stands. The bootstrap flag matters only at create and EKS
+    // does not report it, so what was applied stands.
+    let mode = cluster
+        .access_config()
+        .and_then(|a| a.authentication_mode());
+    let mode = mode.map(|m| Value::from(m.as_str()));
+    reported_in("access_config", "authentication_mode", mode, &mut inputs);
+    let support = cluster.upgrade_policy().and_then(|u| u.support_type());
+    let support = support.map(|s| Value::from(s.as_str()));
+    reported_in("upgrade_policy", "support_type", support, &mut inputs);
     inputs.optional_map("tags", &tags_of(cluster.tags()));
 
     let text = |s: Option<&str>| s.map_or(Value::Null, Value::from);
@@ -283,6 +374,19 @@ fn observed(cluster: &Cluster, reference: &Value) -> Observed {
     }
 }
 
+/// The table `object` as given, with `key` as the cloud reports it (when it
+/// does); nothing when the stack does not set the table.
+fn reported_in(object: &str, key: &str, cloud: Option<Value>, inputs: &mut ObservedInputs<'_>) {
+    let Some(Value::Map(given)) = inputs.given(object) else {
+        return;
+    };
+    let mut table = given.clone();
+    if let Some(v) = cloud {
+        table.insert(key.to_owned(), v);
+    }
+    inputs.set(object, Value::Map(table));
+}
+
 /// The log types the cluster has enabled, sorted and without duplicates.
 fn enabled_log_types(cluster: &Cluster) -> Vec<String> {
     let mut types: Vec<String> = cluster
@@ -299,7 +403,7 @@ fn enabled_log_types(cluster: &Cluster) -> Vec<String> {
 }
 
 /// Describes a cluster; `None` when it does not exist.
-async fn describe(
+pub(crate) async fn describe(
     client: &Client,
     name: &str,
     what: &str,
@@ -384,6 +488,46 @@ fn already_exists(message: &str) -> bool {
     message.to_ascii_lowercase().contains("already exists")
 }
 
+/// The authentication mode to send for a wanted mode `want`: `None` when
+/// the cluster has it already (EKS refuses an update that changes
+/// nothing). The current mode is what EKS reports, else (an emulator) what
+/// was recorded. EKS moves only CONFIG_MAP -> API_AND_CONFIG_MAP -> API,
+/// so a move back is refused here, before any other update starts.
+fn mode_to_send<'w>(
+    cluster: &Cluster,
+    recorded: &Value,
+    want: &'w str,
+    what: &str,
+) -> Result<Option<&'w str>, ProviderError> {
+    let reported = cluster
+        .access_config()
+        .and_then(|a| a.authentication_mode());
+    let recorded = recorded
+        .get("access_config")
+        .and_then(|a| a.get("authentication_mode"))
+        .and_then(Value::as_str);
+    let current = reported.map(AuthenticationMode::as_str).or(recorded);
+    if current == Some(want) {
+        return Ok(None);
+    }
+    let rank = |mode: &str| MODE_ORDER.iter().position(|m| *m == mode);
+    if let Some(current) = current
+        && let (Some(from), Some(to)) = (rank(current), rank(want))
+        && to < from
+    {
+        return Err(ProviderError::new(
+            ErrorKind::Invalid,
+            format!(
+                "{what}: `access_config.authentication_mode` cannot go from {current} back to {want}: EKS only moves CONFIG_MAP -> API_AND_CONFIG_MAP -> API"
+            ),
+        )
+        .hint(&format!(
+            "keep authentication_mode = \"{current}\", or replace the cluster (destroy it and apply, or give it a new `name`) to start over with {want}"
+        )));
+    }
+    Ok(Some(want))
+}
+
 /// The cluster name of a recorded cluster: its id, else its inputs.
 fn existing_name(existing: &Existing) -> String {
     if existing.id.is_empty() {
@@ -434,6 +578,8 @@ impl Resource for EksCluster {
             .role_arn(&spec.role_arn)
             .resources_vpc_config(spec.vpc_config())
             .set_client_request_token(token(ctx, ""))
+            .set_access_config(spec.create_access_config())
+            .set_upgrade_policy(spec.upgrade_policy())
             .set_tags(tags);
         if spec.enabled_log_types.is_some() {
             call = call.logging(spec.logging());
@@ -526,6 +672,25 @@ impl Resource for EksCluster {
             };
             !Type::set(Type::String).same(&items(old), &items(inputs))
         };
+        let what = format!("reading {}", new.what());
+        let gone = || {
+            let message = format!("{} no longer exists", new.what());
+            ProviderError::new(ErrorKind::NotFound, message)
+        };
+
+        // A mode EKS cannot move to is refused before anything changes.
+        let mode = match new.access_config.as_ref() {
+            Some(a) if changed("access_config") => a.authentication_mode.as_deref(),
+            _ => None,
+        };
+        let mode = match mode {
+            Some(want) => {
+                let cluster = describe(&client, name, &what).await?.ok_or_else(gone)?;
+                let what = format!("`{}` ({})", ctx.address, new.what());
+                mode_to_send(&cluster, old, want, &what)?
+            }
+            None => None,
+        };
 
         // EKS runs one update at a time, so each kind is its own call,
         // waited for before the next; the version goes first.
@@ -545,51 +710,44 @@ impl Resource for EksCluster {
             wait_for_update(ctx, &client, target, out.update()).await?;
         }
         let vpc = VpcConfigRequest::builder;
-        let endpoint_changed = changed("endpoint_private_access")
+        let config = || client.update_cluster_config().name(name);
+        let mut configs = Vec::new();
+        if changed("endpoint_private_access")
             || changed("endpoint_public_access")
-            || set_changed("public_access_cidrs");
-        let subnets = vpc().set_subnet_ids(Some(new.subnet_ids.clone()));
-        let groups = new.security_group_ids.clone().unwrap_or_default();
-        let configs = [
-            (
-                endpoint_changed,
-                "endpoint-access",
-                "endpoint access",
-                Some(new.endpoint_access()),
-                None,
-            ),
-            (
-                set_changed("subnet_ids"),
-                "subnets",
-                "subnets",
-                Some(subnets.build()),
-                None,
-            ),
-            (
-                set_changed("security_group_ids"),
-                "security-groups",
-                "security groups",
-                Some(vpc().set_security_group_ids(Some(groups)).build()),
-                None,
-            ),
-            (
-                set_changed("enabled_log_types"),
-                "logging",
-                "logging",
-                None,
-                Some(new.logging()),
-            ),
-        ];
-        for (needed, call_name, label, vpc, logging) in configs {
-            if !needed {
-                continue;
-            }
+            || set_changed("public_access_cidrs")
+        {
+            let call = config().resources_vpc_config(new.endpoint_access());
+            configs.push(("endpoint-access", "endpoint access", call));
+        }
+        if set_changed("subnet_ids") {
+            let subnets = vpc().set_subnet_ids(Some(new.subnet_ids.clone())).build();
+            configs.push(("subnets", "subnets", config().resources_vpc_config(subnets)));
+        }
+        if set_changed("security_group_ids") {
+            let groups = new.security_group_ids.clone().unwrap_or_default();
+            let groups = vpc().set_security_group_ids(Some(groups)).build();
+            let call = config().resources_vpc_config(groups);
+            configs.push(("security-groups", "security groups", call));
+        }
+        if set_changed("enabled_log_types") {
+            configs.push(("logging", "logging", config().logging(new.logging())));
+        }
+        if let Some(mode) = mode {
+            let access = UpdateAccessConfigRequest::builder()
+                .authentication_mode(AuthenticationMode::from(mode))
+                .build();
+            let call = config().access_config(access);
+            configs.push(("access-config", "authentication mode", call));
+        }
+        if changed("upgrade_policy")
+            && let Some(policy) = new.upgrade_policy()
+        {
+            let call = config().upgrade_policy(policy);
+            configs.push(("upgrade-policy", "upgrade policy", call));
+        }
+        for (call_name, label, call) in configs {
             let what = format!("updating the {label} of {}", new.what());
-            let out = client
-                .update_cluster_config()
-                .name(name)
-                .set_resources_vpc_config(vpc)
-                .set_logging(logging)
+            let out = call
                 .set_client_request_token(token(ctx, call_name))
                 .send()
                 .await
@@ -597,11 +755,6 @@ impl Resource for EksCluster {
             wait_for_update(ctx, &client, target, out.update()).await?;
         }
 
-        let what = format!("reading {}", new.what());
-        let gone = || {
-            let message = format!("{} no longer exists", new.what());
-            ProviderError::new(ErrorKind::NotFound, message)
-        };
         let mut cluster = describe(&client, name, &what).await?.ok_or_else(gone)?;
         if changed("tags") {
             let arn = cluster.arn().ok_or_else(|| {

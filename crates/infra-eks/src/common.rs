@@ -1,6 +1,6 @@
-//! What both EKS resource types share: idempotency tokens, the name rule,
+//! What the EKS resource types share: idempotency tokens, the name rule,
 //! "not found" as `None`, tags, observed inputs in the order applied, and
-//! the waiter for EKS updates.
+//! the waiter for EKS updates (of clusters, node groups and add-ons).
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,9 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use infra_aws::{AwsOp, Poll, Tags, classify, poll_until};
-use infra_core::{ErrorKind, Fields, OpContext, ProviderError, Validator, Value, same_order};
+use infra_core::{
+    ErrorKind, Existing, Fields, OpContext, ProviderError, Validator, Value, same_order,
+};
 
 /// The idempotency token for an operation: the journal's token, with a
 /// suffix naming the call, so each call of a multi-call update has its own
@@ -31,6 +33,25 @@ pub(crate) fn name_rule(max: usize) -> Validator {
         &format!("[A-Za-z0-9][A-Za-z0-9_-]{{0,{}}}", max - 1),
         &format!("1-{max} letters, digits, `-` and `_`, starting with a letter or digit"),
     )
+}
+
+/// Whether a `ResourceInUseException` says the object already exists.
+pub(crate) fn already_exists(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("already")
+}
+
+/// The two parts of a recorded `<cluster>:<rest>` id (add-ons, access
+/// entries; the rest may hold colons, as an ARN does), else the inputs
+/// `first` and `second`.
+pub(crate) fn id_parts(existing: &Existing, first: &str, second: &str) -> (String, String) {
+    if let Some((a, b)) = existing.id.split_once(':') {
+        return (a.to_owned(), b.to_owned());
+    }
+    let text = |k: &str| {
+        let v = existing.inputs.get(k).and_then(Value::as_str);
+        v.unwrap_or_default().to_owned()
+    };
+    (text(first), text(second))
 }
 
 /// A list of strings that must be given and not be empty.
@@ -258,6 +279,7 @@ pub(crate) fn differs(old: Option<&Value>, new: Option<&Value>) -> bool {
 pub(crate) enum UpdateTarget<'a> {
     Cluster(&'a str),
     NodeGroup { cluster: &'a str, name: &'a str },
+    Addon { cluster: &'a str, name: &'a str },
 }
 
 impl std::fmt::Display for UpdateTarget<'_> {
@@ -266,6 +288,9 @@ impl std::fmt::Display for UpdateTarget<'_> {
             UpdateTarget::Cluster(name) => write!(f, "EKS cluster `{name}`"),
             UpdateTarget::NodeGroup { cluster, name } => {
                 write!(f, "EKS node group `{name}` of cluster `{cluster}`")
+            }
+            UpdateTarget::Addon { cluster, name } => {
+                write!(f, "EKS add-on `{name}` of cluster `{cluster}`")
             }
         }
     }
@@ -290,8 +315,9 @@ pub(crate) fn unimplemented<E: ProvideErrorMetadata>(err: &SdkError<E, HttpRespo
     }
 }
 
-/// Maps an update call's error; an endpoint that does not implement the
-/// call (an emulator) gets a message saying so rather than "not found".
+/// Maps an update call's error (or any call an emulator may lack); an
+/// endpoint that does not implement the call gets a message saying so
+/// rather than "not found".
 pub(crate) fn update_error<E>(
     what: &str,
     operation: &str,
@@ -310,7 +336,8 @@ where
 }
 
 /// Waits for an EKS update (`UpdateClusterVersion`, `UpdateClusterConfig`,
-/// `UpdateNodegroupVersion`, `UpdateNodegroupConfig`) to finish.
+/// `UpdateNodegroupVersion`, `UpdateNodegroupConfig`, `UpdateAddon`) to
+/// finish.
 ///
 /// Polls `DescribeUpdate` until the update is `Successful`; `Failed` and
 /// `Cancelled` are errors carrying the update's errors. The SDK has no
@@ -339,6 +366,7 @@ pub(crate) async fn wait_for_update(
         call = match target {
             UpdateTarget::Cluster(name) => call.name(name),
             UpdateTarget::NodeGroup { cluster, name } => call.name(cluster).nodegroup_name(name),
+            UpdateTarget::Addon { cluster, name } => call.name(cluster).addon_name(name),
         };
         let update = match call.send().await {
             Ok(out) => out.update,
@@ -405,7 +433,7 @@ fn finished(target: UpdateTarget<'_>, update: &Update) -> Result<Option<()>, Pro
     ))
 }
 
-/// Polls the cluster or node group until its status is `ACTIVE` (the
+/// Polls the cluster, node group or add-on until its status is `ACTIVE` (the
 /// emulator fallback of [`wait_for_update`]).
 async fn wait_until_active(
     ctx: &OpContext,
@@ -433,6 +461,16 @@ async fn wait_until_active(
                 .map_err(|e| classify(&what, &e))?
                 .nodegroup
                 .and_then(|n| n.status)
+                .map(|s| s.as_str().to_owned()),
+            UpdateTarget::Addon { cluster, name } => client
+                .describe_addon()
+                .cluster_name(cluster)
+                .addon_name(name)
+                .send()
+                .await
+                .map_err(|e| classify(&what, &e))?
+                .addon
+                .and_then(|a| a.status)
                 .map(|s| s.as_str().to_owned()),
         };
         match status.as_deref() {

@@ -4,7 +4,10 @@
 //!
 //! moto has no UpdateClusterVersion, UpdateNodegroupVersion or
 //! DescribeUpdate, answers UpdateClusterConfig with the cluster instead of
-//! an update, and tags clusters only; those paths are in `mocks.rs`.
+//! an update, neither stores nor returns a cluster's access configuration
+//! or upgrade policy, and tags clusters only; those paths are in
+//! `mocks.rs`. It has no add-on or access entry APIs at all: those types
+//! are in `addon_access.rs` and `conformance.rs`.
 
 mod support;
 
@@ -12,7 +15,7 @@ use std::collections::HashMap;
 
 use aws_sdk_eks::types::TaintEffect;
 use infra_core::{ErrorKind, Existing, Provider, Typed, Value};
-use infra_eks::{EksCluster, EksNodeGroup};
+use infra_eks::{EksAccessEntry, EksAddon, EksCluster, EksNodeGroup};
 use support::*;
 
 fn cluster_provider() -> Typed<EksCluster> {
@@ -181,6 +184,101 @@ async fn cluster_create_read_find_update_delete() {
     p.delete(&c, &recorded).await.expect("delete is idempotent");
     assert_eq!(p.read(&c, &recorded).await.expect("read"), None);
     assert_eq!(p.find(&c, &applied).await.expect("find"), None);
+}
+
+#[tokio::test]
+async fn cluster_access_config_and_upgrade_policy_read_back_without_drift() {
+    let p = cluster_provider();
+    let sdk = emulator_client().await;
+    let name = unique("access");
+    let mut spec = cluster_inputs(&name);
+    spec["access_config"] = serde_json::json!({
+        "authentication_mode": "API_AND_CONFIG_MAP",
+        "bootstrap_cluster_creator_admin_permissions": false,
+    });
+    spec["upgrade_policy"] = serde_json::json!({"support_type": "STANDARD"});
+    let applied = inputs(spec);
+    let c = ctx("eks_cluster.main", &unique("tok"));
+    let created = p.create(&c, &applied).await.expect("create");
+    assert_eq!(created.inputs, applied, "create reports what was applied");
+
+    // moto 5.1.22 takes both in CreateCluster but neither stores nor
+    // returns them; read then reports what was applied (with real EKS,
+    // what EKS reports: see mocks.rs).
+    let cluster = sdk
+        .describe_cluster()
+        .name(&name)
+        .send()
+        .await
+        .expect("describe")
+        .cluster
+        .expect("a cluster");
+    assert_eq!(cluster.status().map(|s| s.as_str()), Some("ACTIVE"));
+    assert!(cluster.access_config().is_none(), "{cluster:?}");
+    assert!(cluster.upgrade_policy().is_none(), "{cluster:?}");
+
+    // A second plan is empty: read and find equal what was applied.
+    let recorded = existing(&created, &applied);
+    let read = p.read(&c, &recorded).await.expect("read").expect("exists");
+    assert_eq!(read.inputs, applied);
+    let found = p.find(&c, &applied).await.expect("find").expect("found");
+    assert_eq!(found, created);
+
+    p.delete(&c, &recorded).await.expect("delete");
+    assert_eq!(p.read(&c, &recorded).await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn addons_and_access_entries_are_refused_by_the_emulator_with_a_clear_error() {
+    // moto has no add-on or access entry APIs (they are covered with
+    // mocks); against it the errors say so, rather than "not found".
+    let cluster = make_cluster("no-addons").await;
+    let context = infra_aws::testing::Emulator::shared().context();
+    let addon = Typed::new(EksAddon::new(context.clone()));
+    let spec = |version: Option<&str>| {
+        let mut v = serde_json::json!({
+            "cluster": cluster, "name": "vpc-cni", "resolve_conflicts": "OVERWRITE",
+        });
+        if let Some(version) = version {
+            v["version"] = version.into();
+        }
+        inputs(v)
+    };
+    let c = ctx("eks_addon.vpc_cni", &unique("tok"));
+    let err = addon
+        .create(&c, &spec(Some("v1.19.2-eksbuild.1")))
+        .await
+        .expect_err("no CreateAddon");
+    assert!(
+        err.message.contains("does not implement CreateAddon"),
+        "{err}"
+    );
+    assert!(err.message.contains("`eks_addon.vpc_cni`"), "{err}");
+    let err = addon
+        .create(&c, &spec(None))
+        .await
+        .expect_err("no versions");
+    assert!(
+        err.message
+            .contains("does not implement DescribeAddonVersions"),
+        "{err}"
+    );
+
+    let entry = Typed::new(EksAccessEntry::new(context));
+    let c = ctx("eks_access_entry.admins", &unique("tok"));
+    let spec = inputs(serde_json::json!({
+        "cluster": cluster,
+        "principal_arn": ROLE,
+        "type": "STANDARD",
+    }));
+    let err = entry
+        .create(&c, &spec)
+        .await
+        .expect_err("no CreateAccessEntry");
+    assert!(
+        err.message.contains("does not implement CreateAccessEntry"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

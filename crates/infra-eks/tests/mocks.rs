@@ -1,6 +1,8 @@
 //! Paths moto cannot produce, with mocked SDK responses (aws-smithy-mocks):
 //! UpdateClusterVersion / UpdateNodegroupVersion and DescribeUpdate
-//! (moto implements neither), update failures, the emulator fallback of the
+//! (moto implements neither), the access configuration and upgrade policy
+//! updates (moto neither stores nor returns them), update failures, the
+//! emulator fallback of the
 //! update waiter, node group tags (moto tags clusters only), DEGRADED /
 //! CREATE_FAILED / DELETE_FAILED node groups, throttling and conflicts.
 //!
@@ -32,10 +34,11 @@ use aws_sdk_eks::types::error::{
     ResourceNotFoundException,
 };
 use aws_sdk_eks::types::{
-    AutoScalingGroup, Cluster, ClusterHealth, ClusterIssue, ClusterIssueCode, ClusterStatus,
-    ErrorCode, ErrorDetail, Issue, LogSetup, LogType, Logging, Nodegroup, NodegroupHealth,
-    NodegroupIssueCode, NodegroupResources, NodegroupScalingConfig, NodegroupStatus, Taint,
-    TaintEffect, Update, UpdateStatus, VpcConfigResponse,
+    AccessConfigResponse, AuthenticationMode, AutoScalingGroup, Cluster, ClusterHealth,
+    ClusterIssue, ClusterIssueCode, ClusterStatus, ErrorCode, ErrorDetail, Issue, LogSetup,
+    LogType, Logging, Nodegroup, NodegroupHealth, NodegroupIssueCode, NodegroupResources,
+    NodegroupScalingConfig, NodegroupStatus, SupportType, Taint, TaintEffect, Update, UpdateStatus,
+    UpgradePolicyResponse, VpcConfigResponse,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -571,6 +574,140 @@ async fn cluster_delete_retries_an_update_in_progress() {
     assert_eq!(retried, [ErrorKind::Transient, ErrorKind::Transient]);
     assert_eq!(delete.num_calls(), 3);
     assert_eq!(describe.num_calls(), 2);
+}
+
+/// The cluster for `spec`, reporting its authentication mode as `mode`.
+fn cluster_in_mode(spec: &Value, mode: AuthenticationMode) -> DescribeClusterOutput {
+    let mut c = cluster_like(spec, ClusterStatus::Active);
+    // EKS does not report bootstrap_cluster_creator_admin_permissions.
+    let access = AccessConfigResponse::builder().authentication_mode(mode);
+    c.access_config = Some(access.build());
+    DescribeClusterOutput::builder().cluster(c).build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_authentication_mode_change_is_one_access_config_update() {
+    let mut spec = cluster_spec();
+    spec["access_config"] = serde_json::json!({
+        "authentication_mode": "CONFIG_MAP",
+        "bootstrap_cluster_creator_admin_permissions": true,
+    });
+    let old = inputs(spec.clone());
+    spec["access_config"]["authentication_mode"] = "API_AND_CONFIG_MAP".into();
+    let new = inputs(spec);
+    let before = old.clone();
+    let now = mock!(Client::describe_cluster)
+        .then_output(move || cluster_in_mode(&before, AuthenticationMode::ConfigMap));
+    let config = mock!(Client::update_cluster_config)
+        .match_requests(|r| {
+            r.name() == Some(NAME)
+                && r.access_config().and_then(|a| a.authentication_mode())
+                    == Some(&AuthenticationMode::ApiAndConfigMap)
+                && r.resources_vpc_config().is_none()
+                && r.logging().is_none()
+                && r.upgrade_policy().is_none()
+                && r.client_request_token() == Some("tok-access-config")
+        })
+        .then_output(|| {
+            UpdateClusterConfigOutput::builder()
+                .update(update("u-access", UpdateStatus::InProgress))
+                .build()
+        });
+    let wait = mock!(Client::describe_update)
+        .match_requests(|r| r.name() == Some(NAME) && r.update_id() == Some("u-access"))
+        .then_output(|| describe_update(UpdateStatus::Successful));
+    let after = new.clone();
+    let last = mock!(Client::describe_cluster)
+        .then_output(move || cluster_in_mode(&after, AuthenticationMode::ApiAndConfigMap));
+    let p = cluster_provider(&[&now, &config, &wait, &last]);
+    let got = p
+        .update(
+            &mock_ctx("eks_cluster.main", "tok"),
+            &recorded_cluster(&old),
+            &new,
+        )
+        .await
+        .expect("update");
+    assert_eq!(config.num_calls(), 1);
+    // The mode as EKS reports it; the bootstrap flag, which EKS does not
+    // report, as applied.
+    assert_eq!(got.inputs, new);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_authentication_mode_cannot_go_back() {
+    let mut spec = cluster_spec();
+    spec["access_config"] = serde_json::json!({
+        "authentication_mode": "API",
+        "bootstrap_cluster_creator_admin_permissions": true,
+    });
+    let old = inputs(spec.clone());
+    spec["access_config"]["authentication_mode"] = "CONFIG_MAP".into();
+    spec["version"] = "1.31".into();
+    let new = inputs(spec);
+    let before = old.clone();
+    let now = mock!(Client::describe_cluster)
+        .then_output(move || cluster_in_mode(&before, AuthenticationMode::Api));
+    // Nothing else: no update of any kind may start.
+    let p = cluster_provider(&[&now]);
+    let err = p
+        .update(
+            &mock_ctx("eks_cluster.main", "tok"),
+            &recorded_cluster(&old),
+            &new,
+        )
+        .await
+        .expect_err("EKS cannot go back to CONFIG_MAP");
+    assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+    for part in [
+        "`eks_cluster.main` (EKS cluster `airflow`): `access_config.authentication_mode` cannot go from API back to CONFIG_MAP",
+        "keep authentication_mode = \"API\"",
+        "replace the cluster",
+    ] {
+        assert!(err.message.contains(part), "{part:?} in {err}");
+    }
+    assert_eq!(now.num_calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_upgrade_policy_change_is_its_own_update() {
+    let old = inputs(cluster_spec());
+    let mut spec = cluster_spec();
+    spec["upgrade_policy"] = serde_json::json!({"support_type": "STANDARD"});
+    let new = inputs(spec);
+    let config = mock!(Client::update_cluster_config)
+        .match_requests(|r| {
+            r.upgrade_policy().and_then(|u| u.support_type()) == Some(&SupportType::Standard)
+                && r.access_config().is_none()
+                && r.resources_vpc_config().is_none()
+                && r.client_request_token() == Some("tok-upgrade-policy")
+        })
+        .then_output(|| {
+            UpdateClusterConfigOutput::builder()
+                .update(update("u-policy", UpdateStatus::InProgress))
+                .build()
+        });
+    let wait = mock!(Client::describe_update)
+        .match_requests(|r| r.update_id() == Some("u-policy"))
+        .then_output(|| describe_update(UpdateStatus::Successful));
+    let after = new.clone();
+    let last = mock!(Client::describe_cluster).then_output(move || {
+        let mut c = cluster_like(&after, ClusterStatus::Active);
+        let policy = UpgradePolicyResponse::builder().support_type(SupportType::Standard);
+        c.upgrade_policy = Some(policy.build());
+        DescribeClusterOutput::builder().cluster(c).build()
+    });
+    let p = cluster_provider(&[&config, &wait, &last]);
+    let got = p
+        .update(
+            &mock_ctx("eks_cluster.main", "tok"),
+            &recorded_cluster(&old),
+            &new,
+        )
+        .await
+        .expect("update");
+    assert_eq!(got.inputs, new);
+    assert_eq!(config.num_calls(), 1);
 }
 
 // ---- node groups ----

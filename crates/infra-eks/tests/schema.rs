@@ -3,7 +3,7 @@
 //! the providers and planning with them needs no credentials or network.
 
 use infra_aws::AwsContext;
-use infra_core::{Change, OpKind, Presence, Schema, Value};
+use infra_core::{Change, OpKind, PathSeg, Presence, Schema, Type, Value};
 
 /// `name: replace|in place [required|default=..]` for every attribute.
 fn table(schema: &Schema) -> Vec<String> {
@@ -17,6 +17,7 @@ fn table(schema: &Schema) -> Vec<String> {
             };
             let presence = match &a.presence {
                 Presence::Required => " required".to_owned(),
+                Presence::Optional if a.computed => " computed".to_owned(),
                 Presence::Optional => String::new(),
                 Presence::Default(v) => format!(" default={v}"),
             };
@@ -47,8 +48,45 @@ fn schemas_follow_the_reference() {
             "endpoint_public_access: in place default=true",
             "public_access_cidrs: in place",
             "enabled_log_types: in place",
+            "access_config: in place",
+            "upgrade_policy: in place",
             "tags: in place",
         ]
+    );
+    let inner = |attr: &str| {
+        let a = cluster.schema().input(attr).expect(attr);
+        table(&Schema {
+            type_name: attr.to_owned(),
+            attributes: a.ty.attributes().to_vec(),
+            outputs: Vec::new(),
+        })
+    };
+    assert_eq!(
+        inner("access_config"),
+        [
+            "authentication_mode: in place computed",
+            "bootstrap_cluster_creator_admin_permissions: replace default=true",
+        ]
+    );
+    assert_eq!(inner("upgrade_policy"), ["support_type: in place required"]);
+    let key = |k: &str| PathSeg::Key(k.to_owned());
+    let change = |path: &[&str]| {
+        let path: Vec<PathSeg> = path.iter().map(|k| key(k)).collect();
+        cluster.schema().change_at(&path)
+    };
+    // Adding the table to a cluster is in place; only changing the flag
+    // once recorded replaces.
+    assert_eq!(change(&["access_config"]), Change::InPlace);
+    assert_eq!(
+        change(&[
+            "access_config",
+            "bootstrap_cluster_creator_admin_permissions"
+        ]),
+        Change::Replace
+    );
+    assert_eq!(
+        change(&["access_config", "authentication_mode"]),
+        Change::InPlace
     );
     let outputs: Vec<&str> = cluster
         .schema()
@@ -89,10 +127,91 @@ fn schemas_follow_the_reference() {
             "tags: in place",
         ]
     );
+    let addon = find("eks_addon");
+    assert_eq!(
+        table(addon.schema()),
+        [
+            "cluster: replace required",
+            "name: replace required",
+            "version: in place computed",
+            "configuration_values: in place",
+            "service_account_role_arn: in place",
+            "resolve_conflicts: in place default=\"OVERWRITE\"",
+            "tags: in place",
+        ]
+    );
+    let version = addon.schema().input("version").expect("version");
+    assert!(
+        version.description.contains(
+            "unset: EKS's default for the cluster's Kubernetes version, resolved at create"
+        ),
+        "{}",
+        version.description
+    );
+    let resolve = addon
+        .schema()
+        .input("resolve_conflicts")
+        .expect("resolve_conflicts");
+    assert!(
+        resolve.description.contains("at create NONE is sent"),
+        "{}",
+        resolve.description
+    );
+    assert_eq!(output_names(addon.schema()), ["id", "arn", "status"]);
+    let entry = find("eks_access_entry");
+    assert_eq!(
+        table(entry.schema()),
+        [
+            "cluster: replace required",
+            "principal_arn: replace required",
+            "type: replace default=\"STANDARD\"",
+            "kubernetes_groups: in place",
+            "username: in place computed",
+            "policies: in place",
+            "tags: in place",
+        ]
+    );
+    let policies = entry.schema().input("policies").expect("policies");
+    assert!(matches!(policies.ty, Type::Set(_)));
+    let policy = Schema {
+        type_name: "policies".into(),
+        attributes: policies.ty.attributes().to_vec(),
+        outputs: Vec::new(),
+    };
+    assert_eq!(
+        table(&policy),
+        [
+            "policy_arn: in place required",
+            "scope: in place default=\"cluster\"",
+            "namespaces: in place",
+        ]
+    );
+    assert_eq!(output_names(entry.schema()), ["id", "arn", "username"]);
+
+    // Types that wait for the cloud say so; an access entry is there when
+    // CreateAccessEntry answers.
     for p in &providers {
         assert_eq!(p.settings_section(), Some("aws"));
-        assert!(p.estimate(OpKind::Create, &Value::Null).as_secs() >= 60);
+        let create = p.estimate(OpKind::Create, &Value::Null).as_secs();
+        if p.schema().type_name == "eks_access_entry" {
+            assert!(create < 60, "{create}");
+        } else {
+            assert!(create >= 60, "{}: {create}", p.schema().type_name);
+        }
     }
+    let timeout = |op| addon.default_timeout(op).as_secs() / 60;
+    assert_eq!(
+        (
+            timeout(OpKind::Create),
+            timeout(OpKind::Update),
+            timeout(OpKind::Delete)
+        ),
+        (20, 20, 40)
+    );
+}
+
+fn output_names(schema: &Schema) -> Vec<&str> {
+    schema.outputs.iter().map(|o| o.name.as_str()).collect()
 }
 
 #[test]

@@ -488,7 +488,7 @@ mod tests {
         let e = select(&registry, &["eks_cluster".into(), "ekz".into(), "q".into()]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown resource types `ekz`, `q`\n  hint: known types: eks_cluster, eks_node_group"
+            "unknown resource types `ekz`, `q`\n  hint: known types: eks_access_entry, eks_addon, eks_cluster, eks_node_group"
         );
     }
 }
