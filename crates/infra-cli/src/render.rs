@@ -148,7 +148,8 @@ fn change(out: &mut String, c: &ResourceChange, unset: &[&UnsetInput], style: St
 
 /// One line per attribute, names aligned: `+ name = v`, `~ name = a -> b`,
 /// `- name = a -> null`. An unknown whose `from_env` variable is unset
-/// shows as `(unset: $VAR)`.
+/// shows as `(unset: $VAR)`; a line's note (who owns an attribute set only
+/// at create) follows it as `# note`.
 fn attributes(
     out: &mut String,
     changes: &[AttrChange],
@@ -180,6 +181,10 @@ fn attributes(
         if a.forces_replacement && !creating {
             out.push(' ');
             style.paint_into(out, RED, "# forces replacement");
+        }
+        if let Some(note) = &a.note {
+            out.push_str("  ");
+            style.paint_into(out, YELLOW, &format!("# {note}"));
         }
         out.push('\n');
     }

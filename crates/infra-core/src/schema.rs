@@ -8,6 +8,9 @@
 //!   [`Type::same`] / [`Schema::normalize`];
 //! - which optional attributes the cloud fills in when the stack leaves them
 //!   unset ([`Attribute::computed`]): see [`Schema::fill_computed`];
+//! - which attributes the stack sets only at create, the cloud owning them
+//!   afterwards unless the stack takes them with `lifecycle.own`
+//!   ([`Attribute::set_at_create`]);
 //! - rules on values ([`Validator`]), checked by [`Schema::validate`].
 
 use std::borrow::Cow;
@@ -83,6 +86,11 @@ pub struct Attribute {
     pub computed: bool,
     /// Rules on the value beyond its type, checked at plan time.
     pub validators: Vec<Validator>,
+    /// Sent at create; afterwards the cloud owns the value unless the
+    /// stack takes it with `lifecycle.own` (see
+    /// [`Attribute::set_at_create`]). The text says what setting it again
+    /// does, for the plan of a stack that owns it.
+    pub set_at_create: Option<String>,
 }
 
 impl Attribute {
@@ -97,6 +105,7 @@ impl Attribute {
             description: String::new(),
             computed: false,
             validators: Vec::new(),
+            set_at_create: None,
         }
     }
 
@@ -130,6 +139,26 @@ impl Attribute {
     pub fn computed(mut self) -> Self {
         self.presence = Presence::Optional;
         self.computed = true;
+        self
+    }
+
+    /// Marks the attribute as the stack's only at create: the value is sent
+    /// when the resource is created, and afterwards the cloud owns it (the
+    /// cluster autoscaler moves a node group's desired size). The planner
+    /// then treats it as if it were in `lifecycle.ignore_changes`: neither
+    /// the cloud changing it nor a changed value in the stack is a diff,
+    /// and an update is given the value recorded in state, so a provider
+    /// sends it only when it differs from `existing.inputs` (which happens
+    /// only when the stack owns it). A replacement is a create: it gets the
+    /// stack's value.
+    ///
+    /// With `lifecycle.own = ["path"]` the stack owns it, and it is diffed
+    /// like any other attribute. `on_reset` says what setting it again does
+    /// ("resetting it may drain nodes"); the plan shows it beside such a
+    /// change. Top-level attributes and attributes of objects (not of
+    /// objects in lists or maps), like [`Attribute::computed`].
+    pub fn set_at_create(mut self, on_reset: &str) -> Self {
+        self.set_at_create = Some(on_reset.to_owned());
         self
     }
 
@@ -316,6 +345,47 @@ impl Schema {
         Some(ty)
     }
 
+    /// The attribute a path of keys names: a top-level attribute, or one
+    /// of an object's (`scaling.desired`); `None` for other paths.
+    pub fn attribute_at(&self, path: &[PathSeg]) -> Option<&Attribute> {
+        let mut attrs = &self.attributes;
+        let mut found = None;
+        for seg in path {
+            let PathSeg::Key(k) = seg else { return None };
+            let attr = attrs.iter().find(|a| &a.name == k)?;
+            found = Some(attr);
+            attrs = match &attr.ty {
+                Type::Object(inner) => inner,
+                _ => &EMPTY,
+            };
+        }
+        found
+    }
+
+    /// The paths of the attributes marked [`Attribute::set_at_create`],
+    /// with each attribute, in schema order.
+    pub fn set_at_create_paths(&self) -> Vec<(ValuePath, &Attribute)> {
+        fn walk<'s>(
+            attrs: &'s [Attribute],
+            path: &mut ValuePath,
+            out: &mut Vec<(ValuePath, &'s Attribute)>,
+        ) {
+            for a in attrs {
+                path.push(PathSeg::Key(a.name.clone()));
+                if a.set_at_create.is_some() {
+                    out.push((path.clone(), a));
+                }
+                if let Type::Object(inner) = &a.ty {
+                    walk(inner, path, out);
+                }
+                path.pop();
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.attributes, &mut Vec::new(), &mut out);
+        out
+    }
+
     /// Whether the value at `path` is a set (compare it whole, as a set).
     pub fn is_set_at(&self, path: &[PathSeg]) -> bool {
         matches!(self.type_at(path), Some(Type::Set(_)))
@@ -394,6 +464,9 @@ impl Schema {
         out
     }
 }
+
+/// No attributes: what a path steps into below a non-object.
+static EMPTY: Vec<Attribute> = Vec::new();
 
 fn fill_computed(attrs: &[Attribute], target: &mut Value, source: &Value) {
     let (Value::Map(t), Value::Map(s)) = (target, source) else {
@@ -1076,6 +1149,40 @@ mod tests {
         assert!(!a.computed, "the last of computed, default, required wins");
         let a = Attribute::new("x", Type::Int).required().computed();
         assert!(a.computed && a.presence == Presence::Optional);
+    }
+
+    #[test]
+    fn set_at_create_attributes_are_found_by_path() {
+        let s = Schema::new("eks_node_group")
+            .attribute(Attribute::new("name", Type::String))
+            .attribute(Attribute::new(
+                "scaling",
+                Type::Object(vec![
+                    Attribute::new("min", Type::Int),
+                    Attribute::new("desired", Type::Int).set_at_create("it may drain nodes"),
+                ]),
+            ))
+            .attribute(Attribute::new(
+                "taints",
+                Type::list(Type::Object(vec![Attribute::new("key", Type::String)])),
+            ));
+        let found: Vec<(String, Option<&str>)> = s
+            .set_at_create_paths()
+            .into_iter()
+            .map(|(p, a)| (display_path(&p), a.set_at_create.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [("scaling.desired".to_owned(), Some("it may drain nodes"))]
+        );
+        let at = |segs: &[&str]| s.attribute_at(&path(segs)).map(|a| a.name.clone());
+        assert_eq!(at(&["scaling", "desired"]).as_deref(), Some("desired"));
+        assert_eq!(at(&["scaling"]).as_deref(), Some("scaling"));
+        assert_eq!(at(&["scaling", "wanted"]), None);
+        assert_eq!(at(&["name", "x"]), None, "a string has no attributes");
+        assert_eq!(at(&["taints", "0", "key"]), None, "not inside lists");
+        assert_eq!(at(&[]), None);
+        assert!(Attribute::new("x", Type::Int).set_at_create.is_none());
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! `eks_node_group`: an EKS managed node group. Version changes go through
 //! `UpdateNodegroupVersion`, then scaling, labels, taints and the update
 //! policy through one `UpdateNodegroupConfig`; everything else replaces it.
+//!
+//! `scaling.desired` is the stack's at create only: afterwards the cluster
+//! autoscaler owns it (the schema marks it `set_at_create`), so it is never
+//! drift, a changed value in the stack is no change, and an update sends
+//! no desired size, unless the stack says `lifecycle.own =
+//! ["scaling.desired"]`. See [`scaling_payload`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,7 +19,7 @@ use aws_sdk_eks::types::{
 };
 use infra_aws::{Poll, Tags, classify, error_code, poll_until, read_tags};
 use infra_core::{
-    Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, PathSeg,
+    Attribute, ErrorKind, Existing, Fields, Observed, OpContext, OpKind, Output, PathSeg, Phase,
     ProviderError, Request, Resource, Schema, Type, UpdateRequest, Validator, Value,
 };
 
@@ -82,7 +88,11 @@ fn schema() -> Schema {
                 Type::Object(vec![
                     count("min", "fewest nodes (0 or more)"),
                     count("max", "most nodes (1 or more)"),
-                    count("desired", "nodes to run now, between min and max"),
+                    count(
+                        "desired",
+                        "nodes at create, between min and max; then the cluster autoscaler's, unless `lifecycle.own = [\"scaling.desired\"]` keeps it the stack's",
+                    )
+                    .set_at_create("resetting it may drain nodes"),
                 ]),
             )
             .required()
@@ -316,12 +326,16 @@ fn scaling(s: &mut Fields<'_>) -> Scaling {
     {
         s.problem_at("min", format!("min ({min}) is above max ({max})"));
     }
-    if let (Some(min), Some(d)) = (min, desired)
+    // Checked on the stack's values (plan, and the engine's re-check at
+    // apply). An update is given the desired size state recorded, which
+    // the autoscaler's bounds may since have moved past: it is not sent.
+    let declared = s.phase() == Phase::Plan;
+    if let (true, Some(min), Some(d)) = (declared, min, desired)
         && d < min
     {
         s.problem_at("desired", format!("desired ({d}) is below min ({min})"));
     }
-    if let (Some(max), Some(d)) = (max, desired)
+    if let (true, Some(max), Some(d)) = (declared, max, desired)
         && d > max
     {
         s.problem_at("desired", format!("desired ({d}) is above max ({max})"));
@@ -373,6 +387,7 @@ impl Spec {
         }
     }
 
+    /// The scaling a create sends: every count, the desired size included.
     fn scaling_config(&self) -> NodegroupScalingConfig {
         NodegroupScalingConfig::builder()
             .min_size(self.scaling.min)
@@ -380,6 +395,63 @@ impl Spec {
             .desired_size(self.scaling.desired)
             .build()
     }
+}
+
+/// The `scalingConfig` of an update, or `None` when scaling does not
+/// change. `recorded` is the `scaling` table state holds, `live` what EKS
+/// reports now.
+///
+/// The desired size is sent only when the stack sets it: the engine hands
+/// an update the recorded value of an attribute set at create unless the
+/// stack owns it (`lifecycle.own`), so a desired size other than the
+/// recorded one means the stack owns it and changed it (or the cloud
+/// moved it and the stack sets it back). Otherwise it is left out, and
+/// the autoscaler's value stands.
+///
+/// When min or max change and the live desired size falls outside the new
+/// bounds, the nearest bound is sent as the desired size: EKS refuses a
+/// scaling config whose desired size lies outside min..max, and the
+/// nearest bound is the least change the new bounds force (what the
+/// autoscaler itself would do). The live value decides (the recorded one
+/// when EKS reports none), since the autoscaler may have moved it since
+/// the last read.
+fn scaling_payload(
+    new: &Scaling,
+    recorded: Option<&Value>,
+    live: Option<&NodegroupScalingConfig>,
+) -> Option<NodegroupScalingConfig> {
+    let recorded = |k: &str| {
+        recorded
+            .and_then(|r| r.get(k))
+            .and_then(Value::as_int)
+            .and_then(|n| i32::try_from(n).ok())
+    };
+    let sets_desired = recorded("desired") != Some(new.desired);
+    let min = live.and_then(|l| l.min_size()).or_else(|| recorded("min"));
+    let max = live.and_then(|l| l.max_size()).or_else(|| recorded("max"));
+    let bounds_change = min != Some(new.min) || max != Some(new.max);
+    if !sets_desired && !bounds_change {
+        return None;
+    }
+    let desired = if sets_desired {
+        Some(new.desired)
+    } else {
+        let now = live
+            .and_then(|l| l.desired_size())
+            .or_else(|| recorded("desired"));
+        match now {
+            Some(n) if n < new.min => Some(new.min),
+            Some(n) if n > new.max => Some(new.max),
+            _ => None,
+        }
+    };
+    Some(
+        NodegroupScalingConfig::builder()
+            .min_size(new.min)
+            .max_size(new.max)
+            .set_desired_size(desired)
+            .build(),
+    )
 }
 
 /// The id of a node group in state: `cluster:name`, as Terraform's.
@@ -742,7 +814,11 @@ impl Resource for EksNodeGroup {
         let taints = changed("taints")
             .then(|| taints_payload(&now, &new.taints))
             .flatten();
-        let scaling = changed("scaling").then(|| new.scaling_config());
+        let scaling = scaling_payload(
+            &new.scaling,
+            existing.inputs.get("scaling"),
+            current.scaling_config(),
+        );
         let policy = changed("update_config")
             .then(|| new.update_config.map(UpdatePolicy::to_sdk))
             .flatten();
@@ -1009,6 +1085,181 @@ mod tests {
             Some("team-data")
         );
         assert_eq!(spec.taints[0].key, "s3cr3t");
+    }
+
+    #[test]
+    fn scaling_sends_the_desired_size_only_when_the_stack_sets_it() {
+        let counts = |min, max, desired| Scaling { min, max, desired };
+        let recorded = |min: i64, max: i64, desired: i64| -> Value {
+            [
+                ("min", Value::Int(min)),
+                ("max", Value::Int(max)),
+                ("desired", Value::Int(desired)),
+            ]
+            .into_iter()
+            .collect()
+        };
+        let live = |min, max, desired| {
+            NodegroupScalingConfig::builder()
+                .min_size(min)
+                .max_size(max)
+                .desired_size(desired)
+                .build()
+        };
+        let sent = |p: Option<NodegroupScalingConfig>| {
+            p.map(|c| (c.min_size(), c.max_size(), c.desired_size()))
+        };
+        // The autoscaler moved it to 7 (state read it): nothing to send.
+        let at_7 = recorded(1, 10, 7);
+        assert_eq!(
+            sent(scaling_payload(
+                &counts(1, 10, 7),
+                Some(&at_7),
+                Some(&live(1, 10, 7))
+            )),
+            None
+        );
+        // New bounds around the live size: min and max only.
+        assert_eq!(
+            sent(scaling_payload(
+                &counts(2, 12, 7),
+                Some(&at_7),
+                Some(&live(1, 10, 7))
+            )),
+            Some((Some(2), Some(12), None))
+        );
+        // The live size outside the new bounds: the nearest bound. It is
+        // the live value that decides (the autoscaler moved on to 9).
+        assert_eq!(
+            sent(scaling_payload(
+                &counts(1, 8, 7),
+                Some(&at_7),
+                Some(&live(1, 10, 9))
+            )),
+            Some((Some(1), Some(8), Some(8)))
+        );
+        assert_eq!(
+            sent(scaling_payload(
+                &counts(8, 10, 7),
+                Some(&at_7),
+                Some(&live(1, 10, 7))
+            )),
+            Some((Some(8), Some(10), Some(8)))
+        );
+        // Without a live value, the recorded one.
+        assert_eq!(
+            sent(scaling_payload(&counts(1, 5, 7), Some(&at_7), None)),
+            Some((Some(1), Some(5), Some(5)))
+        );
+        // Owned (`lifecycle.own`): a desired size other than the recorded
+        // one is sent, with the bounds.
+        assert_eq!(
+            sent(scaling_payload(
+                &counts(1, 10, 3),
+                Some(&at_7),
+                Some(&live(1, 10, 7))
+            )),
+            Some((Some(1), Some(10), Some(3)))
+        );
+        // Nothing recorded (an import): the stack's counts, all of them.
+        assert_eq!(
+            sent(scaling_payload(
+                &counts(1, 10, 3),
+                None,
+                Some(&live(1, 10, 7))
+            )),
+            Some((Some(1), Some(10), Some(3)))
+        );
+    }
+
+    /// A node group as EKS reports it: `spec`'s counts, `desired` live.
+    fn live_node_group(min: i32, max: i32, desired: i32) -> Nodegroup {
+        Nodegroup::builder()
+            .cluster_name("main")
+            .nodegroup_name("workers")
+            .status(NodegroupStatus::Active)
+            .scaling_config(
+                NodegroupScalingConfig::builder()
+                    .min_size(min)
+                    .max_size(max)
+                    .desired_size(desired)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_update_of_max_leaves_the_autoscalers_desired_size_alone() {
+        use aws_sdk_eks::operation::describe_nodegroup::DescribeNodegroupOutput;
+        use aws_sdk_eks::operation::update_nodegroup_config::UpdateNodegroupConfigOutput;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        // Live: the autoscaler runs 12 nodes; state read it at the refresh.
+        let describe = mock!(Client::describe_nodegroup).then_output(|| {
+            DescribeNodegroupOutput::builder()
+                .nodegroup(live_node_group(5, 20, 12))
+                .build()
+        });
+        let config = mock!(Client::update_nodegroup_config)
+            .match_requests(|r| {
+                r.scaling_config().is_some_and(|s| {
+                    (s.min_size(), s.max_size(), s.desired_size()) == (Some(5), Some(30), None)
+                })
+            })
+            .then_output(|| UpdateNodegroupConfigOutput::builder().build());
+        let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&describe, &config]);
+        let p = Typed::new(EksNodeGroup::with_client(AwsContext::new(), client));
+        let with_scaling = |max: i64| {
+            let mut v = good();
+            v["scaling"] = serde_json::json!({"min": 5, "max": max, "desired": 12});
+            Value::from_json(v)
+        };
+        let recorded = Existing {
+            id: "main:workers".into(),
+            inputs: with_scaling(20),
+            outputs: Value::map(),
+        };
+        let ctx = OpContext::new(
+            "eks_node_group.workers".parse().expect("address"),
+            "tok".into(),
+            Value::Null,
+            ".".into(),
+            Duration::from_secs(600),
+            std::sync::Arc::new(|_| {}),
+        );
+        // As the engine hands it over: the recorded desired size kept.
+        p.update(&ctx, &recorded, &with_scaling(30))
+            .await
+            .expect("update");
+        assert_eq!(
+            config.num_calls(),
+            1,
+            "one UpdateNodegroupConfig, no desiredSize"
+        );
+    }
+
+    #[test]
+    fn the_desired_size_is_set_at_create_then_the_autoscalers() {
+        let schema = schema();
+        let marked: Vec<String> = schema
+            .set_at_create_paths()
+            .iter()
+            .map(|(p, a)| {
+                format!(
+                    "{}: {}",
+                    display_path(p),
+                    a.set_at_create.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        assert_eq!(marked, ["scaling.desired: resetting it may drain nodes"]);
+        let spec = read(good());
+        let create = spec.scaling_config();
+        assert_eq!(
+            (create.min_size(), create.max_size(), create.desired_size()),
+            (Some(5), Some(20), Some(5)),
+            "a create sends the desired size"
+        );
     }
 
     #[test]

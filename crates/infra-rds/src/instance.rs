@@ -46,6 +46,7 @@ infra_aws::resource_type! {
     /// | `publicly_accessible` | bool | in place | `false` |
     /// | `vpc_security_group_ids` | set of string | in place | VPC default |
     /// | `db_subnet_group` | string | in place | |
+    /// | `parameter_group_name` | string, computed | in place (static parameters at the next reboot) | `default.<family>` |
     /// | `backup_retention_period` | int 0–35 | in place | `7` |
     /// | `backup_window`, `maintenance_window` | string | in place | AWS's |
     /// | `deletion_protection` | bool | in place | `false` |
@@ -183,6 +184,7 @@ async fn create_instance(
         .publicly_accessible(spec.publicly_accessible)
         .set_vpc_security_group_ids(spec.vpc_security_group_ids.clone())
         .set_db_subnet_group_name(spec.db_subnet_group.clone())
+        .set_db_parameter_group_name(spec.parameter_group_name.clone())
         .backup_retention_period(spec.backup_retention_period)
         .set_preferred_backup_window(spec.backup_window.clone())
         .set_preferred_maintenance_window(spec.maintenance_window.clone())
@@ -351,6 +353,7 @@ impl Resource for RdsInstance {
                 .set_publicly_accessible(modify.publicly_accessible)
                 .set_vpc_security_group_ids(modify.vpc_security_group_ids.clone())
                 .set_db_subnet_group_name(modify.db_subnet_group.clone())
+                .set_db_parameter_group_name(modify.parameter_group_name.clone())
                 .set_backup_retention_period(modify.backup_retention_period)
                 .set_preferred_backup_window(modify.backup_window.clone())
                 .set_preferred_maintenance_window(modify.maintenance_window.clone())

@@ -73,6 +73,21 @@ pub(crate) fn subnet_group_name(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The DB parameter group an instance names: one of AWS's defaults
+/// (`default.postgres16`), or a group's name as `CreateDBParameterGroup`
+/// allows it (1 to 255 letters, digits and hyphens, first a letter, no
+/// trailing hyphen or `--`). Compared without case, as AWS stores names
+/// lowercase.
+pub(crate) fn parameter_group_name(value: &str) -> Result<(), String> {
+    let is_default = value
+        .get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("default."));
+    if is_default && value.len() > 8 {
+        return Ok(());
+    }
+    identifier(value, 255)
+}
+
 /// PostgreSQL master user names and database names: 1–63 letters, digits
 /// or underscores, starting with a letter.
 pub(crate) fn pg_name(value: &str) -> Result<(), String> {
@@ -175,6 +190,10 @@ mod tests {
         assert!(pg_name("airflow_1").is_ok());
         assert!(pg_name("_x").is_err());
         assert!(pg_name("a-b").is_err());
+        assert!(parameter_group_name("default.postgres16").is_ok());
+        assert!(parameter_group_name("Airflow-PG").is_ok());
+        assert!(parameter_group_name("default.").is_err());
+        assert!(parameter_group_name("airflow.pg").is_err());
     }
 
     #[test]

@@ -387,6 +387,8 @@ async fn conformance() {
             ("multi_az", Value::Bool(true)),
             ("publicly_accessible", Value::Bool(true)),
             ("backup_retention_period", Value::Int(14)),
+            // AWS's default group for the family, named explicitly.
+            ("parameter_group_name", Value::from("default.postgres16")),
             ("backup_window", Value::from("04:00-04:30")),
             ("maintenance_window", Value::from("Mon:05:00-Mon:06:00")),
             ("password", secret("second-password-22")),

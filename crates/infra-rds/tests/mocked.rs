@@ -3,7 +3,10 @@
 //! through intermediate and failed statuses, deletes already under way,
 //! and the exact requests sent; and the conformance suite's updates of a
 //! subnet group, against a small stateful fake (moto loses a group on
-//! ModifyDBSubnetGroup). Time is paused, so waits cost nothing.
+//! ModifyDBSubnetGroup). For parameter groups, what moto lacks: reset of a
+//! removed parameter (no ResetDBParameterGroup), `ApplyType` (so the
+//! immediate / pending-reboot choice), paging, and a group still in use
+//! (moto deletes it). Time is paused, so waits cost nothing.
 
 mod support;
 
@@ -14,35 +17,54 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_rds::Client;
 use aws_sdk_rds::operation::add_tags_to_resource::AddTagsToResourceOutput;
 use aws_sdk_rds::operation::create_db_instance::CreateDbInstanceOutput;
+use aws_sdk_rds::operation::create_db_parameter_group::{
+    CreateDBParameterGroupError, CreateDbParameterGroupOutput,
+};
 use aws_sdk_rds::operation::create_db_subnet_group::{
     CreateDBSubnetGroupError, CreateDbSubnetGroupOutput,
 };
 use aws_sdk_rds::operation::delete_db_instance::{DeleteDBInstanceError, DeleteDbInstanceOutput};
+use aws_sdk_rds::operation::delete_db_parameter_group::{
+    DeleteDBParameterGroupError, DeleteDbParameterGroupOutput,
+};
 use aws_sdk_rds::operation::delete_db_subnet_group::{
     DeleteDBSubnetGroupError, DeleteDbSubnetGroupOutput,
 };
 use aws_sdk_rds::operation::describe_db_instances::{
     DescribeDBInstancesError, DescribeDbInstancesOutput,
 };
+use aws_sdk_rds::operation::describe_db_parameter_groups::{
+    DescribeDBParameterGroupsError, DescribeDbParameterGroupsOutput,
+};
+use aws_sdk_rds::operation::describe_db_parameters::{
+    DescribeDBParametersError, DescribeDbParametersOutput,
+};
 use aws_sdk_rds::operation::describe_db_subnet_groups::{
     DescribeDBSubnetGroupsError, DescribeDbSubnetGroupsOutput,
 };
 use aws_sdk_rds::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use aws_sdk_rds::operation::modify_db_instance::{ModifyDBInstanceError, ModifyDbInstanceOutput};
+use aws_sdk_rds::operation::modify_db_parameter_group::{
+    ModifyDBParameterGroupError, ModifyDbParameterGroupOutput,
+};
 use aws_sdk_rds::operation::modify_db_subnet_group::{
     ModifyDBSubnetGroupError, ModifyDbSubnetGroupOutput,
 };
 use aws_sdk_rds::operation::remove_tags_from_resource::RemoveTagsFromResourceOutput;
+use aws_sdk_rds::operation::reset_db_parameter_group::{
+    ResetDBParameterGroupError, ResetDbParameterGroupOutput,
+};
 use aws_sdk_rds::types::error::{DbInstanceNotFoundFault, InvalidDbInstanceStateFault};
 use aws_sdk_rds::types::{
-    DbInstance, DbInstanceStatusInfo, DbSubnetGroup, PendingModifiedValues, Subnet, Tag,
+    ApplyMethod, DbInstance, DbInstanceStatusInfo, DbParameterGroup, DbParameterGroupStatus,
+    DbSubnetGroup, Parameter, PendingModifiedValues, Subnet, Tag,
 };
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 use infra_aws::AwsContext;
 use infra_core::conformance::{self, Case};
 use infra_core::{ErrorKind, Existing, Provider, Typed, Value};
-use infra_rds::{RdsInstance, RdsSubnetGroup};
+use infra_rds::{MAX_PARAMETERS_PER_CALL, RdsInstance, RdsParameterGroup, RdsSubnetGroup};
 use support::{ctx_with, inputs, secret, strings, with};
 
 const ID: &str = "mockdb";
@@ -683,4 +705,478 @@ async fn subnet_group_conformance_with_updates_moto_cannot_keep() {
     let passed = conformance::run(&p, &ctx, case).await;
     assert_eq!(passed.len(), 7, "every check ran: {passed:?}");
     assert!(groups.lock().unwrap().is_empty(), "deleted");
+}
+
+/// One parameter group the fake below keeps: its group, parameters set
+/// (value and apply method) and tags.
+#[derive(Clone, Debug)]
+struct StoredGroup {
+    group: DbParameterGroup,
+    parameters: BTreeMap<String, (String, String)>,
+    tags: BTreeMap<String, String>,
+}
+
+/// What the parameter group fake keeps, and what it was asked.
+#[derive(Default)]
+struct PgStore {
+    groups: BTreeMap<String, StoredGroup>,
+    /// Each ModifyDBParameterGroup: (name, value, apply method).
+    modified: Vec<Vec<(String, String, String)>>,
+    /// Each ResetDBParameterGroup: (name, apply method).
+    reset: Vec<Vec<(String, String)>>,
+    /// DescribeDBParameters pages read without `Source`.
+    catalog_pages: usize,
+}
+
+type Pg = Arc<Mutex<PgStore>>;
+
+/// The family's parameters as AWS describes them: `ApplyType` per name
+/// (`p00`..`p29`, the even ones dynamic; `log_connections` and `work_mem`
+/// dynamic, `max_connections` static). Any other name is not in it.
+fn catalog() -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = (0..30)
+        .map(|i| {
+            (
+                format!("p{i:02}"),
+                if i % 2 == 0 { "dynamic" } else { "static" },
+            )
+        })
+        .collect();
+    out.push(("max_connections".into(), "static"));
+    out.push(("log_connections".into(), "dynamic"));
+    out.push(("work_mem".into(), "dynamic"));
+    out
+}
+
+/// The catalog page size: small, so paging is exercised.
+const PAGE: usize = 7;
+
+fn pg_gone() -> ErrorMetadata {
+    meta("DBParameterGroupNotFound", "DBParameterGroup not found")
+}
+
+/// The parameter group calls, answered from `store`.
+fn fake_parameter_groups(store: &Pg) -> Vec<Rule> {
+    let s = Arc::clone(store);
+    let describe = mock!(Client::describe_db_parameter_groups).then_compute_response(move |r| {
+        let st = s.lock().unwrap();
+        match r.db_parameter_group_name().and_then(|n| st.groups.get(n)) {
+            Some(g) => MockResponse::Output(
+                DescribeDbParameterGroupsOutput::builder()
+                    .db_parameter_groups(g.group.clone())
+                    .build(),
+            ),
+            None => MockResponse::Error(DescribeDBParameterGroupsError::generic(pg_gone())),
+        }
+    });
+    let s = Arc::clone(store);
+    let create = mock!(Client::create_db_parameter_group).then_compute_response(move |r| {
+        let name = r
+            .db_parameter_group_name()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let mut st = s.lock().unwrap();
+        if st.groups.contains_key(&name) {
+            let exists = meta("DBParameterGroupAlreadyExists", "already exists");
+            return MockResponse::Error(CreateDBParameterGroupError::generic(exists));
+        }
+        let group = DbParameterGroup::builder()
+            .db_parameter_group_name(&name)
+            .db_parameter_group_family(r.db_parameter_group_family().unwrap_or_default())
+            .description(r.description().unwrap_or_default())
+            .db_parameter_group_arn(format!("arn:aws:rds:us-east-1:123456789012:pg:{name}"))
+            .build();
+        let tags = r.tags().iter().map(|t| {
+            let (k, v) = (t.key().unwrap_or_default(), t.value().unwrap_or_default());
+            (k.to_owned(), v.to_owned())
+        });
+        let stored = StoredGroup {
+            group: group.clone(),
+            parameters: BTreeMap::new(),
+            tags: tags.collect(),
+        };
+        st.groups.insert(name, stored);
+        MockResponse::Output(
+            CreateDbParameterGroupOutput::builder()
+                .db_parameter_group(group)
+                .build(),
+        )
+    });
+    let s = Arc::clone(store);
+    let parameters = mock!(Client::describe_db_parameters).then_compute_response(move |r| {
+        let mut st = s.lock().unwrap();
+        let Some(g) = r.db_parameter_group_name().and_then(|n| st.groups.get(n)) else {
+            return MockResponse::Error(DescribeDBParametersError::generic(pg_gone()));
+        };
+        let types: BTreeMap<String, &str> = catalog().into_iter().collect();
+        let param = |name: &str, value: Option<&str>, source: &str| {
+            Parameter::builder()
+                .parameter_name(name)
+                .set_parameter_value(value.map(str::to_owned))
+                .source(source)
+                .set_apply_type(types.get(name).map(|t| (*t).to_owned()))
+                .build()
+        };
+        if r.source() == Some("user") {
+            let user = g
+                .parameters
+                .iter()
+                .map(|(k, (v, _))| param(k, Some(v), "user"));
+            return MockResponse::Output(
+                DescribeDbParametersOutput::builder()
+                    .set_parameters(Some(user.collect()))
+                    .build(),
+            );
+        }
+        // Every parameter of the family, a page at a time.
+        let all: Vec<Parameter> = catalog()
+            .iter()
+            .map(|(k, _)| match g.parameters.get(k) {
+                Some((v, _)) => param(k, Some(v), "user"),
+                None => param(k, None, "engine-default"),
+            })
+            .collect();
+        let start: usize = r.marker().and_then(|m| m.parse().ok()).unwrap_or(0);
+        let end = (start + PAGE).min(all.len());
+        st.catalog_pages += 1;
+        MockResponse::Output(
+            DescribeDbParametersOutput::builder()
+                .set_parameters(Some(all[start..end].to_vec()))
+                .set_marker((end < all.len()).then(|| end.to_string()))
+                .build(),
+        )
+    });
+    let s = Arc::clone(store);
+    let modify = mock!(Client::modify_db_parameter_group).then_compute_response(move |r| {
+        let mut st = s.lock().unwrap();
+        if r.parameters().len() > MAX_PARAMETERS_PER_CALL {
+            let e = meta("InvalidParameterValue", "at most 20 parameters per call");
+            return MockResponse::Error(ModifyDBParameterGroupError::generic(e));
+        }
+        let call: Vec<(String, String, String)> = r
+            .parameters()
+            .iter()
+            .map(|p| {
+                (
+                    p.parameter_name().unwrap_or_default().to_owned(),
+                    p.parameter_value().unwrap_or_default().to_owned(),
+                    p.apply_method().map_or("", ApplyMethod::as_str).to_owned(),
+                )
+            })
+            .collect();
+        let Some(g) = r
+            .db_parameter_group_name()
+            .and_then(|n| st.groups.get_mut(n))
+        else {
+            return MockResponse::Error(ModifyDBParameterGroupError::generic(pg_gone()));
+        };
+        for (k, v, m) in &call {
+            g.parameters.insert(k.clone(), (v.clone(), m.clone()));
+        }
+        st.modified.push(call);
+        MockResponse::Output(ModifyDbParameterGroupOutput::builder().build())
+    });
+    let s = Arc::clone(store);
+    let reset = mock!(Client::reset_db_parameter_group).then_compute_response(move |r| {
+        let mut st = s.lock().unwrap();
+        if r.parameters().len() > MAX_PARAMETERS_PER_CALL || r.reset_all_parameters() == Some(true)
+        {
+            let e = meta(
+                "InvalidParameterValue",
+                "at most 20 named parameters per call",
+            );
+            return MockResponse::Error(ResetDBParameterGroupError::generic(e));
+        }
+        let call: Vec<(String, String)> = r
+            .parameters()
+            .iter()
+            .map(|p| {
+                (
+                    p.parameter_name().unwrap_or_default().to_owned(),
+                    p.apply_method().map_or("", ApplyMethod::as_str).to_owned(),
+                )
+            })
+            .collect();
+        let Some(g) = r
+            .db_parameter_group_name()
+            .and_then(|n| st.groups.get_mut(n))
+        else {
+            return MockResponse::Error(ResetDBParameterGroupError::generic(pg_gone()));
+        };
+        for (k, _) in &call {
+            g.parameters.remove(k);
+        }
+        st.reset.push(call);
+        MockResponse::Output(ResetDbParameterGroupOutput::builder().build())
+    });
+    let s = Arc::clone(store);
+    let delete = mock!(Client::delete_db_parameter_group).then_compute_response(move |r| {
+        let mut st = s.lock().unwrap();
+        match r
+            .db_parameter_group_name()
+            .and_then(|n| st.groups.remove(n))
+        {
+            Some(_) => MockResponse::Output(DeleteDbParameterGroupOutput::builder().build()),
+            None => MockResponse::Error(DeleteDBParameterGroupError::generic(pg_gone())),
+        }
+    });
+    let s = Arc::clone(store);
+    let list = mock!(Client::list_tags_for_resource).then_compute_output(move |r| {
+        let st = s.lock().unwrap();
+        let tags = st.groups.get(&named(r.resource_name().unwrap_or_default()));
+        let tags = tags.into_iter().flat_map(|g| &g.tags);
+        let tags = tags.map(|(k, v)| Tag::builder().key(k).value(v).build());
+        ListTagsForResourceOutput::builder()
+            .set_tag_list(Some(tags.collect()))
+            .build()
+    });
+    let s = Arc::clone(store);
+    let add = mock!(Client::add_tags_to_resource).then_compute_output(move |r| {
+        let mut st = s.lock().unwrap();
+        if let Some(g) = st
+            .groups
+            .get_mut(&named(r.resource_name().unwrap_or_default()))
+        {
+            for t in r.tags() {
+                let (k, v) = (t.key().unwrap_or_default(), t.value().unwrap_or_default());
+                g.tags.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        AddTagsToResourceOutput::builder().build()
+    });
+    let s = Arc::clone(store);
+    let remove = mock!(Client::remove_tags_from_resource).then_compute_output(move |r| {
+        let mut st = s.lock().unwrap();
+        if let Some(g) = st
+            .groups
+            .get_mut(&named(r.resource_name().unwrap_or_default()))
+        {
+            for k in r.tag_keys() {
+                g.tags.remove(k);
+            }
+        }
+        RemoveTagsFromResourceOutput::builder().build()
+    });
+    vec![
+        describe, create, parameters, modify, reset, delete, list, add, remove,
+    ]
+}
+
+fn parameter_group(rules: &[Rule]) -> Typed<RdsParameterGroup> {
+    let rules: Vec<&Rule> = rules.iter().collect();
+    Typed::new(RdsParameterGroup::with_client(
+        AwsContext::new(),
+        client(&rules),
+    ))
+}
+
+fn pg_ctx(token: &str) -> infra_core::OpContext {
+    ctx_with("rds_parameter_group.pg", token, Value::Null)
+}
+
+#[tokio::test(start_paused = true)]
+async fn parameter_group_conformance_with_a_parameter_removed() {
+    let store = Pg::default();
+    let p = parameter_group(&fake_parameter_groups(&store));
+    let table =
+        |pairs: &[(&str, Value)]| -> Value { pairs.iter().map(|(k, v)| (*k, v.clone())).collect() };
+    let case = Case {
+        inputs: [
+            ("name", Value::from("Airflow-Conf")),
+            ("family", Value::from("postgres16")),
+            (
+                "parameters",
+                table(&[
+                    ("max_connections", Value::Int(200)),
+                    ("log_connections", Value::Bool(true)),
+                ]),
+            ),
+            ("tags", table(&[("team", Value::from("data"))])),
+        ]
+        .into_iter()
+        .collect(),
+        updates: vec![
+            // One changed, one removed (reset), one added.
+            (
+                "parameters",
+                table(&[
+                    ("max_connections", Value::Int(300)),
+                    ("work_mem", Value::from("8192")),
+                ]),
+            ),
+            ("parameters", Value::map()),
+            ("tags", table(&[("env", Value::from("dev"))])),
+        ],
+        replacing: vec!["name", "family", "description"],
+    };
+    let passed = conformance::run(&p, &pg_ctx, case).await;
+    assert_eq!(passed.len(), 7, "every check ran: {passed:?}");
+    let st = store.lock().unwrap();
+    assert!(st.groups.is_empty(), "deleted");
+    let reset: Vec<&Vec<(String, String)>> = st.reset.iter().collect();
+    assert_eq!(
+        reset,
+        [
+            &vec![("log_connections".to_owned(), "immediate".to_owned())],
+            &vec![
+                ("max_connections".to_owned(), "pending-reboot".to_owned()),
+                ("work_mem".to_owned(), "immediate".to_owned()),
+            ],
+        ],
+        "removed parameters are reset, each with the method AWS allows"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn parameters_go_out_twenty_a_call_with_the_method_aws_describes() {
+    let store = Pg::default();
+    let p = parameter_group(&fake_parameter_groups(&store));
+    // 25 parameters: p00..p23 in the catalog (even dynamic, odd static),
+    // and one AWS does not describe.
+    let mut params: Vec<(String, Value)> = (0..24)
+        .map(|i| (format!("p{i:02}"), Value::Int(i)))
+        .collect();
+    params.push(("unlisted".into(), Value::Bool(true)));
+    let params: Value = params.into_iter().collect();
+    let given = inputs(
+        &p,
+        vec![
+            ("name", Value::from("bulk")),
+            ("family", Value::from("postgres16")),
+            ("parameters", params.clone()),
+        ],
+    );
+    let created = p.create(&pg_ctx("tok-bulk"), &given).await.expect("create");
+    assert_eq!(created.inputs, given);
+    {
+        let st = store.lock().unwrap();
+        let sizes: Vec<usize> = st.modified.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [20, 5], "at most 20 a call");
+        let sent: BTreeMap<&str, (&str, &str)> = st
+            .modified
+            .iter()
+            .flatten()
+            .map(|(k, v, m)| (k.as_str(), (v.as_str(), m.as_str())))
+            .collect();
+        assert_eq!(sent.get("p00"), Some(&("0", "immediate")));
+        assert_eq!(sent.get("p01"), Some(&("1", "pending-reboot")));
+        assert_eq!(sent.get("unlisted"), Some(&("1", "pending-reboot")));
+        assert!(
+            st.catalog_pages > 1,
+            "the catalog was paged: {}",
+            st.catalog_pages
+        );
+    }
+    // Keep p00 and p01, drop the other 23: reset 20 + 3, nothing set.
+    let kept: Value = [("p00", Value::Int(0)), ("p01", Value::Int(1))]
+        .into_iter()
+        .collect();
+    let fewer = with(&given, "parameters", kept);
+    let c = pg_ctx("tok-bulk-2");
+    let recorded = Existing {
+        id: created.id.clone(),
+        inputs: created.inputs.clone(),
+        outputs: created.outputs.clone(),
+    };
+    let updated = p.update(&c, &recorded, &fewer).await.expect("update");
+    assert_eq!(updated.inputs, fewer);
+    let st = store.lock().unwrap();
+    assert_eq!(st.modified.len(), 2, "unchanged values are not sent again");
+    let sizes: Vec<usize> = st.reset.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [20, 3]);
+    let reset: BTreeMap<&str, &str> = st
+        .reset
+        .iter()
+        .flatten()
+        .map(|(k, m)| (k.as_str(), m.as_str()))
+        .collect();
+    assert_eq!(reset.get("p02"), Some(&"immediate"));
+    assert_eq!(reset.get("p03"), Some(&"pending-reboot"));
+    assert!(!reset.contains_key("p00"));
+}
+
+fn using(status: &str, apply_status: &str) -> DbInstance {
+    let mut d = db(status, "db.t4g.micro");
+    d.db_parameter_groups = Some(vec![
+        DbParameterGroupStatus::builder()
+            .db_parameter_group_name("airflow-pg")
+            .parameter_apply_status(apply_status)
+            .build(),
+    ]);
+    d
+}
+
+fn in_use() -> DeleteDBParameterGroupError {
+    DeleteDBParameterGroupError::generic(meta(
+        "InvalidDBParameterGroupState",
+        "One or more database instances are still members of this parameter group airflow-pg, so the group cannot be deleted",
+    ))
+}
+
+fn pg_existing() -> Existing {
+    Existing {
+        id: "airflow-pg".into(),
+        inputs: Value::map(),
+        outputs: Value::map(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_is_deleted_once_the_instance_going_away_releases_it() {
+    let delete = mock!(Client::delete_db_parameter_group)
+        .sequence()
+        .error(in_use)
+        .times(2)
+        .output(|| DeleteDbParameterGroupOutput::builder().build())
+        .build();
+    let instances = mock!(Client::describe_db_instances)
+        .then_output(|| described(using("deleting", "in-sync")));
+    let groups = mock!(Client::describe_db_parameter_groups)
+        .then_error(|| DescribeDBParameterGroupsError::generic(pg_gone()));
+    let p = Typed::new(RdsParameterGroup::with_client(
+        AwsContext::new(),
+        client(&[&delete, &instances, &groups]),
+    ));
+    p.delete(&pg_ctx("tok-del"), &pg_existing())
+        .await
+        .expect("deleted once released");
+    assert_eq!(delete.num_calls(), 3);
+    assert_eq!(
+        instances.num_calls(),
+        2,
+        "asked who holds it at each refusal"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_a_running_instance_uses_is_refused_naming_it() {
+    let delete = mock!(Client::delete_db_parameter_group).then_error(in_use);
+    let instances = mock!(Client::describe_db_instances)
+        .then_output(|| described(using("available", "in-sync")));
+    let p = Typed::new(RdsParameterGroup::with_client(
+        AwsContext::new(),
+        client(&[&delete, &instances]),
+    ));
+    let err = p
+        .delete(&pg_ctx("tok-del"), &pg_existing())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(
+        err.message.starts_with(
+            "deleting `rds_parameter_group.pg` (DB parameter group airflow-pg): it is still used by DB instance `mockdb`"
+        ),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("create_before_destroy"),
+        "{}",
+        err.message
+    );
+    assert_eq!(
+        delete.num_calls(),
+        1,
+        "not retried: it cannot release itself"
+    );
 }

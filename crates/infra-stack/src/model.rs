@@ -171,6 +171,10 @@ pub struct Lifecycle {
     pub prevent_destroy: bool,
     /// Input paths whose changes are not planned.
     pub ignore_changes: Vec<ValuePath>,
+    /// Attributes the schema sets only at create (then the cloud's) that
+    /// the stack keeps owning: each is diffed like any other
+    /// (`own = ["scaling.desired"]`).
+    pub own: Vec<ValuePath>,
     /// Replace by creating the new resource before deleting the old.
     pub create_before_destroy: bool,
     /// Per-operation time limits.

@@ -19,6 +19,7 @@ fn attr(path: &str, before: Option<Value>, after: Option<Value>) -> AttrChange {
         before,
         after,
         forces_replacement: false,
+        note: None,
     }
 }
 
@@ -116,6 +117,78 @@ fn create_with_sensitive_and_unknown_values() {
             Estimated apply time: 1m 30s (critical path).
         "#]],
     );
+}
+
+#[test]
+fn attributes_set_only_at_create_say_who_owns_them() {
+    let scaling: Value = [
+        ("desired", Value::Int(3)),
+        ("max", Value::Int(10)),
+        ("min", Value::Int(1)),
+    ]
+    .into_iter()
+    .collect();
+    let create = change(
+        "eks_node_group.workers",
+        Action::Create,
+        vec![
+            attr("name", None, s("workers")),
+            AttrChange {
+                note: Some(
+                    "scaling.desired: at create; then the cloud's — lifecycle.own = [\"scaling.desired\"] to keep it at 3"
+                        .into(),
+                ),
+                ..attr("scaling", None, Some(scaling))
+            },
+        ],
+    );
+    let owned = change(
+        "eks_node_group.batch",
+        Action::Update,
+        vec![AttrChange {
+            note: Some("owned by the stack (lifecycle.own); resetting it may drain nodes".into()),
+            ..attr("scaling.desired", Some(Value::Int(7)), Some(Value::Int(3)))
+        }],
+    );
+    check(
+        &plan(vec![create, owned]),
+        expect![[r#"
+            infra will perform the following actions:
+
+              + eks_node_group.workers
+                  + name    = "workers"
+                  + scaling = { desired = 3, max = 10, min = 1 }  # scaling.desired: at create; then the cloud's — lifecycle.own = ["scaling.desired"] to keep it at 3
+
+              ~ eks_node_group.batch
+                  ~ scaling.desired = 7 -> 3  # owned by the stack (lifecycle.own); resetting it may drain nodes
+
+            Plan: 1 to add, 1 to change, 0 to replace, 0 to destroy.
+            Estimated apply time: 1m 30s (critical path).
+        "#]],
+    );
+    // Kept in the JSON of a plan, and absent where there is none, so
+    // plans saved before notes existed still read.
+    let json = serde_json::to_string(&plan(vec![change(
+        "eks_node_group.batch",
+        Action::Update,
+        vec![AttrChange {
+            note: Some("owned by the stack (lifecycle.own)".into()),
+            ..attr("scaling.desired", Some(Value::Int(7)), Some(Value::Int(3)))
+        }],
+    )]))
+    .expect("json");
+    assert!(
+        json.contains(r#""note":"owned by the stack (lifecycle.own)""#),
+        "{json}"
+    );
+    let without = attr("tags.team", None, s("data"));
+    let text = serde_json::to_string(&without).expect("json");
+    assert!(!text.contains("note"), "{text}");
+    let read: AttrChange = serde_json::from_str(
+        r#"{"path": "size", "before": null, "after": 1, "forces_replacement": false}"#,
+    )
+    .expect("an attribute change without a note reads");
+    assert_eq!(read.note, None);
 }
 
 #[test]

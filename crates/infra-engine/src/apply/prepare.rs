@@ -11,7 +11,7 @@ use super::Executor;
 use super::ops::Op;
 use crate::eval::Resolve;
 use crate::journal::Step;
-use crate::plan::{Plan, check_context, desired_inputs};
+use crate::plan::{Plan, check_context, cloud_owned, desired_inputs, keep_recorded};
 use crate::state::State;
 use infra_core::Registry;
 
@@ -121,6 +121,14 @@ impl Executor<'_> {
                     if op.step == Step::Update {
                         provider.schema().fill_computed(&mut v, planned);
                     }
+                }
+                // Set at create, then the cloud's: an update is given what
+                // state holds now (not the plan's copy, which a saved plan
+                // may have taken from an older read), so a provider that
+                // sends only what differs from `existing` leaves it alone.
+                if let (Step::Update, Some(e)) = (op.step, &existing) {
+                    let owned_by_cloud = cloud_owned(provider.schema(), &config.lifecycle);
+                    keep_recorded(&mut v, &e.inputs, &owned_by_cloud);
                 }
                 if v.has_unknown() {
                     return Err(

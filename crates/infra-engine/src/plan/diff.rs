@@ -58,6 +58,7 @@ fn diff_into(
             before: a.cloned(),
             after: b.cloned(),
             forces_replacement: schema.change_at(path) == Change::Replace,
+            note: None,
         }),
     }
 }

@@ -1,10 +1,13 @@
 //! One resource's inputs: evaluated, checked against the schema and the
-//! provider, and with ignored paths kept from state.
+//! provider, and with ignored paths (and attributes the cloud owns after
+//! create) kept from state.
 
 use std::collections::BTreeMap;
 
-use infra_core::{CheckContext, Diagnostic, PathSeg, Provider, Value, display_path};
-use infra_stack::{ResourceConfig, Stack};
+use infra_core::{
+    CheckContext, Diagnostic, PathSeg, Provider, Schema, Value, ValuePath, display_path,
+};
+use infra_stack::{Lifecycle, ResourceConfig, Stack};
 
 use crate::eval::{Evaluator, Resolve, Unset};
 use crate::secrets::SecretKey;
@@ -195,6 +198,29 @@ pub(crate) fn keep_prior(after: &mut Value, prior: &Value, path: &[PathSeg]) {
     }
 }
 
+/// The attributes the schema sets only at create that the stack does not
+/// own (`lifecycle.own`): once the resource exists they are the cloud's,
+/// and are planned and updated as if in `lifecycle.ignore_changes`.
+pub(crate) fn cloud_owned(schema: &Schema, lifecycle: &Lifecycle) -> Vec<ValuePath> {
+    schema
+        .set_at_create_paths()
+        .into_iter()
+        .map(|(path, _)| path)
+        .filter(|path| !lifecycle.own.contains(path))
+        .collect()
+}
+
+/// Copies into the desired inputs the recorded value at each of `paths`
+/// that state has one for; a value state lacks (never read back) stays
+/// as the stack says.
+pub(crate) fn keep_recorded(after: &mut Value, recorded: &Value, paths: &[ValuePath]) {
+    for path in paths {
+        if recorded.at(path).is_some_and(|v| !matches!(v, Value::Null)) {
+            keep_prior(after, recorded, path);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +238,31 @@ mod tests {
             &[PathSeg::Key("tags".into()), PathSeg::Key("x".into())],
         );
         assert_eq!(after, v(r#"{"tags": {"x": "old"}, "size": 2}"#));
+    }
+
+    #[test]
+    fn recorded_values_are_kept_only_where_state_has_one() {
+        let desired = [
+            PathSeg::Key("scaling".into()),
+            PathSeg::Key("desired".into()),
+        ];
+        let mut after = v(r#"{"scaling": {"desired": 3, "max": 9}}"#);
+        keep_recorded(
+            &mut after,
+            &v(r#"{"scaling": {"desired": 7, "max": 5}}"#),
+            std::slice::from_ref(&desired.to_vec()),
+        );
+        assert_eq!(after, v(r#"{"scaling": {"desired": 7, "max": 9}}"#));
+        let mut after = v(r#"{"scaling": {"desired": 3}}"#);
+        keep_recorded(
+            &mut after,
+            &v(r#"{"scaling": {"desired": null}}"#),
+            &[desired.to_vec()],
+        );
+        assert_eq!(
+            after,
+            v(r#"{"scaling": {"desired": 3}}"#),
+            "nothing recorded"
+        );
     }
 }

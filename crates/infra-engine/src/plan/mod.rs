@@ -21,10 +21,12 @@ mod inputs;
 mod known;
 mod peers;
 mod planner;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use diff::diff;
 pub(crate) use hash::config_hash;
-pub(crate) use inputs::{check_context, desired_inputs, keep_prior};
+pub(crate) use inputs::{check_context, cloud_owned, desired_inputs, keep_prior, keep_recorded};
 pub(crate) use planner::Planner;
 
 /// The plan format version.
@@ -163,6 +165,11 @@ pub struct AttrChange {
     pub after: Option<Value>,
     /// Whether this change forces replacement.
     pub forces_replacement: bool,
+    /// Something to know about this line, shown beside it: who owns an
+    /// attribute the schema sets only at create ("at create; then the
+    /// cloud's"). Absent in plans written before notes existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What changes in state alone for one resource: lifecycle facts, no

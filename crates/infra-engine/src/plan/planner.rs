@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use infra_core::{Address, Diagnostic, OpKind, Registry, Value, display_path};
-use infra_stack::{ResourceConfig, Stack};
+use infra_core::{Address, Diagnostic, OpKind, Registry, Schema, Value, display_path};
+use infra_stack::{Lifecycle, ResourceConfig, Stack};
 
 use super::diff::diff;
 use super::hash::config_hash;
-use super::inputs::{check_context, desired_inputs_noting_unset, keep_prior};
+use super::inputs::{
+    check_context, cloud_owned, desired_inputs_noting_unset, keep_prior, keep_recorded,
+};
 use super::known::{Inputs, Known, KnownResolver, resource_index};
 use super::{
     Action, AttrChange, DEFAULT_TIMEOUT, Drift, PLAN_VERSION, Plan, PlanMode, PlanOptions,
@@ -39,6 +41,7 @@ impl Planner<'_> {
         let mut unset = Vec::new();
         let mut changes = Vec::new();
         let mut state_only = Vec::new();
+        let drift = self.relevant(drift);
         for t in opts.targets.iter().chain(&opts.replace) {
             if self.stack.resource(t).is_none() && self.state.get(t).is_none() {
                 problems.push(
@@ -194,6 +197,13 @@ impl Planner<'_> {
             };
             let Some(prior) = prior else {
                 change.attributes = diff(schema, &Value::map(), &after);
+                annotate(
+                    &mut change.attributes,
+                    schema,
+                    &config.lifecycle,
+                    true,
+                    &after,
+                );
                 change.timeout_ms = ms(limit(lifecycle.create, OpKind::Create));
                 change.dependencies = dependencies;
                 change.after = Some(after);
@@ -207,12 +217,31 @@ impl Planner<'_> {
             for path in &config.lifecycle.ignore_changes {
                 keep_prior(&mut after, &prior.inputs, path);
             }
+            // Set at create, then the cloud's: what state holds stands, as
+            // if ignored, unless the stack owns it.
+            let owned_by_cloud = cloud_owned(schema, &config.lifecycle);
+            let declared = (!owned_by_cloud.is_empty()).then(|| after.clone());
+            keep_recorded(&mut after, &prior.inputs, &owned_by_cloud);
             // What the cloud picked for computed inputs the stack leaves unset.
             schema.fill_computed(&mut after, &prior.inputs);
             change.attributes = diff(schema, &prior.inputs, &after);
             change.target_id = Some(prior.id.clone());
             let forced = opts.replace.contains(address);
             let replace = forced || change.attributes.iter().any(|a| a.forces_replacement);
+            if let (true, Some(declared)) = (replace, &declared) {
+                // A replacement is a create: it gets the stack's value.
+                for path in &owned_by_cloud {
+                    keep_prior(&mut after, declared, path);
+                }
+                change.attributes = diff(schema, &prior.inputs, &after);
+            }
+            annotate(
+                &mut change.attributes,
+                schema,
+                &config.lifecycle,
+                replace,
+                &after,
+            );
             if replace {
                 change.action = Action::Replace;
                 change.timeout_ms = ms(limit(lifecycle.create, OpKind::Create))
@@ -371,6 +400,30 @@ impl Planner<'_> {
         }
     }
 
+    /// Drift worth showing: not that of attributes the cloud owns after
+    /// create (a node group's desired size moved by the autoscaler), which
+    /// is expected and never planned back.
+    fn relevant(&self, drift: Vec<Drift>) -> Vec<Drift> {
+        drift
+            .into_iter()
+            .filter_map(|mut d| {
+                let config = self.stack.resource(&d.address);
+                let provider = self.registry.get(&d.address.ty);
+                let (Some(config), Some(provider), false) = (config, provider, d.deleted) else {
+                    return Some(d);
+                };
+                let owned = cloud_owned(provider.schema(), &config.lifecycle);
+                if owned.is_empty() {
+                    return Some(d);
+                }
+                let owned: Vec<String> = owned.iter().map(|p| display_path(p)).collect();
+                d.attributes
+                    .retain(|a| !owned.iter().any(|o| a.path == *o || within(&a.path, o)));
+                (!d.attributes.is_empty()).then_some(d)
+            })
+            .collect()
+    }
+
     /// Asks the provider whether the recorded resource can be deleted
     /// (e.g. deletion protection), so the plan fails before anything changes.
     fn check_deletable(
@@ -471,6 +524,7 @@ fn recorded_changes(
             before: Some(Value::Bool(prior.prevent_destroy)),
             after: Some(Value::Bool(prevent_destroy)),
             forces_replacement: false,
+            note: None,
         });
     }
     if prior.dependencies != dependencies {
@@ -482,9 +536,72 @@ fn recorded_changes(
             before: Some(list(&prior.dependencies)),
             after: Some(list(dependencies)),
             forces_replacement: false,
+            note: None,
         });
     }
     out
+}
+
+/// Whether the displayed path `inner` lies inside `outer` (`scaling.desired`
+/// inside `scaling`).
+fn within(inner: &str, outer: &str) -> bool {
+    inner
+        .strip_prefix(outer)
+        .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+}
+
+/// Notes who owns each attribute the schema sets only at create, on the
+/// line that shows it: at a create (or replacement) the value is sent and
+/// then the cloud's, unless the stack owns it (`lifecycle.own`); on an
+/// update only an owned one can change, and the note says what resetting
+/// it does.
+fn annotate(
+    attrs: &mut [AttrChange],
+    schema: &Schema,
+    lifecycle: &Lifecycle,
+    creating: bool,
+    after: &Value,
+) {
+    for (path, attr) in schema.set_at_create_paths() {
+        let Some(value) = after.at(&path).filter(|v| !matches!(v, Value::Null)) else {
+            continue;
+        };
+        let shown = display_path(&path);
+        let Some(line) = attrs
+            .iter_mut()
+            .find(|a| a.path == shown || within(&shown, &a.path))
+        else {
+            continue;
+        };
+        let owned = lifecycle.own.contains(&path);
+        let kept = match value {
+            Value::Unknown => "the value set here".to_owned(),
+            v => v.to_string(),
+        };
+        let note = match (creating, owned) {
+            (true, false) => format!(
+                "at create; then the cloud's — lifecycle.own = [\"{shown}\"] to keep it at {kept}"
+            ),
+            (true, true) => format!("owned by the stack (lifecycle.own): kept at {kept}"),
+            (false, true) => match attr.set_at_create.as_deref() {
+                Some(reset) if !reset.is_empty() => {
+                    format!("owned by the stack (lifecycle.own); {reset}")
+                }
+                _ => "owned by the stack (lifecycle.own)".to_owned(),
+            },
+            // Not planned: kept as the cloud has it.
+            (false, false) => continue,
+        };
+        let note = if line.path == shown {
+            note
+        } else {
+            format!("{shown}: {note}")
+        };
+        line.note = Some(match line.note.take() {
+            Some(earlier) => format!("{earlier}; {note}"),
+            None => note,
+        });
+    }
 }
 
 /// The path under which a change of `prevent_destroy` is shown.

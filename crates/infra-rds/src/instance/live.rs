@@ -36,6 +36,9 @@ pub(crate) struct Live {
     pub(crate) publicly_accessible: bool,
     pub(crate) vpc_security_group_ids: Vec<String>,
     pub(crate) db_subnet_group: Option<String>,
+    /// The DB parameter group the instance uses (the new one while a
+    /// change of group is applying).
+    pub(crate) parameter_group: Option<String>,
     pub(crate) backup_retention_period: i32,
     pub(crate) backup_window: Option<String>,
     pub(crate) maintenance_window: Option<String>,
@@ -127,6 +130,11 @@ impl Live {
                 p(PendingModifiedValues::db_subnet_group_name)
                     .or(db.db_subnet_group().and_then(|g| g.db_subnet_group_name())),
             ),
+            parameter_group: owned(
+                db.db_parameter_groups()
+                    .first()
+                    .and_then(|g| g.db_parameter_group_name()),
+            ),
             backup_retention_period: pi(PendingModifiedValues::backup_retention_period)
                 .or(db.backup_retention_period())
                 .unwrap_or_default(),
@@ -163,8 +171,8 @@ impl Live {
     /// password, client-side flags), and its spelling where AWS only
     /// normalised a value (case, list order). Optional attributes that AWS
     /// fills in when unset (engine version, windows, security groups, KMS
-    /// key, subnet group) are reported only when the reference sets them,
-    /// so leaving them unset is not drift.
+    /// key, subnet group, parameter group) are reported only when the
+    /// reference sets them, so leaving them unset is not drift.
     pub(crate) fn observe(&self, reference: &Value) -> Observed {
         let r_str = |k: &str| reference.get(k).and_then(Value::as_str);
         let r_int = |k: &str| reference.get(k).and_then(Value::as_int);
@@ -250,6 +258,13 @@ impl Live {
         if let (Some(given), Some(actual)) = (r_str("db_subnet_group"), &self.db_subnet_group) {
             put("db_subnet_group", keep_case(actual, Some(given)).into());
         }
+        if let (Some(given), Some(actual)) = (r_str("parameter_group_name"), &self.parameter_group)
+        {
+            put(
+                "parameter_group_name",
+                keep_case(actual, Some(given)).into(),
+            );
+        }
         put(
             "backup_retention_period",
             Value::Int(self.backup_retention_period.into()),
@@ -317,6 +332,7 @@ pub(crate) struct Modify {
     pub(crate) publicly_accessible: Option<bool>,
     pub(crate) vpc_security_group_ids: Option<Vec<String>>,
     pub(crate) db_subnet_group: Option<String>,
+    pub(crate) parameter_group_name: Option<String>,
     pub(crate) backup_retention_period: Option<i32>,
     pub(crate) backup_window: Option<String>,
     pub(crate) maintenance_window: Option<String>,
@@ -352,6 +368,7 @@ impl Modify {
             "vpc_security_group_ids",
         );
         add(self.db_subnet_group.is_some(), "db_subnet_group");
+        add(self.parameter_group_name.is_some(), "parameter_group_name");
         add(
             self.backup_retention_period.is_some(),
             "backup_retention_period",
@@ -442,6 +459,14 @@ pub(crate) fn plan_modify(
     {
         m.db_subnet_group = Some(want.clone());
     }
+    if let Some(want) = &spec.parameter_group_name
+        && !live
+            .parameter_group
+            .as_deref()
+            .is_some_and(|have| have.eq_ignore_ascii_case(want))
+    {
+        m.parameter_group_name = Some(want.clone());
+    }
     if spec.backup_retention_period != live.backup_retention_period {
         m.backup_retention_period = Some(spec.backup_retention_period);
     }
@@ -500,7 +525,9 @@ pub(crate) fn health(status: &str) -> Health {
 
 #[cfg(test)]
 mod tests {
-    use aws_sdk_rds::types::{DbSubnetGroup, Endpoint, Tag, VpcSecurityGroupMembership};
+    use aws_sdk_rds::types::{
+        DbParameterGroupStatus, DbSubnetGroup, Endpoint, Tag, VpcSecurityGroupMembership,
+    };
     use infra_core::Secret;
 
     use super::*;
@@ -572,6 +599,13 @@ mod tests {
             .db_subnet_group(
                 DbSubnetGroup::builder()
                     .db_subnet_group_name("airflow-subnets")
+                    .build(),
+            )
+            // What AWS picks when the stack names no group.
+            .db_parameter_groups(
+                DbParameterGroupStatus::builder()
+                    .db_parameter_group_name("default.postgres16")
+                    .parameter_apply_status("in-sync")
                     .build(),
             )
             .backup_retention_period(7)
@@ -706,6 +740,86 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(live.observe(&given).inputs, given);
+    }
+
+    #[test]
+    fn autoscaled_growth_within_the_limit_only_is_not_drift() {
+        let mut given = inputs();
+        if let Value::Map(m) = &mut given {
+            m.insert("max_allocated_storage".into(), Value::Int(100));
+        }
+        let grown = |gib: i32| {
+            let mut d = db();
+            d.allocated_storage = Some(gib);
+            d.max_allocated_storage = Some(100);
+            Live::from_sdk(&d).observe(&given)
+        };
+        // Autoscaling grew it to 60 GiB: reported as given.
+        assert_eq!(
+            grown(60).inputs.get("allocated_storage"),
+            Some(&Value::Int(20))
+        );
+        assert_eq!(grown(60).inputs, given);
+        // Past the limit is not autoscaling's doing: drift.
+        assert_eq!(
+            grown(120).inputs.get("allocated_storage"),
+            Some(&Value::Int(120))
+        );
+        // Without autoscaling, any growth is drift.
+        let mut d = db();
+        d.allocated_storage = Some(40);
+        let observed = Live::from_sdk(&d).observe(&inputs());
+        assert_eq!(
+            observed.inputs.get("allocated_storage"),
+            Some(&Value::Int(40))
+        );
+    }
+
+    #[test]
+    fn the_parameter_group_is_read_when_set_and_changed_in_place() {
+        // Unset: AWS's default group is not reported, so not drift.
+        let live = Live::from_sdk(&db());
+        assert_eq!(live.parameter_group.as_deref(), Some("default.postgres16"));
+        assert_eq!(
+            live.observe(&inputs()).inputs.get("parameter_group_name"),
+            None
+        );
+        assert!(
+            plan_modify("x", &parsed(&inputs()), &live, false)
+                .expect("plan")
+                .is_empty()
+        );
+        // Set: read back in the stack's spelling; a change is one field.
+        let mut given = inputs();
+        if let Value::Map(m) = &mut given {
+            m.insert("parameter_group_name".into(), "Airflow-PG".into());
+        }
+        let mut with_group = db();
+        with_group.db_parameter_groups = Some(vec![
+            DbParameterGroupStatus::builder()
+                .db_parameter_group_name("airflow-pg")
+                .parameter_apply_status("pending-reboot")
+                .build(),
+        ]);
+        let live = Live::from_sdk(&with_group);
+        assert_eq!(live.observe(&given).inputs, given);
+        assert!(
+            plan_modify("x", &parsed(&given), &live, false)
+                .expect("plan")
+                .is_empty()
+        );
+        let m = plan_modify("x", &parsed(&given), &Live::from_sdk(&db()), false).expect("plan");
+        assert_eq!(m.changed(), ["parameter_group_name"]);
+        assert_eq!(m.parameter_group_name.as_deref(), Some("Airflow-PG"));
+        // Drift to another group is reported as AWS has it.
+        let observed = Live::from_sdk(&db()).observe(&given);
+        assert_eq!(
+            observed
+                .inputs
+                .get("parameter_group_name")
+                .and_then(Value::as_str),
+            Some("default.postgres16")
+        );
     }
 
     #[test]

@@ -96,6 +96,11 @@ pub(crate) fn schema() -> Schema {
             Attribute::new("db_subnet_group", Type::String).describe("the DB subnet group's name"),
         )
         .attribute(
+            Attribute::new("parameter_group_name", Type::String)
+                .computed()
+                .describe("the DB parameter group, e.g. an `rds_parameter_group`'s name; AWS uses `default.<family>` when unset (not drift); changed in place, but the new group's static parameters apply only once the instance reboots"),
+        )
+        .attribute(
             Attribute::new("backup_retention_period", Type::Int)
                 .default(DEFAULT_BACKUP_RETENTION)
                 .validate(Validator::Range { min: 0, max: 35 })
@@ -171,6 +176,7 @@ pub struct Spec {
     pub(crate) publicly_accessible: bool,
     pub(crate) vpc_security_group_ids: Option<Vec<String>>,
     pub(crate) db_subnet_group: Option<String>,
+    pub(crate) parameter_group_name: Option<String>,
     pub(crate) backup_retention_period: i32,
     pub(crate) backup_window: Option<String>,
     pub(crate) maintenance_window: Option<String>,
@@ -305,6 +311,10 @@ pub(crate) fn parse(f: &mut Fields<'_>) -> Spec {
         "db_subnet_group",
         quoting("db_subnet_group", rules::subnet_group_name),
     );
+    let parameter_group_name = f.string_with(
+        "parameter_group_name",
+        quoting("parameter_group_name", rules::parameter_group_name),
+    );
     f.string_with(
         "final_snapshot_identifier",
         quoting("final_snapshot_identifier", |v| rules::identifier(v, 255)),
@@ -335,6 +345,7 @@ pub(crate) fn parse(f: &mut Fields<'_>) -> Spec {
         publicly_accessible: f.bool_or("publicly_accessible", false),
         vpc_security_group_ids: f.strings("vpc_security_group_ids"),
         db_subnet_group,
+        parameter_group_name,
         backup_retention_period: f
             .i32("backup_retention_period")
             .unwrap_or(DEFAULT_BACKUP_RETENTION as i32),
@@ -419,7 +430,7 @@ mod tests {
 
     #[test]
     fn each_rule_reports_its_attribute() {
-        let cases: [(&str, Value); 9] = [
+        let cases: [(&str, Value); 10] = [
             ("identifier", Value::from("1-bad")),
             ("backup_retention_period", Value::Int(36)),
             ("max_allocated_storage", Value::Int(10)),
@@ -429,6 +440,7 @@ mod tests {
             ("maintenance_window", Value::from("sunday")),
             ("instance_class", Value::from("t3.micro")),
             ("engine", Value::from("mysql")),
+            ("parameter_group_name", Value::from("airflow--pg")),
         ];
         for (key, value) in cases {
             let found = problems(&[(key, value)]);

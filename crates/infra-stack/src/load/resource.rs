@@ -31,13 +31,13 @@ pub(super) struct StackIndex<'r> {
 }
 
 impl StackIndex<'_> {
-    /// When `address` is disabled: the error for the `what` (a reference,
-    /// a dependency) written here, naming where it was disabled, and the fix.
-    fn disabled(&self, address: &Address, what: &str) -> Option<(String, String)> {
+    /// When `address` is disabled: the error for a reference to it,
+    /// naming where it was disabled, and the fix.
+    fn disabled(&self, address: &Address) -> Option<(String, String)> {
         let at = self.disabled.get(address)?;
         Some((
             format!("`{address}` is disabled (`enabled = false` at {at})"),
-            format!("enable `{address}`, or drop this {what} where it is disabled"),
+            format!("enable `{address}`, or drop this reference where it is disabled"),
         ))
     }
 }
@@ -482,7 +482,7 @@ impl Lowering<'_, '_, '_> {
     /// Checks that a reference names a declared resource and one of its
     /// type's attributes.
     fn check_ref(&mut self, r: &Reference, at: Pos) -> bool {
-        if let Some((message, hint)) = self.index.disabled(&r.address, "reference") {
+        if let Some((message, hint)) = self.index.disabled(&r.address) {
             let message = format!("reference `${{{r}}}` to a disabled resource: {message}");
             self.error(at, message, Some(hint));
             return false;
@@ -575,9 +575,9 @@ impl Lowering<'_, '_, '_> {
                     continue;
                 }
             };
-            if let Some((message, hint)) = self.index.disabled(&address, "dependency") {
-                let message = format!("dependency on a disabled resource: {message}");
-                self.error(item.pos, message, Some(hint));
+            // An order against what the stack leaves out orders nothing:
+            // dropped. (A reference to it is an error: its value is missing.)
+            if self.index.disabled.contains_key(&address) {
                 continue;
             }
             if !self.index.declared.contains(&address) {
@@ -619,12 +619,14 @@ impl Lowering<'_, '_, '_> {
             );
             return lifecycle;
         };
-        const KEYS: [&str; 4] = [
+        const KEYS: [&str; 5] = [
             "create_before_destroy",
             "ignore_changes",
+            "own",
             "prevent_destroy",
             "timeouts",
         ];
+        let mut owned = Vec::new();
         for (key, entry) in table {
             let value = &entry.value;
             match key.as_str() {
@@ -638,7 +640,11 @@ impl Lowering<'_, '_, '_> {
                         lifecycle.create_before_destroy = b;
                     }
                 }
-                "ignore_changes" => lifecycle.ignore_changes = self.ignore_changes(value),
+                "ignore_changes" => {
+                    let paths = self.paths(value, key, "[\"tags\", \"scaling.desired\"]");
+                    lifecycle.ignore_changes = paths.into_iter().map(|(p, _)| p).collect();
+                }
+                "own" => owned = self.owned(value),
                 "timeouts" => lifecycle.timeouts = self.timeouts(value),
                 _ => {
                     let hint = match closest(key, KEYS) {
@@ -653,7 +659,65 @@ impl Lowering<'_, '_, '_> {
                 }
             }
         }
+        for (path, pos) in owned {
+            if lifecycle.ignore_changes.contains(&path) {
+                let shown = display_path(&path);
+                self.error(
+                    pos,
+                    format!("`{shown}` is in both `lifecycle.ignore_changes` and `lifecycle.own`"),
+                    Some(
+                        "keep it in `own` to have the stack set it, or in `ignore_changes` to leave it alone; not both"
+                            .to_owned(),
+                    ),
+                );
+                continue;
+            }
+            lifecycle.own.push(path);
+        }
         lifecycle
+    }
+
+    /// `lifecycle.own`: paths of attributes the schema sets only at create
+    /// (then the cloud's) that the stack keeps owning, each with where it
+    /// is written.
+    fn owned(&mut self, node: &Node) -> Vec<(ValuePath, Pos)> {
+        let marked: Vec<String> = self
+            .schema
+            .set_at_create_paths()
+            .iter()
+            .map(|(p, _)| display_path(p))
+            .collect();
+        let takes = || match marked.as_slice() {
+            [] => format!(
+                "`{}` has no attribute the cloud takes over after create: remove `own`",
+                self.schema.type_name
+            ),
+            some => format!("`own` takes: {}", some.join(", ")),
+        };
+        let mut out = Vec::new();
+        for (path, pos) in self.paths(node, "own", "[\"scaling.desired\"]") {
+            let shown = display_path(&path);
+            let message = match self.schema.attribute_at(&path) {
+                Some(a) if a.set_at_create.is_some() => {
+                    out.push((path, pos));
+                    continue;
+                }
+                Some(_) => format!(
+                    "`{shown}` of `{}` is the stack's already: `lifecycle.own` takes only attributes the cloud owns after create",
+                    self.schema.type_name
+                ),
+                None => format!(
+                    "unknown attribute `{shown}` for `{}` in `own`",
+                    self.schema.type_name
+                ),
+            };
+            let hint = match closest(&shown, marked.iter().map(String::as_str)) {
+                Some(c) if c != shown => format!("did you mean `{c}`?"),
+                _ => takes(),
+            };
+            self.error(pos, message, Some(hint));
+        }
+        out
     }
 
     fn bool_setting(&mut self, key: &str, node: &Node) -> Option<bool> {
@@ -673,15 +737,17 @@ impl Lowering<'_, '_, '_> {
         }
     }
 
-    fn ignore_changes(&mut self, node: &Node) -> Vec<ValuePath> {
+    /// A `lifecycle.<key>` list of attribute paths, each with where it is
+    /// written; `example` is such a list, for the hint.
+    fn paths(&mut self, node: &Node, key: &str, example: &str) -> Vec<(ValuePath, Pos)> {
         let Kind::Array(items) = &node.kind else {
             self.error(
                 node.pos,
                 format!(
-                    "wrong type for `lifecycle.ignore_changes`: expected list of string, found {}",
+                    "wrong type for `lifecycle.{key}`: expected list of string, found {}",
                     node.kind.name()
                 ),
-                Some("write `ignore_changes = [\"tags\", \"scaling.desired\"]`".to_owned()),
+                Some(format!("write `{key} = {example}`")),
             );
             return Vec::new();
         };
@@ -691,7 +757,7 @@ impl Lowering<'_, '_, '_> {
                 self.error(
                     item.pos,
                     format!(
-                        "wrong type for `lifecycle.ignore_changes` entry: expected string, found {}",
+                        "wrong type for `lifecycle.{key}` entry: expected string, found {}",
                         item.kind.name()
                     ),
                     None,
@@ -724,14 +790,14 @@ impl Lowering<'_, '_, '_> {
                 self.error(
                     item.pos,
                     format!(
-                        "unknown attribute `{first}` for `{}` in `ignore_changes`",
+                        "unknown attribute `{first}` for `{}` in `{key}`",
                         self.schema.type_name
                     ),
                     Some(hint),
                 );
                 continue;
             }
-            out.push(path);
+            out.push((path, item.pos));
         }
         out
     }
@@ -894,7 +960,120 @@ pub(super) fn parse_duration(text: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use infra_core::{ErrorKind, Existing, Observed, OpContext, Provider, ProviderError};
+
     use super::*;
+
+    /// A schema and nothing else: loading never calls the provider.
+    struct Schemaonly(Schema);
+
+    fn never() -> ProviderError {
+        ProviderError::new(ErrorKind::Failed, "not called while loading")
+    }
+
+    #[async_trait]
+    impl Provider for Schemaonly {
+        fn schema(&self) -> &Schema {
+            &self.0
+        }
+        async fn create(&self, _: &OpContext, _: &Value) -> Result<Observed, ProviderError> {
+            Err(never())
+        }
+        async fn read(&self, _: &OpContext, _: &Existing) -> infra_core::ReadResult {
+            Err(never())
+        }
+        async fn find(&self, _: &OpContext, _: &Value) -> infra_core::ReadResult {
+            Err(never())
+        }
+        async fn update(
+            &self,
+            _: &OpContext,
+            _: &Existing,
+            _: &Value,
+        ) -> Result<Observed, ProviderError> {
+            Err(never())
+        }
+        async fn delete(&self, _: &OpContext, _: &Existing) -> Result<(), ProviderError> {
+            Err(never())
+        }
+    }
+
+    /// Loads `lifecycle = { .. }` on a node group and a bucket; the
+    /// diagnostics as text, or the owned paths of each resource.
+    fn own(node_group: &str, bucket: &str) -> Result<Vec<String>, Vec<String>> {
+        let scaling = Type::Object(vec![
+            Attribute::new("min", Type::Int),
+            Attribute::new("desired", Type::Int).set_at_create("it may drain nodes"),
+        ]);
+        let mut registry = Registry::new();
+        registry.register(Arc::new(Schemaonly(
+            Schema::new("node_group")
+                .attribute(Attribute::new("scaling", scaling))
+                .attribute(Attribute::new("labels", Type::map(Type::String))),
+        )));
+        registry.register(Arc::new(Schemaonly(
+            Schema::new("bucket").attribute(Attribute::new("name", Type::String)),
+        )));
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("stacks")).expect("mkdir");
+        let text = format!(
+            "[resources.node_group.w]\nscaling = {{ min = 1, desired = 2 }}\nlifecycle = {node_group}\n\n[resources.bucket.b]\nname = \"b\"\nlifecycle = {bucket}\n"
+        );
+        std::fs::write(dir.path().join("stacks/x.toml"), text).expect("write");
+        let loaded = super::super::load_stack(dir.path(), "x", &registry, &|_| None);
+        if !loaded.diagnostics.is_empty() {
+            return Err(loaded.diagnostics.iter().map(ToString::to_string).collect());
+        }
+        let stack = loaded.stack.expect("a stack without diagnostics");
+        Ok(stack
+            .resources
+            .iter()
+            .map(|r| {
+                let paths: Vec<String> = r.lifecycle.own.iter().map(|p| display_path(p)).collect();
+                format!("{}: [{}]", r.address, paths.join(", "))
+            })
+            .collect())
+    }
+
+    #[test]
+    fn lifecycle_own_takes_only_what_the_schema_sets_at_create() {
+        assert_eq!(
+            own(r#"{ own = ["scaling.desired"] }"#, "{}"),
+            Ok(vec![
+                "bucket.b: []".to_owned(),
+                "node_group.w: [scaling.desired]".to_owned()
+            ])
+        );
+        let errors = own(
+            r#"{ own = ["scaling.min", "scaling.desird", "sclaing"] }"#,
+            r#"{ own = ["name"] }"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "error: stacks/x.toml:3:22: node_group.w: `scaling.min` of `node_group` is the stack's already: `lifecycle.own` takes only attributes the cloud owns after create\n  hint: `own` takes: scaling.desired",
+                "error: stacks/x.toml:3:37: node_group.w: unknown attribute `scaling.desird` for `node_group` in `own`\n  hint: did you mean `scaling.desired`?",
+                "error: stacks/x.toml:3:55: node_group.w: unknown attribute `sclaing` for `node_group` in `own`\n  hint: did you mean `scaling`?",
+                "error: stacks/x.toml:7:22: bucket.b: `name` of `bucket` is the stack's already: `lifecycle.own` takes only attributes the cloud owns after create\n  hint: `bucket` has no attribute the cloud takes over after create: remove `own`",
+            ]
+        );
+        let errors = own(
+            r#"{ ignore_changes = ["scaling.desired"], own = ["scaling.desired"] }"#,
+            r#"{ own = "name" }"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "error: stacks/x.toml:3:60: node_group.w: `scaling.desired` is in both `lifecycle.ignore_changes` and `lifecycle.own`\n  hint: keep it in `own` to have the stack set it, or in `ignore_changes` to leave it alone; not both",
+                "error: stacks/x.toml:7:21: bucket.b: wrong type for `lifecycle.own`: expected list of string, found string\n  hint: write `own = [\"scaling.desired\"]`",
+            ]
+        );
+    }
 
     #[test]
     fn parses_durations() {

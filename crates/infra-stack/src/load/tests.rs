@@ -782,7 +782,7 @@ lifecycle = { ignore_changes = "all", timeouts = "1h", create_before_destroy = f
             error: stacks/x.toml:8:128: bucket.b: wrong type for `lifecycle.timeouts.delete`: expected duration string, found integer
               hint: write hours, minutes and seconds like "40m", "1h30m" or "90s"
             error: stacks/x.toml:8:133: bucket.b: unknown lifecycle setting `create_before`
-              hint: valid settings: create_before_destroy, ignore_changes, prevent_destroy, timeouts
+              hint: valid settings: create_before_destroy, ignore_changes, own, prevent_destroy, timeouts
             error: stacks/x.toml:12:13: bucket.c2: `lifecycle` must be a table, found integer
               hint: write `lifecycle = { prevent_destroy = true }`
             error: stacks/x.toml:15:32: db.maine: wrong type for `lifecycle.ignore_changes`: expected list of string, found string
@@ -1366,7 +1366,8 @@ identifier = "replica"
               port = 5432  @ (default)
         "#]],
     );
-    // What refers to it says where, and where it was disabled.
+    // What refers to it says where, and where it was disabled; a mere
+    // `depends_on` on it is dropped (it orders against nothing).
     let referring = r#"
 [resources.db.main]
 identifier = "${db.replica.identifier}"
@@ -1387,8 +1388,6 @@ identifier = "replica"
         expect![[r#"
             error: stacks/airflow.toml:3:15: db.main: reference `${db.replica.identifier}` to a disabled resource: `db.replica` is disabled (`enabled = false` at stacks/local.toml:3:11)
               hint: enable `db.replica`, or drop this reference where it is disabled
-            error: stacks/airflow.toml:4:15: db.main: dependency on a disabled resource: `db.replica` is disabled (`enabled = false` at stacks/local.toml:3:11)
-              hint: enable `db.replica`, or drop this dependency where it is disabled
         "#]],
     );
     // `enabled` is a boolean; `true` is the default.
