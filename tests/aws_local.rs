@@ -1,15 +1,18 @@
 //! The whole Airflow platform against moto's AWS emulator, through the
-//! `infra` binary: the shipped `local` stack applies, converges, updates a
-//! node group in place, plans a replacement, is protected by deletion
-//! protection, and destroys to nothing. The emulator runs on 127.0.0.1; no
-//! test talks to real AWS. The Airflow release goes to the stand-in helm
-//! (crates/infra-helm/tests/fixtures/helm, a documented test double) found
-//! on PATH, which records the values file it was given.
+//! `infra` binary: the shipped `local` stack applies on an empty account,
+//! every object is checked through the SDK, a second plan is empty, a node
+//! group updates in place, a replacement is planned, deletion protection
+//! holds, and destroy leaves the account as it was. The emulator runs on
+//! 127.0.0.1; no test talks to real AWS. The Airflow release goes to the
+//! stand-in helm (crates/infra-helm/tests/fixtures/helm, a documented test
+//! double) found on PATH, which records the values file it was given.
+//!
+//! moto has no EKS add-on or access-entry APIs: `local` disables those
+//! resources, and crates/infra-eks/tests/mocks.rs covers them against
+//! mocked responses (aws-smithy-mocks).
 
 mod cli_support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -21,10 +24,12 @@ use infra_aws::testing::{Emulator, REGION};
 struct Platform {
     dir: tempfile::TempDir,
     emulator: Emulator,
-    subnets: Vec<String>,
 }
 
 const SHIPPED: [&str; 3] = ["airflow.toml", "dev.toml", "local.toml"];
+
+/// The DAG repository's deploy key the tests hand to infra.
+const SSH_KEY: &str = "e2e-sentinel-ssh-key";
 
 impl Platform {
     /// A project with no stacks, the stand-in helm and `emulator`.
@@ -32,50 +37,31 @@ impl Platform {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
         install_standin_helm(dir.path(), false);
-        Platform {
-            dir,
-            emulator,
-            subnets: Vec::new(),
-        }
+        Platform { dir, emulator }
     }
 
+    /// The shipped stacks against an empty emulator that, like a real
+    /// account, has AWS's managed policies (moto loads them on request).
     fn new() -> Platform {
-        let emulator = Emulator::start();
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
+        let p = Platform::bare(Emulator::start_with(&[(
+            "MOTO_IAM_LOAD_MANAGED_POLICIES",
+            "true",
+        )]));
         for f in SHIPPED {
             let text = std::fs::read_to_string(
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks").join(f),
             )
             .expect("shipped stack");
-            std::fs::write(dir.path().join("stacks").join(f), text).expect("copy stack");
+            std::fs::write(p.dir.path().join("stacks").join(f), text).expect("copy stack");
         }
-        install_standin_helm(dir.path(), false);
-        let subnets = default_subnets(emulator.endpoint());
-        assert!(
-            subnets.len() >= 2,
-            "the emulator's default VPC has subnets: {subnets:?}"
-        );
-        let p = Platform {
-            dir,
-            emulator,
-            subnets,
-        };
         p.overlay("");
         p
     }
 
-    /// Rewrites the overlay: the emulator's endpoint and subnets, plus `extra`.
+    /// Rewrites the overlay: the emulator's endpoint, plus `extra`.
     fn overlay(&self, extra: &str) {
-        let subnets: Vec<String> = self
-            .subnets
-            .iter()
-            .take(2)
-            .map(|s| format!("{s:?}"))
-            .collect();
         let text = format!(
-            "extends = \"local.toml\"\n\n[vars]\nsubnet_ids = [{}]\n\n[aws]\nendpoint_url = \"{}\"\n\n{extra}",
-            subnets.join(", "),
+            "extends = \"local.toml\"\n\n[aws]\nendpoint_url = \"{}\"\n\n{extra}",
             self.emulator.endpoint()
         );
         std::fs::write(self.dir.path().join("stacks/e2e.toml"), text).expect("overlay");
@@ -95,7 +81,7 @@ impl Platform {
             .env("AWS_REGION", REGION)
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_ENDPOINT_URL")
-            .env("AIRFLOW_DB_PASSWORD", "e2e-sentinel-password")
+            .env("AIRFLOW_DAGS_SSH_KEY", SSH_KEY)
             .stdin(Stdio::null())
             .output()
             .expect("run infra")
@@ -114,21 +100,41 @@ impl Platform {
         stdout + &stderr
     }
 
-    async fn clients(&self) -> (aws_sdk_eks::Client, aws_sdk_rds::Client, aws_sdk_s3::Client) {
-        let sdk = self
-            .emulator
+    async fn sdk(&self) -> aws_config::SdkConfig {
+        self.emulator
             .context()
             .sdk_config(&self.emulator.settings())
             .await
-            .expect("sdk config");
-        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build();
-        (
-            aws_sdk_eks::Client::new(&sdk),
-            aws_sdk_rds::Client::new(&sdk),
-            aws_sdk_s3::Client::from_conf(s3),
+            .expect("sdk config")
+    }
+
+    /// The cloud id of `address`, from the stack's state file.
+    fn id(&self, address: &str) -> String {
+        let state: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.path().join("state/e2e.json")).expect("state"),
         )
+        .expect("state json");
+        let r = state["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|r| r["address"] == address)
+            .unwrap_or_else(|| panic!("{address} in state"));
+        r["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Everything infra wrote: state, journals, plans.
+    fn written(&self) -> String {
+        let mut written = String::new();
+        for entry in std::fs::read_dir(self.dir.path().join("state"))
+            .expect("state dir")
+            .flatten()
+        {
+            written.push_str(&String::from_utf8_lossy(
+                &std::fs::read(entry.path()).unwrap_or_default(),
+            ));
+        }
+        written
     }
 }
 
@@ -141,46 +147,181 @@ fn standin_log(root: &Path, file: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The subnet ids of the emulator's default VPC, through EC2's query API
-/// (moto does not check signatures; the header names service and region).
-fn default_subnets(endpoint: &str) -> Vec<String> {
-    let addr = endpoint.trim_start_matches("http://");
-    let body = "Action=DescribeSubnets&Version=2016-11-15";
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = TcpStream::connect(addr).expect("emulator");
-    stream.write_all(request.as_bytes()).expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    let mut subnets: Vec<String> = response
-        .split("<subnetId>")
-        .skip(1)
-        .filter_map(|s| s.split('<').next())
+/// A role's trust policy, decoded (IAM returns it URL-encoded).
+async fn trust_policy(iam: &aws_sdk_iam::Client, role: &str) -> serde_json::Value {
+    let got = iam.get_role().role_name(role).send().await.expect("role");
+    let text = got
+        .role()
+        .and_then(|r| r.assume_role_policy_document())
+        .expect("trust policy");
+    let decoded = percent_decode(text);
+    serde_json::from_str(&decoded)
+        .unwrap_or_else(|e| panic!("{role}'s trust policy: {e}: {decoded}"))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| s.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The ARNs of the managed policies attached to `role`, sorted.
+async fn attached(iam: &aws_sdk_iam::Client, role: &str) -> Vec<String> {
+    let got = iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .expect("attached policies");
+    let mut arns: Vec<String> = got
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
         .map(str::to_owned)
         .collect();
-    subnets.sort();
-    subnets.dedup();
-    subnets
+    arns.sort();
+    arns
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_local_platform_applies_converges_updates_and_destroys() {
+async fn the_local_platform_applies_on_an_empty_account_converges_and_destroys_to_what_was_there() {
     let p = Platform::new();
-    let (eks, rds, s3) = p.clients().await;
+    let sdk = p.sdk().await;
+    let before = inventory(&sdk).await;
 
-    // Apply the whole platform, logging everything (the AWS SDK's trace
-    // logs included): the database password appears in none of it.
+    // The whole platform in one apply, logged at the highest verbosity
+    // (the AWS SDK's trace logs included).
     let out = p.ok(&["apply", "--auto-approve", "-vvv"], 0);
     assert!(out.contains("Apply complete"), "{out}");
     assert!(out.contains("TRACE"), "logged at the highest verbosity");
-    assert!(
-        !out.contains("e2e-sentinel-password"),
-        "the password leaked into the logs"
+
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let eks = aws_sdk_eks::Client::new(&sdk);
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
     );
+    let id = |address: &str| p.id(address);
+
+    // The network: a VPC, public and private subnets in two zones, the
+    // internet and NAT gateways, and the routes through them.
+    let vpc = ec2
+        .describe_vpcs()
+        .vpc_ids(id("vpc.main"))
+        .send()
+        .await
+        .expect("vpc");
+    assert_eq!(vpc.vpcs()[0].cidr_block(), Some("10.20.0.0/16"));
+    let hostnames = ec2
+        .describe_vpc_attribute()
+        .vpc_id(id("vpc.main"))
+        .attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames)
+        .send()
+        .await
+        .expect("vpc attribute");
+    assert_eq!(
+        hostnames.enable_dns_hostnames().and_then(|a| a.value()),
+        Some(true)
+    );
+    for (name, cidr, zone, public) in [
+        ("public_a", "10.20.0.0/20", "us-east-1a", true),
+        ("public_b", "10.20.16.0/20", "us-east-1b", true),
+        ("private_a", "10.20.128.0/19", "us-east-1a", false),
+        ("private_b", "10.20.160.0/19", "us-east-1b", false),
+    ] {
+        let subnet = ec2
+            .describe_subnets()
+            .subnet_ids(id(&format!("subnet.{name}")))
+            .send()
+            .await
+            .expect("subnet");
+        let subnet = &subnet.subnets()[0];
+        assert_eq!(subnet.vpc_id(), Some(id("vpc.main").as_str()));
+        assert_eq!(
+            (subnet.cidr_block(), subnet.availability_zone()),
+            (Some(cidr), Some(zone))
+        );
+        assert_eq!(subnet.map_public_ip_on_launch(), Some(public), "{name}");
+    }
+    let igw = ec2
+        .describe_internet_gateways()
+        .internet_gateway_ids(id("internet_gateway.main"))
+        .send()
+        .await
+        .expect("igw");
+    assert_eq!(
+        igw.internet_gateways()[0].attachments()[0].vpc_id(),
+        Some(id("vpc.main").as_str())
+    );
+    let nat = ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(id("nat_gateway.a"))
+        .send()
+        .await
+        .expect("nat");
+    let nat = &nat.nat_gateways()[0];
+    assert_eq!(nat.state().map(|s| s.as_str()), Some("available"));
+    assert_eq!(nat.subnet_id(), Some(id("subnet.public_a").as_str()));
+    assert_eq!(
+        nat.nat_gateway_addresses()[0].allocation_id(),
+        Some(id("eip.nat_a").as_str())
+    );
+    for (table, target, subnets) in [
+        (
+            "public",
+            id("internet_gateway.main"),
+            ["public_a", "public_b"],
+        ),
+        ("private", id("nat_gateway.a"), ["private_a", "private_b"]),
+    ] {
+        let t = ec2
+            .describe_route_tables()
+            .route_table_ids(id(&format!("route_table.{table}")))
+            .send()
+            .await
+            .expect("route table");
+        let t = &t.route_tables()[0];
+        let default = t
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .expect("a default route");
+        let via = default.gateway_id().or(default.nat_gateway_id());
+        assert_eq!(via, Some(target.as_str()), "{table}");
+        let mut associated: Vec<&str> = t
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id())
+            .collect();
+        associated.sort();
+        let mut want: Vec<String> = subnets.iter().map(|s| id(&format!("subnet.{s}"))).collect();
+        want.sort();
+        assert_eq!(associated, want, "{table}");
+    }
+
+    // The cluster: its role, private subnets and security group; the
+    // database's group admits 5432 from that group and nothing else.
     let cluster = eks
         .describe_cluster()
         .name("local-airflow")
@@ -188,34 +329,192 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
         .await
         .expect("cluster");
     let cluster = cluster.cluster().expect("cluster body");
-    assert_eq!(
-        cluster.role_arn(),
-        Some("arn:aws:iam::123456789012:role/airflow-eks-cluster")
-    );
-    let workers = eks
-        .describe_nodegroup()
-        .cluster_name("local-airflow")
-        .nodegroup_name("workers")
+    assert_eq!(cluster.version(), Some("1.35"));
+    let cluster_role = iam
+        .get_role()
+        .role_name("local-airflow-eks-cluster")
         .send()
         .await
-        .expect("workers");
-    let workers = workers.nodegroup().expect("nodegroup body");
-    let scaling = workers.scaling_config().expect("scaling");
+        .expect("cluster role");
+    assert_eq!(cluster.role_arn(), cluster_role.role().map(|r| r.arn()));
+    let vpc_config = cluster.resources_vpc_config().expect("vpc config");
+    let mut cluster_subnets = vpc_config.subnet_ids().to_vec();
+    cluster_subnets.sort();
+    let mut private = vec![id("subnet.private_a"), id("subnet.private_b")];
+    private.sort();
+    assert_eq!(cluster_subnets, private);
+    assert_eq!(
+        vpc_config.security_group_ids(),
+        [id("security_group.cluster")]
+    );
+    let db_group = ec2
+        .describe_security_groups()
+        .group_ids(id("security_group.db"))
+        .send()
+        .await
+        .expect("db group");
+    let rules = db_group.security_groups()[0].ip_permissions();
+    assert_eq!(rules.len(), 1, "{rules:?}");
     assert_eq!(
         (
-            scaling.min_size(),
-            scaling.max_size(),
-            scaling.desired_size()
+            rules[0].ip_protocol(),
+            rules[0].from_port(),
+            rules[0].to_port()
         ),
-        (Some(1), Some(5), Some(2))
+        (Some("tcp"), Some(5432), Some(5432))
+    );
+    assert!(
+        rules[0].ip_ranges().is_empty(),
+        "no CIDR may reach the database"
     );
     assert_eq!(
-        workers
-            .labels()
-            .and_then(|l| l.get("NodeType"))
-            .map(String::as_str),
-        Some("worker")
+        rules[0].user_id_group_pairs()[0].group_id(),
+        Some(id("security_group.cluster").as_str())
     );
+    for (name, taint) in [("general", None), ("workers", Some("airflow-worker"))] {
+        let group = eks
+            .describe_nodegroup()
+            .cluster_name("local-airflow")
+            .nodegroup_name(name)
+            .send()
+            .await
+            .expect("node group");
+        let group = group.nodegroup().expect("node group body");
+        assert_eq!(
+            group.node_role(),
+            Some("arn:aws:iam::123456789012:role/local-airflow-eks-nodes")
+        );
+        assert_eq!(
+            group.taints().first().and_then(|t| t.key()),
+            taint,
+            "{name}"
+        );
+    }
+
+    // IAM: the roles' trust and policies; the OIDC provider is the
+    // cluster's issuer, and the service-account roles trust only it and
+    // the named service accounts.
+    assert_eq!(
+        trust_policy(&iam, "local-airflow-eks-cluster").await["Statement"][0]["Principal"]["Service"],
+        "eks.amazonaws.com"
+    );
+    assert_eq!(
+        attached(&iam, "local-airflow-eks-cluster").await,
+        ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
+    );
+    assert_eq!(
+        attached(&iam, "local-airflow-eks-nodes").await,
+        [
+            "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+            "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+            "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+        ]
+    );
+    let issuer = cluster
+        .identity()
+        .and_then(|i| i.oidc())
+        .and_then(|o| o.issuer())
+        .expect("issuer");
+    let host_path = issuer.trim_start_matches("https://");
+    let providers = iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .expect("oidc");
+    let provider_arn = providers.open_id_connect_provider_list()[0]
+        .arn()
+        .expect("provider arn")
+        .to_owned();
+    assert_eq!(
+        provider_arn,
+        format!("arn:aws:iam::123456789012:oidc-provider/{host_path}")
+    );
+    let airflow_accounts = [
+        "airflow-api-server",
+        "airflow-dag-processor",
+        "airflow-scheduler",
+        "airflow-triggerer",
+        "airflow-worker",
+    ]
+    .map(|a| format!("system:serviceaccount:airflow:{a}"));
+    for (role, accounts) in [
+        (
+            "local-airflow-ebs-csi",
+            vec!["system:serviceaccount:kube-system:ebs-csi-controller-sa".to_owned()],
+        ),
+        ("local-airflow-task-logs", airflow_accounts.to_vec()),
+    ] {
+        let trust = trust_policy(&iam, role).await;
+        let statements = trust["Statement"].as_array().expect("statements");
+        assert_eq!(statements.len(), 1, "{role}: {trust}");
+        let statement = &statements[0];
+        assert_eq!(
+            statement["Principal"]["Federated"],
+            provider_arn.as_str(),
+            "{role}"
+        );
+        assert_eq!(
+            statement["Action"], "sts:AssumeRoleWithWebIdentity",
+            "{role}"
+        );
+        let equals = &statement["Condition"]["StringEquals"];
+        assert_eq!(
+            equals[format!("{host_path}:aud")],
+            "sts.amazonaws.com",
+            "{role}: {trust}"
+        );
+        let mut subjects: Vec<&str> = match &equals[format!("{host_path}:sub")] {
+            serde_json::Value::String(s) => vec![s.as_str()],
+            serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+            other => panic!("{role}: sub is {other}"),
+        };
+        subjects.sort();
+        assert_eq!(
+            subjects,
+            accounts.iter().map(String::as_str).collect::<Vec<_>>(),
+            "{role}"
+        );
+    }
+    assert_eq!(
+        attached(&iam, "local-airflow-ebs-csi").await,
+        ["arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"]
+    );
+    let logs_policy = iam
+        .get_role_policy()
+        .role_name("local-airflow-task-logs")
+        .policy_name("task-logs")
+        .send()
+        .await
+        .expect("task-logs policy");
+    let bucket = "local-airflow-logs-123456789012";
+    let logs_policy = percent_decode(logs_policy.policy_document());
+    assert!(
+        logs_policy.contains(&format!("arn:aws:s3:::{bucket}/task-logs/*")),
+        "{logs_policy}"
+    );
+
+    // The secrets: generated in Secrets Manager, with the lengths asked.
+    let mut generated = std::collections::BTreeMap::new();
+    for (name, length) in [
+        ("db-password", 32),
+        ("fernet-key", 43),
+        ("api-secret-key", 48),
+        ("jwt-secret", 64),
+    ] {
+        let got = secrets
+            .get_secret_value()
+            .secret_id(format!("local/airflow/{name}"))
+            .send()
+            .await
+            .expect("secret");
+        let value = got.secret_string().expect("a string").to_owned();
+        assert_eq!(value.len(), length, "{name}");
+        assert!(value.chars().all(|c| c.is_ascii_alphanumeric()), "{name}");
+        generated.insert(name, value);
+    }
+
+    // The database: in the private subnets, behind its group, with its
+    // parameter group forcing TLS.
     let db = rds
         .describe_db_instances()
         .db_instance_identifier("local-airflow-db")
@@ -224,20 +523,62 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
         .expect("db");
     let db = &db.db_instances()[0];
     assert_eq!(db.engine(), Some("postgres"));
-    assert_eq!(
-        db.db_subnet_group().and_then(|g| g.db_subnet_group_name()),
-        Some("local-airflow-db")
+    assert!(
+        db.engine_version().is_some_and(|v| v.starts_with("16")),
+        "{:?}",
+        db.engine_version()
     );
     assert_eq!(db.storage_encrypted(), Some(true));
-    let bucket = "local-airflow-logs-123456789012";
-    let rules = s3
+    let subnet_group = db.db_subnet_group().expect("subnet group");
+    assert_eq!(
+        subnet_group.db_subnet_group_name(),
+        Some("local-airflow-db")
+    );
+    let mut db_subnets: Vec<String> = subnet_group
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier())
+        .map(str::to_owned)
+        .collect();
+    db_subnets.sort();
+    assert_eq!(db_subnets, private);
+    assert_eq!(
+        db.vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id())
+            .collect::<Vec<_>>(),
+        [id("security_group.db").as_str()]
+    );
+    assert_eq!(
+        db.db_parameter_groups()
+            .iter()
+            .filter_map(|g| g.db_parameter_group_name())
+            .collect::<Vec<_>>(),
+        ["local-airflow-postgres16"]
+    );
+    let parameters = rds
+        .describe_db_parameters()
+        .db_parameter_group_name("local-airflow-postgres16")
+        .source("user")
+        .send()
+        .await
+        .expect("parameters");
+    let force_ssl = parameters
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_name() == Some("rds.force_ssl"))
+        .and_then(|p| p.parameter_value());
+    assert_eq!(force_ssl, Some("1"));
+
+    // The logs bucket.
+    let lifecycle = s3
         .get_bucket_lifecycle_configuration()
         .bucket(bucket)
         .send()
         .await
         .expect("lifecycle");
-    assert_eq!(rules.rules().len(), 1);
-    assert_eq!(rules.rules()[0].transitions().len(), 2);
+    assert_eq!(lifecycle.rules().len(), 1);
+    assert_eq!(lifecycle.rules()[0].transitions().len(), 2);
     let versioning = s3
         .get_bucket_versioning()
         .bucket(bucket)
@@ -246,8 +587,8 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
         .expect("versioning");
     assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
 
-    // helm was given the database's address and the bucket from the
-    // emulator, and the password only inside the 0600 values file.
+    // helm was given the database's address, the bucket, the role and the
+    // generated secrets, these only inside the 0600 values file.
     let address = db
         .endpoint()
         .and_then(|e| e.address())
@@ -259,30 +600,68 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
     let values = &uploads[0]["content"];
     let connection = &values["data"]["metadataConnection"];
     assert_eq!(connection["host"], address.as_str());
-    assert_eq!(connection["pass"], "e2e-sentinel-password");
     assert_eq!(connection["port"], 5432);
+    assert_eq!(connection["pass"], generated["db-password"].as_str());
+    assert_eq!(
+        connection["sslmode"], "disable",
+        "no TLS on the in-cluster hop"
+    );
+    assert_eq!(values["pgbouncer"]["sslmode"], "require", "TLS to RDS");
+    assert_eq!(values["fernetKey"], format!("{}=", generated["fernet-key"]));
+    assert_eq!(values["apiSecretKey"], generated["api-secret-key"].as_str());
+    assert_eq!(values["jwtSecret"], generated["jwt-secret"].as_str());
+    assert_eq!(values["dags"]["gitSync"]["sshKey"], SSH_KEY);
     assert_eq!(
         values["config"]["logging"]["remote_base_log_folder"],
         format!("s3://{bucket}/task-logs")
     );
-    assert_eq!(values["workers"]["replicas"], 1);
+    let logs_role = iam
+        .get_role()
+        .role_name("local-airflow-task-logs")
+        .send()
+        .await
+        .expect("task-logs role");
+    let logs_role = logs_role.role().expect("role").arn().to_owned();
+    for component in [
+        "apiServer",
+        "scheduler",
+        "dagProcessor",
+        "triggerer",
+        "workers",
+    ] {
+        assert_eq!(
+            values[component]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"],
+            logs_role.as_str(),
+            "{component}"
+        );
+    }
+    let mut secret_values: Vec<&str> = generated.values().map(String::as_str).collect();
+    secret_values.push(SSH_KEY);
     let argv = std::fs::read_to_string(p.dir.path().join("helm-standin/argv.log")).expect("argv");
-    assert!(argv.contains("\"upgrade\""), "{argv}");
-    assert!(!argv.contains("e2e-sentinel-password"), "{argv}");
     let env = std::fs::read_to_string(p.dir.path().join("helm-standin/env.log")).expect("env");
-    assert!(!env.contains("e2e-sentinel-password"), "{env}");
+    assert!(argv.contains("\"upgrade\""), "{argv}");
+    let plan_json = p.ok(&["plan", "--json"], 0);
+    let written = p.written();
+    for secret in &secret_values {
+        for (place, text) in [
+            ("the logs", &out),
+            ("helm's argv", &argv),
+            ("helm's environment", &env),
+            ("plan --json", &plan_json),
+            ("state", &written),
+        ] {
+            assert!(!text.contains(secret), "a secret leaked into {place}");
+        }
+    }
 
     // State equals the emulator: a refreshing plan finds no drift and no change.
-    let out = p.ok(&["plan", "--detailed-exitcode"], 0);
-    assert!(!out.contains("changed outside infra"), "{out}");
-    let state = std::fs::read_to_string(p.dir.path().join("state/e2e.json")).expect("state");
-    assert!(
-        !state.contains("e2e-sentinel-password"),
-        "no plaintext secret in state"
-    );
+    let again = p.ok(&["plan", "--detailed-exitcode"], 0);
+    assert!(again.contains("No changes"), "{again}");
+    assert!(!again.contains("changed outside infra"), "{again}");
 
-    // Scaling is an in-place update, and reaches the emulator.
-    p.overlay("[resources.eks_node_group.workers]\nscaling = { min = 2, max = 8, desired = 4 }\n");
+    // Scaling bounds are an in-place update that reaches the emulator;
+    // the desired size stays the autoscaler's, moved only into the bounds.
+    p.overlay("[vars]\nworker_nodes = { min = 2, max = 8, desired = 4 }\n");
     let out = p.ok(&["plan", "--detailed-exitcode"], 2);
     assert!(
         out.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
@@ -306,13 +685,13 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
             scaling.max_size(),
             scaling.desired_size()
         ),
-        (Some(2), Some(8), Some(4))
+        (Some(2), Some(8), Some(2))
     );
     p.ok(&["plan", "--detailed-exitcode"], 0);
 
     // Instance types force a new node group.
     p.overlay(
-        "[resources.eks_node_group.workers]\nscaling = { min = 2, max = 8, desired = 4 }\ninstance_types = [\"m5.4xlarge\"]\n",
+        "[vars]\nworker_nodes = { min = 2, max = 8, desired = 4 }\nworker_instance_types = [\"m6i.4xlarge\"]\n",
     );
     let out = p.ok(&["plan", "--detailed-exitcode"], 2);
     assert!(
@@ -321,7 +700,8 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
     );
     assert!(out.contains("forces replacement"), "{out}");
 
-    // Deletion protection blocks destroy, with what to change.
+    // Deletion protection blocks destroy, with what to change, and before
+    // anything else is deleted.
     p.overlay("[resources.rds_instance.airflow_db]\ndeletion_protection = true\n");
     p.ok(&["apply", "--auto-approve"], 0);
     let out = p.ok(&["destroy", "--auto-approve"], 1);
@@ -329,7 +709,6 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
         out.contains("cannot destroy `rds_instance.airflow_db`: it has deletion_protection = true"),
         "{out}"
     );
-    // Refused at plan time: nothing else was deleted either.
     assert!(
         eks.describe_cluster()
             .name("local-airflow")
@@ -337,35 +716,20 @@ async fn the_local_platform_applies_converges_updates_and_destroys() {
             .await
             .is_ok()
     );
-    let db = rds
-        .describe_db_instances()
-        .db_instance_identifier("local-airflow-db")
-        .send()
-        .await;
-    assert!(db.is_ok(), "the protected database is still there");
 
-    // Lift it (one in-place update), then destroy leaves the emulator empty.
+    // Lift it (one in-place update), then destroy leaves what the account
+    // had before.
     p.overlay("[resources.rds_instance.airflow_db]\ndeletion_protection = false\n");
     let out = p.ok(&["apply", "--auto-approve"], 0);
     assert!(out.contains("0 created, 1 updated"), "{out}");
-    p.ok(&["destroy", "--auto-approve"], 0);
-    let clusters = eks.list_clusters().send().await.expect("clusters");
-    assert!(clusters.clusters().is_empty(), "{:?}", clusters.clusters());
-    let dbs = rds.describe_db_instances().send().await.expect("dbs");
-    assert!(dbs.db_instances().is_empty());
-    let groups = rds
-        .describe_db_subnet_groups()
-        .send()
-        .await
-        .expect("subnet groups");
-    assert!(groups.db_subnet_groups().is_empty());
-    let buckets = s3.list_buckets().send().await.expect("buckets");
-    assert!(buckets.buckets().is_empty());
+    let out = p.ok(&["destroy", "--auto-approve"], 0);
+    assert!(out.contains("Destroy complete"), "{out}");
+    assert_eq!(inventory(&sdk).await, before);
     let argv = standin_log(p.dir.path(), "argv.log");
     assert_eq!(
         argv.last().and_then(|a| a[0].as_str()),
         Some("uninstall"),
-        "the release went first and was uninstalled: {argv:?}"
+        "the release was uninstalled: {argv:?}"
     );
 }
 
@@ -394,27 +758,78 @@ fn prod_plans_the_whole_platform_without_credentials() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for address in [
+    // Every resource of the platform, from the network to the release.
+    let addresses = [
+        "vpc.main",
+        "subnet.public_a",
+        "subnet.public_b",
+        "subnet.private_a",
+        "subnet.private_b",
+        "internet_gateway.main",
+        "eip.nat_a",
+        "eip.nat_b",
+        "nat_gateway.a",
+        "nat_gateway.b",
+        "route_table.public",
+        "route_table.private",
+        "route_table.private_b",
+        "security_group.db",
+        "iam_role.cluster",
+        "iam_role.nodes",
+        "iam_role.ebs_csi",
+        "iam_role.task_logs",
+        "iam_openid_connect_provider.eks",
         "eks_cluster.main",
+        "eks_addon.vpc_cni",
+        "eks_addon.kube_proxy",
+        "eks_addon.pod_identity",
+        "eks_addon.coredns",
+        "eks_addon.ebs_csi",
+        "eks_access_entry.ci",
+        "eks_access_entry.admins",
         "eks_node_group.general",
         "eks_node_group.workers",
+        "secretsmanager_secret.db_password",
+        "secretsmanager_secret.fernet_key",
+        "secretsmanager_secret.api_secret_key",
+        "secretsmanager_secret.jwt_secret",
         "rds_subnet_group.airflow",
+        "rds_parameter_group.airflow",
         "rds_instance.airflow_db",
         "s3_bucket.logs",
         "helm_release.airflow",
-    ] {
-        assert!(stdout.contains(address), "{address} missing from\n{stdout}");
+    ];
+    for address in addresses {
+        assert!(
+            stdout.contains(&format!("+ {address}")),
+            "{address} missing from\n{stdout}"
+        );
     }
     assert!(
-        stdout.contains("Plan: 7 to add, 0 to change, 0 to replace, 0 to destroy."),
+        stdout.contains(&format!(
+            "Plan: {} to add, 0 to change, 0 to replace, 0 to destroy.",
+            addresses.len()
+        )),
         "{stdout}"
     );
+    // The critical path runs through the cluster, a node group and the
+    // release: tens of minutes, as the resources' own estimates say.
+    let estimate = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Estimated apply time: "))
+        .unwrap_or_else(|| panic!("no estimate in\n{stdout}"));
+    assert!(estimate.ends_with("(critical path)."), "{estimate}");
+    assert!(estimate.contains('m'), "minutes, not seconds: {estimate}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_adopts_a_bucket_made_by_hand() {
     let p = Platform::new();
-    let (_, _, s3) = p.clients().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&p.sdk().await)
+            .force_path_style(true)
+            .build(),
+    );
     s3.create_bucket()
         .bucket("handmade-logs")
         .send()
@@ -530,6 +945,20 @@ client_id_list = ["sts.amazonaws.com"]
 [resources.secretsmanager_secret.db]
 name = "unreachable/db"
 generate = {{ length = 24 }}
+
+[resources.eks_addon.vpc_cni]
+cluster = "unreachable"
+name = "vpc-cni"
+version = "v1.20.0-eksbuild.1"
+
+[resources.eks_access_entry.ci]
+cluster = "unreachable"
+principal_arn = "arn:aws:iam::123456789012:role/ci"
+
+[resources.rds_parameter_group.db]
+name = "unreachable-db"
+family = "postgres16"
+parameters = {{ "rds.force_ssl" = "1" }}
 "#
     );
     std::fs::write(dir.path().join("stacks/unreachable.toml"), stack).expect("stack");
@@ -579,6 +1008,9 @@ generate = {{ length = 24 }}
         "iam_role.eks",
         "iam_openid_connect_provider.eks",
         "secretsmanager_secret.db",
+        "eks_addon.vpc_cni",
+        "eks_access_entry.ci",
+        "rds_parameter_group.db",
     ] {
         let named = text.lines().any(|l| {
             l.contains(address)
@@ -593,128 +1025,6 @@ generate = {{ length = 24 }}
         "{text}"
     );
 }
-
-/// The foundation on an empty account: a VPC with public and private
-/// subnets in two zones, an internet gateway, a NAT gateway on an elastic
-/// IP, route tables, two security groups (the database's admitting 5432
-/// from the cluster's), IAM roles with trust, managed and inline policies,
-/// the cluster's OIDC provider, and a generated secret that is the
-/// database's password and is in the Airflow release's values.
-const FOUNDATION: &str = r#"
-[aws]
-endpoint_url = "{endpoint}"
-
-[resources.vpc.main]
-cidr_block = "10.40.0.0/16"
-enable_dns_hostnames = true
-tags = { Name = "fnd" }
-
-[resources.subnet.public_a]
-vpc_id = "${vpc.main.id}"
-cidr_block = "10.40.0.0/20"
-availability_zone = "us-east-1a"
-map_public_ip_on_launch = true
-tags = { "kubernetes.io/role/elb" = "1" }
-
-[resources.subnet.public_b]
-vpc_id = "${vpc.main.id}"
-cidr_block = "10.40.16.0/20"
-availability_zone = "us-east-1b"
-map_public_ip_on_launch = true
-tags = { "kubernetes.io/role/elb" = "1" }
-
-[resources.subnet.private_a]
-vpc_id = "${vpc.main.id}"
-cidr_block = "10.40.128.0/20"
-availability_zone = "us-east-1a"
-tags = { "kubernetes.io/role/internal-elb" = "1" }
-
-[resources.subnet.private_b]
-vpc_id = "${vpc.main.id}"
-cidr_block = "10.40.144.0/20"
-availability_zone = "us-east-1b"
-tags = { "kubernetes.io/role/internal-elb" = "1" }
-
-[resources.internet_gateway.main]
-vpc_id = "${vpc.main.id}"
-
-[resources.eip.nat]
-tags = { Name = "fnd-nat" }
-
-[resources.nat_gateway.main]
-subnet_id = "${subnet.public_a.id}"
-allocation_id = "${eip.nat.id}"
-depends_on = ["internet_gateway.main"]
-
-[resources.route_table.public]
-vpc_id = "${vpc.main.id}"
-routes = [{ cidr_block = "0.0.0.0/0", gateway_id = "${internet_gateway.main.id}" }]
-subnet_ids = ["${subnet.public_a.id}", "${subnet.public_b.id}"]
-
-[resources.route_table.private]
-vpc_id = "${vpc.main.id}"
-routes = [{ cidr_block = "0.0.0.0/0", nat_gateway_id = "${nat_gateway.main.id}" }]
-subnet_ids = ["${subnet.private_a.id}", "${subnet.private_b.id}"]
-
-[resources.security_group.cluster]
-name = "fnd-cluster"
-description = "Airflow's EKS cluster"
-vpc_id = "${vpc.main.id}"
-egress = [{ protocol = "-1", from_port = 0, to_port = 0, cidr_blocks = ["0.0.0.0/0"], description = "anywhere" }]
-
-[resources.security_group.db]
-name = "fnd-db"
-description = "Airflow's metadata database"
-vpc_id = "${vpc.main.id}"
-ingress = [{ protocol = "tcp", from_port = 5432, to_port = 5432, source_security_group_id = "${security_group.cluster.id}", description = "PostgreSQL from the cluster" }]
-
-[resources.iam_role.cluster]
-name = "fnd-eks-cluster"
-assume_role_policy = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "eks.amazonaws.com" }, Action = "sts:AssumeRole" }] }
-managed_policy_arns = ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
-
-[resources.iam_role.cluster.inline_policies.logs]
-Version = "2012-10-17"
-Statement = [{ Effect = "Allow", Action = ["logs:CreateLogGroup", "logs:PutLogEvents"], Resource = "*" }]
-
-[resources.eks_cluster.main]
-name = "fnd"
-version = "1.33"
-role_arn = "${iam_role.cluster.arn}"
-subnet_ids = ["${subnet.private_a.id}", "${subnet.private_b.id}"]
-security_group_ids = ["${security_group.cluster.id}"]
-
-[resources.iam_openid_connect_provider.eks]
-url = "${eks_cluster.main.oidc_issuer}"
-client_id_list = ["sts.amazonaws.com"]
-
-[resources.secretsmanager_secret.db]
-name = "fnd/db-password"
-generate = { length = 24, exclude_punctuation = true }
-recovery_window_days = 0
-
-[resources.rds_subnet_group.db]
-name = "fnd-db"
-subnet_ids = ["${subnet.private_a.id}", "${subnet.private_b.id}"]
-
-[resources.rds_instance.db]
-identifier = "fnd-db"
-instance_class = "db.t3.micro"
-allocated_storage = 20
-username = "airflow"
-password = "${secretsmanager_secret.db.value}"
-db_subnet_group = "${rds_subnet_group.db.name}"
-vpc_security_group_ids = ["${security_group.db.id}"]
-skip_final_snapshot = true
-
-[resources.helm_release.airflow]
-name = "airflow"
-namespace = "airflow"
-chart = "oci://registry.example/airflow"
-version = "1.0.0"
-kubernetes = { eks_cluster = "${eks_cluster.main.name}", endpoint = "${eks_cluster.main.endpoint}", ca_data = "${eks_cluster.main.certificate_authority}", region = "us-east-1" }
-values = { data = { metadataConnection = { host = "${rds_instance.db.address}", pass = "${secretsmanager_secret.db.value}" } } }
-"#;
 
 /// What exists in the emulator's account, by kind: ids and names.
 async fn inventory(sdk: &aws_config::SdkConfig) -> Vec<(&'static str, Vec<String>)> {
@@ -830,246 +1140,4 @@ async fn inventory(sdk: &aws_config::SdkConfig) -> Vec<(&'static str, Vec<String
         ),
         ("eks_cluster", sorted(clusters.clusters().to_vec())),
     ]
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_foundation_applies_on_an_empty_account_converges_and_destroys_to_what_was_there() {
-    // Real accounts have AWS's managed policies; moto loads them on request.
-    let p = Platform::bare(Emulator::start_with(&[(
-        "MOTO_IAM_LOAD_MANAGED_POLICIES",
-        "true",
-    )]));
-    let stack = FOUNDATION.replace("{endpoint}", p.emulator.endpoint());
-    std::fs::write(p.dir.path().join("stacks/e2e.toml"), stack).expect("stack");
-    let sdk = p
-        .emulator
-        .context()
-        .sdk_config(&p.emulator.settings())
-        .await
-        .expect("sdk config");
-    let before = inventory(&sdk).await;
-
-    let out = p.ok(&["apply", "--auto-approve", "-vvv"], 0);
-    assert!(out.contains("Apply complete"), "{out}");
-
-    // Every object, through the SDK.
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let iam = aws_sdk_iam::Client::new(&sdk);
-    let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(p.dir.path().join("state/e2e.json")).expect("state"),
-    )
-    .expect("state json");
-    let id = |address: &str| -> String {
-        let r = state["resources"]
-            .as_array()
-            .expect("resources")
-            .iter()
-            .find(|r| r["address"] == address)
-            .unwrap_or_else(|| panic!("{address} in state"));
-        r["id"].as_str().expect("id").to_owned()
-    };
-    let vpc = ec2
-        .describe_vpcs()
-        .vpc_ids(id("vpc.main"))
-        .send()
-        .await
-        .expect("vpc");
-    assert_eq!(vpc.vpcs()[0].cidr_block(), Some("10.40.0.0/16"));
-    let hostnames = ec2
-        .describe_vpc_attribute()
-        .vpc_id(id("vpc.main"))
-        .attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames)
-        .send()
-        .await
-        .expect("vpc attribute");
-    assert_eq!(
-        hostnames.enable_dns_hostnames().and_then(|a| a.value()),
-        Some(true)
-    );
-    for (name, cidr, zone, public) in [
-        ("public_a", "10.40.0.0/20", "us-east-1a", true),
-        ("public_b", "10.40.16.0/20", "us-east-1b", true),
-        ("private_a", "10.40.128.0/20", "us-east-1a", false),
-        ("private_b", "10.40.144.0/20", "us-east-1b", false),
-    ] {
-        let subnet = ec2
-            .describe_subnets()
-            .subnet_ids(id(&format!("subnet.{name}")))
-            .send()
-            .await
-            .expect("subnet");
-        let subnet = &subnet.subnets()[0];
-        assert_eq!(subnet.vpc_id(), Some(id("vpc.main").as_str()));
-        assert_eq!(
-            (subnet.cidr_block(), subnet.availability_zone()),
-            (Some(cidr), Some(zone))
-        );
-        assert_eq!(subnet.map_public_ip_on_launch(), Some(public), "{name}");
-    }
-    let igw = ec2
-        .describe_internet_gateways()
-        .internet_gateway_ids(id("internet_gateway.main"))
-        .send()
-        .await
-        .expect("igw");
-    assert_eq!(
-        igw.internet_gateways()[0].attachments()[0].vpc_id(),
-        Some(id("vpc.main").as_str())
-    );
-    let nat = ec2
-        .describe_nat_gateways()
-        .nat_gateway_ids(id("nat_gateway.main"))
-        .send()
-        .await
-        .expect("nat");
-    let nat = &nat.nat_gateways()[0];
-    assert_eq!(nat.state().map(|s| s.as_str()), Some("available"));
-    assert_eq!(nat.subnet_id(), Some(id("subnet.public_a").as_str()));
-    assert_eq!(
-        nat.nat_gateway_addresses()[0].allocation_id(),
-        Some(id("eip.nat").as_str())
-    );
-    for (table, target, subnets) in [
-        (
-            "public",
-            id("internet_gateway.main"),
-            ["public_a", "public_b"],
-        ),
-        (
-            "private",
-            id("nat_gateway.main"),
-            ["private_a", "private_b"],
-        ),
-    ] {
-        let t = ec2
-            .describe_route_tables()
-            .route_table_ids(id(&format!("route_table.{table}")))
-            .send()
-            .await
-            .expect("route table");
-        let t = &t.route_tables()[0];
-        let default = t
-            .routes()
-            .iter()
-            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
-            .expect("a default route");
-        let via = default.gateway_id().or(default.nat_gateway_id());
-        assert_eq!(via, Some(target.as_str()), "{table}");
-        let mut associated: Vec<&str> = t
-            .associations()
-            .iter()
-            .filter_map(|a| a.subnet_id())
-            .collect();
-        associated.sort();
-        let mut want: Vec<String> = subnets.iter().map(|s| id(&format!("subnet.{s}"))).collect();
-        want.sort();
-        assert_eq!(associated, want, "{table}");
-    }
-    let db_group = ec2
-        .describe_security_groups()
-        .group_ids(id("security_group.db"))
-        .send()
-        .await
-        .expect("db group");
-    let rule = &db_group.security_groups()[0].ip_permissions()[0];
-    assert_eq!((rule.from_port(), rule.to_port()), (Some(5432), Some(5432)));
-    assert_eq!(
-        rule.user_id_group_pairs()[0].group_id(),
-        Some(id("security_group.cluster").as_str())
-    );
-    let role = iam
-        .get_role()
-        .role_name("fnd-eks-cluster")
-        .send()
-        .await
-        .expect("role");
-    let trust = role
-        .role()
-        .and_then(|r| r.assume_role_policy_document())
-        .expect("trust");
-    assert!(trust.contains("eks.amazonaws.com"), "{trust}");
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name("fnd-eks-cluster")
-        .send()
-        .await
-        .expect("attached");
-    assert_eq!(
-        attached.attached_policies()[0].policy_arn(),
-        Some("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy")
-    );
-    iam.get_role_policy()
-        .role_name("fnd-eks-cluster")
-        .policy_name("logs")
-        .send()
-        .await
-        .expect("inline policy");
-    let cluster = aws_sdk_eks::Client::new(&sdk)
-        .describe_cluster()
-        .name("fnd")
-        .send()
-        .await
-        .expect("cluster");
-    let cluster = cluster.cluster().expect("cluster body");
-    assert_eq!(cluster.role_arn(), role.role().map(|r| r.arn()));
-    let providers = iam
-        .list_open_id_connect_providers()
-        .send()
-        .await
-        .expect("oidc");
-    assert_eq!(providers.open_id_connect_provider_list().len(), 1);
-
-    // The generated password: the database's, and in the release's values,
-    // and nowhere infra writes.
-    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
-        .get_secret_value()
-        .secret_id("fnd/db-password")
-        .send()
-        .await
-        .expect("secret");
-    let password = secret.secret_string().expect("a string").to_owned();
-    assert_eq!(password.len(), 24);
-    let uploads = standin_log(p.dir.path(), "values.log");
-    assert_eq!(
-        uploads.last().expect("helm ran")["content"]["data"]["metadataConnection"]["pass"],
-        password.as_str()
-    );
-    assert!(
-        !out.contains(&password),
-        "the generated password leaked into the logs"
-    );
-    let mut written = String::new();
-    for entry in std::fs::read_dir(p.dir.path().join("state"))
-        .expect("state dir")
-        .flatten()
-    {
-        written.push_str(&String::from_utf8_lossy(
-            &std::fs::read(entry.path()).unwrap_or_default(),
-        ));
-    }
-    assert!(
-        !written.contains(&password),
-        "the generated password leaked into state"
-    );
-    for log in ["argv.log", "env.log"] {
-        let text = std::fs::read_to_string(p.dir.path().join("helm-standin").join(log)).expect(log);
-        assert!(
-            !text.contains(&password),
-            "the generated password leaked into helm's {log}"
-        );
-    }
-    let json = p.ok(&["plan", "--json"], 0);
-    assert!(
-        !json.contains(&password),
-        "the generated password leaked into plan --json"
-    );
-
-    // A second plan is empty: policy documents, sets and defaults included.
-    let again = p.ok(&["plan", "--detailed-exitcode"], 0);
-    assert!(again.contains("No changes"), "{again}");
-
-    // Destroy leaves what the account had before.
-    let out = p.ok(&["destroy", "--auto-approve"], 0);
-    assert!(out.contains("Destroy complete"), "{out}");
-    assert_eq!(inventory(&sdk).await, before);
 }
