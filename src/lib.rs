@@ -11,8 +11,9 @@ pub use infra_stack;
 
 use infra_core::Registry;
 
-/// Every provider compiled in: the AWS types (`eks_cluster`,
-/// `eks_node_group`, `rds_subnet_group`, `rds_instance`, `s3_bucket`,
+/// Every provider compiled in: the AWS types (`eks_cluster`, `eks_addon`,
+/// `eks_access_entry`, `eks_node_group`, `rds_subnet_group`,
+/// `rds_parameter_group`, `rds_instance`, `s3_bucket`,
 /// the network (`vpc`, `subnet`, `internet_gateway`, `eip`, `nat_gateway`,
 /// `route_table`, `security_group`), `iam_role`,
 /// `iam_openid_connect_provider`, `secretsmanager_secret`),
