@@ -272,6 +272,36 @@ impl Value {
         }
     }
 
+    /// Converts to plain JSON for a provider's API request, revealing
+    /// secrets (so only for the request that sends them). `Err` says why
+    /// it cannot: a value not known yet, a secret whose plaintext this run
+    /// does not have, a float JSON cannot hold.
+    pub fn to_json(&self) -> Result<serde_json::Value, String> {
+        use serde_json::Value as J;
+        Ok(match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(x) => serde_json::Number::from_f64(*x)
+                .map(J::Number)
+                .ok_or_else(|| format!("{x} is not a number JSON can hold"))?,
+            Value::String(s) => J::String(s.clone()),
+            Value::List(items) => {
+                J::Array(items.iter().map(Value::to_json).collect::<Result<_, _>>()?)
+            }
+            Value::Map(m) => J::Object(
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), v.to_json()?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            Value::Sensitive(s) => match s.plaintext() {
+                Some(plain) => plain.to_json()?,
+                None => return Err("it holds a secret whose value is not available".into()),
+            },
+            Value::Unknown => return Err("a value is not known yet".into()),
+        })
+    }
+
     /// How deeply lists and tables nest in this value: 0 for a scalar, 1
     /// for a flat list or table. Secrets count what their plaintext holds.
     pub fn nesting(&self) -> usize {

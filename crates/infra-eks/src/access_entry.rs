@@ -21,7 +21,7 @@ use infra_core::{
 
 use crate::common::{
     ObservedInputs, already_exists, differs, id_parts, name_rule, none_if_missing, retag, revealed,
-    tags_of, token, unimplemented, update_error,
+    scoped_id, tags_of, token, unimplemented, update_error,
 };
 
 /// The resource type name.
@@ -269,14 +269,8 @@ fn policy(p: &mut Fields<'_>) -> Option<PolicySpec> {
 
 impl Spec {
     fn id(&self) -> String {
-        entry_id(&self.cluster, &self.principal_arn)
+        scoped_id(&self.cluster, &self.principal_arn)
     }
-}
-
-/// The id of an access entry in state: `cluster:principal_arn`, as
-/// Terraform's.
-fn entry_id(cluster: &str, principal: &str) -> String {
-    format!("{cluster}:{principal}")
 }
 
 /// `err` with what to do when the cluster's authentication mode is why.
@@ -330,7 +324,7 @@ fn observed(entry: &AccessEntry, policies: &[PolicySpec], reference: &Value) -> 
     .into_iter()
     .collect();
     Observed {
-        id: entry_id(&cluster, &principal),
+        id: scoped_id(&cluster, &principal),
         inputs: inputs.finish(),
         outputs,
     }
@@ -497,7 +491,7 @@ impl Resource for EksAccessEntry {
 
     async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let (cluster, principal) = id_parts(existing, "cluster", "principal_arn");
-        let op = self.op(ctx, &entry_id(&cluster, &principal)).await?;
+        let op = self.op(ctx, &scoped_id(&cluster, &principal)).await?;
         read_back(&op, &cluster, &principal, "reading", &existing.inputs).await
     }
 
@@ -569,7 +563,7 @@ impl Resource for EksAccessEntry {
 
     async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
         let (cluster, principal) = id_parts(existing, "cluster", "principal_arn");
-        let op = self.op(ctx, &entry_id(&cluster, &principal)).await?;
+        let op = self.op(ctx, &scoped_id(&cluster, &principal)).await?;
         // The policy associations go with the entry.
         let call = op
             .client

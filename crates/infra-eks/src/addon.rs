@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::common::{
     ObservedInputs, UpdateTarget, already_exists, differs, id_parts, name_rule, none_if_missing,
-    retag, revealed, tags_of, token, unimplemented, update_error, wait_for_update,
+    retag, revealed, scoped_id, tags_of, token, unimplemented, update_error, wait_for_update,
 };
 
 /// The resource type name.
@@ -129,7 +129,7 @@ fn configuration(f: &mut Fields<'_>) -> Option<String> {
         }
         return None;
     }
-    match to_json(v) {
+    match v.to_json() {
         Ok(json) => Some(json.to_string()),
         Err(why) => {
             f.problem_at(KEY, format!("`{KEY}` cannot be sent as JSON: {why}"));
@@ -138,34 +138,9 @@ fn configuration(f: &mut Fields<'_>) -> Option<String> {
     }
 }
 
-/// A value as plain JSON (no markers: this is the add-on's data).
-fn to_json(v: &Value) -> Result<serde_json::Value, String> {
-    use serde_json::Value as J;
-    Ok(match v {
-        Value::Null => J::Null,
-        Value::Bool(b) => J::Bool(*b),
-        Value::Int(i) => J::from(*i),
-        Value::Float(x) => serde_json::Number::from_f64(*x)
-            .map(J::Number)
-            .ok_or_else(|| format!("{x} is not a number JSON can hold"))?,
-        Value::String(s) => J::String(s.clone()),
-        Value::List(items) => J::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
-        Value::Map(m) => J::Object(
-            m.iter()
-                .map(|(k, v)| Ok((k.clone(), to_json(v)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-        Value::Sensitive(s) => match s.plaintext() {
-            Some(plain) => to_json(plain)?,
-            None => return Err("it holds a secret whose value is not available".into()),
-        },
-        Value::Unknown => return Err("a value is not known yet".into()),
-    })
-}
-
 impl Spec {
     fn id(&self) -> String {
-        addon_id(&self.cluster, &self.name)
+        scoped_id(&self.cluster, &self.name)
     }
 
     fn target(&self) -> UpdateTarget<'_> {
@@ -174,11 +149,6 @@ impl Spec {
             name: &self.name,
         }
     }
-}
-
-/// The id of an add-on in state: `cluster:name`, as Terraform's.
-fn addon_id(cluster: &str, name: &str) -> String {
-    format!("{cluster}:{name}")
 }
 
 /// What EKS reports, as inputs, normalised against `reference`.
@@ -222,7 +192,7 @@ fn observed(addon: &Addon, reference: &Value) -> Observed {
     .into_iter()
     .collect();
     Observed {
-        id: addon_id(&cluster, &name),
+        id: scoped_id(&cluster, &name),
         inputs: inputs.finish(),
         outputs,
     }
@@ -522,7 +492,7 @@ impl Resource for EksAddon {
 
     async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
         let (cluster, name) = id_parts(existing, "cluster", "name");
-        let op = self.op(ctx, &addon_id(&cluster, &name)).await?;
+        let op = self.op(ctx, &scoped_id(&cluster, &name)).await?;
         let what = format!("reading {}", op.what);
         Ok(describe(&op.client, &cluster, &name, &what)
             .await?
@@ -536,11 +506,13 @@ impl Resource for EksAddon {
         let Some(addon) = describe(&op.client, &spec.cluster, &spec.name, &what).await? else {
             return Ok(None);
         };
-        // An interrupted create may have left it coming up: finish the wait.
-        let addon = if addon.status() == Some(&AddonStatus::Creating) {
-            wait_active(ctx, &op.client, spec, &op.what).await?
-        } else {
+        // An interrupted create may have left it coming up, or failed:
+        // finish the wait, which reports a failed one, so nothing broken
+        // goes into state as done.
+        let addon = if addon.status() == Some(&AddonStatus::Active) {
             addon
+        } else {
+            wait_active(ctx, &op.client, spec, &op.what).await?
         };
         Ok(Some(observed(&addon, inputs)))
     }
@@ -598,7 +570,7 @@ impl Resource for EksAddon {
 
     async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
         let (cluster, name) = id_parts(existing, "cluster", "name");
-        let op = self.op(ctx, &addon_id(&cluster, &name)).await?;
+        let op = self.op(ctx, &scoped_id(&cluster, &name)).await?;
         let client = &op.client;
         // preserve = false: the add-on's Kubernetes objects go with it.
         let call = client

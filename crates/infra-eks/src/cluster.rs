@@ -18,8 +18,8 @@ use infra_core::{
 };
 
 use crate::common::{
-    ObservedInputs, UpdateTarget, differs, name_rule, none_if_missing, required_strings, retag,
-    revealed, tags_of, token, update_error, wait_for_update,
+    ObservedInputs, UpdateTarget, already_exists, differs, name_rule, none_if_missing,
+    required_strings, retag, revealed, tags_of, token, update_error, wait_for_update,
 };
 
 /// The resource type name.
@@ -483,22 +483,18 @@ fn iam_propagating(message: &str) -> bool {
     .any(|m| message.contains(m))
 }
 
-/// Whether a `ResourceInUseException` says the cluster already exists.
-fn already_exists(message: &str) -> bool {
-    message.to_ascii_lowercase().contains("already exists")
-}
-
-/// The authentication mode to send for a wanted mode `want`: `None` when
+/// The authentication modes to send, in order, to reach `want`: none when
 /// the cluster has it already (EKS refuses an update that changes
 /// nothing). The current mode is what EKS reports, else (an emulator) what
 /// was recorded. EKS moves only CONFIG_MAP -> API_AND_CONFIG_MAP -> API,
-/// so a move back is refused here, before any other update starts.
-fn mode_to_send<'w>(
+/// one step per update, so CONFIG_MAP -> API is two; a move back is
+/// refused here, before any other update starts.
+fn modes_to_send(
     cluster: &Cluster,
     recorded: &Value,
-    want: &'w str,
+    want: &str,
     what: &str,
-) -> Result<Option<&'w str>, ProviderError> {
+) -> Result<Vec<&'static str>, ProviderError> {
     let reported = cluster
         .access_config()
         .and_then(|a| a.authentication_mode());
@@ -508,7 +504,7 @@ fn mode_to_send<'w>(
         .and_then(Value::as_str);
     let current = reported.map(AuthenticationMode::as_str).or(recorded);
     if current == Some(want) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let rank = |mode: &str| MODE_ORDER.iter().position(|m| *m == mode);
     if let Some(current) = current
@@ -525,7 +521,15 @@ fn mode_to_send<'w>(
             "keep authentication_mode = \"{current}\", or replace the cluster (destroy it and apply, or give it a new `name`) to start over with {want}"
         )));
     }
-    Ok(Some(want))
+    let Some(to) = rank(want) else {
+        return Err(ProviderError::new(
+            ErrorKind::Invalid,
+            format!("{what}: unknown authentication mode `{want}`"),
+        ));
+    };
+    // Unknown where it stands (an emulator that forgets): the mode itself.
+    let from = current.and_then(rank).map_or(to, |from| from + 1);
+    Ok(MODE_ORDER[from.min(to)..=to].to_vec())
 }
 
 /// The cluster name of a recorded cluster: its id, else its inputs.
@@ -683,13 +687,13 @@ impl Resource for EksCluster {
             Some(a) if changed("access_config") => a.authentication_mode.as_deref(),
             _ => None,
         };
-        let mode = match mode {
+        let modes = match mode {
             Some(want) => {
                 let cluster = describe(&client, name, &what).await?.ok_or_else(gone)?;
                 let what = format!("`{}` ({})", ctx.address, new.what());
-                mode_to_send(&cluster, old, want, &what)?
+                modes_to_send(&cluster, old, want, &what)?
             }
-            None => None,
+            None => Vec::new(),
         };
 
         // EKS runs one update at a time, so each kind is its own call,
@@ -732,12 +736,19 @@ impl Resource for EksCluster {
         if set_changed("enabled_log_types") {
             configs.push(("logging", "logging", config().logging(new.logging())));
         }
-        if let Some(mode) = mode {
+        let steps = modes.len();
+        for (i, mode) in modes.into_iter().enumerate() {
             let access = UpdateAccessConfigRequest::builder()
                 .authentication_mode(AuthenticationMode::from(mode))
                 .build();
             let call = config().access_config(access);
-            configs.push(("access-config", "authentication mode", call));
+            // One token per step: each is its own update.
+            let call_name = if i + 1 == steps {
+                "access-config"
+            } else {
+                "access-config-step"
+            };
+            configs.push((call_name, "authentication mode", call));
         }
         if changed("upgrade_policy")
             && let Some(policy) = new.upgrade_policy()

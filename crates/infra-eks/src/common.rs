@@ -35,9 +35,18 @@ pub(crate) fn name_rule(max: usize) -> Validator {
     )
 }
 
-/// Whether a `ResourceInUseException` says the object already exists.
+/// Whether a `ResourceInUseException` says the object already exists
+/// (EKS's words: "already exists", and "already in use" for an access
+/// entry), rather than that something else is in progress.
 pub(crate) fn already_exists(message: &str) -> bool {
-    message.to_ascii_lowercase().contains("already")
+    let message = message.to_ascii_lowercase();
+    message.contains("already exists") || message.contains("already in use")
+}
+
+/// The id of an object inside a cluster: `<cluster>:<rest>` (node
+/// groups, add-ons, access entries), as Terraform writes them.
+pub(crate) fn scoped_id(cluster: &str, rest: &str) -> String {
+    format!("{cluster}:{rest}")
 }
 
 /// The two parts of a recorded `<cluster>:<rest>` id (add-ons, access

@@ -24,8 +24,8 @@ use infra_core::{
 };
 
 use crate::common::{
-    ObservedInputs, UpdateTarget, differs, name_rule, none_if_missing, required_strings, retag,
-    revealed, tags_of, token, update_error, wait_for_update,
+    ObservedInputs, UpdateTarget, already_exists, differs, id_parts, name_rule, none_if_missing,
+    required_strings, retag, revealed, scoped_id, tags_of, token, update_error, wait_for_update,
 };
 
 /// The resource type name.
@@ -454,28 +454,6 @@ fn scaling_payload(
     )
 }
 
-/// The id of a node group in state: `cluster:name`, as Terraform's.
-fn node_group_id(cluster: &str, name: &str) -> String {
-    format!("{cluster}:{name}")
-}
-
-/// The cluster and name of a recorded node group: from its id, else its
-/// inputs.
-fn existing_names(existing: &Existing) -> (String, String) {
-    if let Some((cluster, name)) = existing.id.split_once(':') {
-        return (cluster.to_owned(), name.to_owned());
-    }
-    let text = |k: &str| {
-        existing
-            .inputs
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    (text("cluster"), text("name"))
-}
-
 /// What EKS reports, as inputs, normalised against `reference`.
 fn observed(ng: &Nodegroup, reference: &Value) -> Observed {
     let mut inputs = ObservedInputs::new(reference);
@@ -538,7 +516,7 @@ fn observed(ng: &Nodegroup, reference: &Value) -> Observed {
     .into_iter()
     .collect();
     Observed {
-        id: node_group_id(&cluster, &name),
+        id: scoped_id(&cluster, &name),
         inputs: inputs.finish(),
         outputs,
     }
@@ -661,10 +639,6 @@ fn taints_payload(current: &[TaintSpec], desired: &[TaintSpec]) -> Option<Update
     )
 }
 
-fn already_exists(message: &str) -> bool {
-    message.to_ascii_lowercase().contains("already exists")
-}
-
 #[async_trait]
 impl Resource for EksNodeGroup {
     type Spec = Spec;
@@ -746,7 +720,7 @@ impl Resource for EksNodeGroup {
     }
 
     async fn read(&self, ctx: &OpContext, existing: &Existing) -> infra_core::ReadResult {
-        let (cluster, name) = existing_names(existing);
+        let (cluster, name) = id_parts(existing, "cluster", "name");
         let client = self.clients.get(ctx).await?;
         let what = format!("reading EKS node group `{name}` of cluster `{cluster}`");
         Ok(describe(&client, &cluster, &name, &what)
@@ -860,7 +834,7 @@ impl Resource for EksNodeGroup {
     }
 
     async fn delete(&self, ctx: &OpContext, existing: &Existing) -> Result<(), ProviderError> {
-        let (cluster, name) = existing_names(existing);
+        let (cluster, name) = id_parts(existing, "cluster", "name");
         let client = self.clients.get(ctx).await?;
         let label = format!("EKS node group `{name}` of cluster `{cluster}`");
         let call = client

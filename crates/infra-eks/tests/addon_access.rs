@@ -361,6 +361,34 @@ async fn a_briefly_degraded_addon_is_waited_out_and_create_failed_is_an_error_at
     );
 }
 
+/// Recovery after a crash finds the add-on the interrupted create made: a
+/// failed one is an error, never recorded as done.
+#[tokio::test(start_paused = true)]
+async fn recovery_refuses_an_addon_whose_create_failed() {
+    let mut spec = addon_spec();
+    spec["version"] = "v1.18.5-eksbuild.1".into();
+    let spec = inputs(spec);
+    let failed = spec.clone();
+    let describe = mock!(Client::describe_addon)
+        .sequence()
+        .output(move || {
+            describe_addon(addon_like(
+                &failed,
+                AddonStatus::CreateFailed,
+                "v1.18.5-eksbuild.1",
+                None,
+            ))
+        })
+        .repeatedly()
+        .build();
+    let p = addon_provider(&[&describe]);
+    let err = p
+        .find(&mock_ctx("eks_addon.vpc_cni", "tok"), &spec)
+        .await
+        .expect_err("a failed add-on is not found as done");
+    assert!(err.message.contains("CREATE_FAILED"), "{err}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn addon_update_issues_update_addon_waits_for_it_then_retags() {
     let mut old = addon_spec();

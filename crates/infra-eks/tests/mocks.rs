@@ -634,6 +634,60 @@ async fn an_authentication_mode_change_is_one_access_config_update() {
     assert_eq!(got.inputs, new);
 }
 
+/// EKS moves one step per update: CONFIG_MAP -> API goes through
+/// API_AND_CONFIG_MAP, each step waited for.
+#[tokio::test(start_paused = true)]
+async fn config_map_to_api_is_two_updates_in_order() {
+    let mut spec = cluster_spec();
+    spec["access_config"] = serde_json::json!({
+        "authentication_mode": "CONFIG_MAP",
+        "bootstrap_cluster_creator_admin_permissions": true,
+    });
+    let old = inputs(spec.clone());
+    spec["access_config"]["authentication_mode"] = "API".into();
+    let new = inputs(spec);
+    let before = old.clone();
+    let now = mock!(Client::describe_cluster)
+        .then_output(move || cluster_in_mode(&before, AuthenticationMode::ConfigMap));
+    let step = |mode: AuthenticationMode, token: &'static str, id: &'static str| {
+        mock!(Client::update_cluster_config)
+            .match_requests(move |r| {
+                r.access_config().and_then(|a| a.authentication_mode()) == Some(&mode)
+                    && r.client_request_token() == Some(token)
+            })
+            .then_output(move || {
+                UpdateClusterConfigOutput::builder()
+                    .update(update(id, UpdateStatus::InProgress))
+                    .build()
+            })
+    };
+    let first = step(
+        AuthenticationMode::ApiAndConfigMap,
+        "tok-access-config-step",
+        "u-1",
+    );
+    let wait_first = mock!(Client::describe_update)
+        .match_requests(|r| r.update_id() == Some("u-1"))
+        .then_output(|| describe_update(UpdateStatus::Successful));
+    let second = step(AuthenticationMode::Api, "tok-access-config", "u-2");
+    let wait_second = mock!(Client::describe_update)
+        .match_requests(|r| r.update_id() == Some("u-2"))
+        .then_output(|| describe_update(UpdateStatus::Successful));
+    let after = new.clone();
+    let last = mock!(Client::describe_cluster)
+        .then_output(move || cluster_in_mode(&after, AuthenticationMode::Api));
+    let p = cluster_provider(&[&now, &first, &wait_first, &second, &wait_second, &last]);
+    p.update(
+        &mock_ctx("eks_cluster.main", "tok"),
+        &recorded_cluster(&old),
+        &new,
+    )
+    .await
+    .expect("update");
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    assert_eq!((wait_first.num_calls(), wait_second.num_calls()), (1, 1));
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_authentication_mode_cannot_go_back() {
     let mut spec = cluster_spec();

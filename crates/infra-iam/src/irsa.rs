@@ -301,33 +301,26 @@ fn service_account(s: &str) -> Result<(), String> {
 /// An RFC 1123 label as Kubernetes allows it: 1 to 63 lowercase letters,
 /// digits and `-`, starting and ending with a letter or digit.
 fn dns_label(s: &str) -> bool {
-    let edge = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let bytes = s.as_bytes();
-    match (bytes.first(), bytes.last()) {
-        (Some(&first), Some(&last)) => {
-            bytes.len() <= MAX_NAMESPACE
-                && edge(first)
-                && edge(last)
-                && bytes.iter().all(|&b| edge(b) || b == b'-')
-        }
-        _ => false,
-    }
+    s.len() <= MAX_NAMESPACE && label_chars(s)
 }
 
 /// An RFC 1123 subdomain as Kubernetes allows it: at most 253 characters,
 /// labels (of any length here) separated by dots.
 fn dns_subdomain(s: &str) -> bool {
-    let label = |l: &str| {
-        let edge = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-        let bytes = l.as_bytes();
-        match (bytes.first(), bytes.last()) {
-            (Some(&first), Some(&last)) => {
-                edge(first) && edge(last) && bytes.iter().all(|&b| edge(b) || b == b'-')
-            }
-            _ => false,
+    s.len() <= MAX_NAME && s.split('.').all(label_chars)
+}
+
+/// Lowercase letters, digits and `-`, starting and ending with a letter
+/// or digit; not empty.
+fn label_chars(s: &str) -> bool {
+    let edge = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = s.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(&first), Some(&last)) => {
+            edge(first) && edge(last) && bytes.iter().all(|&b| edge(b) || b == b'-')
         }
-    };
-    s.len() <= MAX_NAME && s.split('.').all(label)
+        _ => false,
+    }
 }
 
 #[cfg(test)]
