@@ -28,9 +28,16 @@ pub struct Cli {
 /// Flags every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The stack: `stacks/<NAME>.toml` under the project root.
-    #[arg(long, global = true, value_name = "NAME", env = "INFRA_STACK")]
-    pub stack: Option<String>,
+    /// The stack: `stacks/<NAME>.toml` under the project root (twice for
+    /// `infra diff`: `--stack staging --stack prod`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "INFRA_STACK",
+        action = ArgAction::Append
+    )]
+    pub stack: Vec<String>,
     /// The project root (holds stacks/ and state/).
     #[arg(long, global = true, value_name = "PATH", default_value = ".")]
     pub dir: PathBuf,
@@ -86,6 +93,10 @@ pub enum Command {
     Eks(commands::eks::EksCommand),
     /// Describe resource types: inputs, outputs, rules (`--json`, `--markdown`).
     Schema(commands::schema::SchemaArgs),
+    /// Check the stack against the production checklist (built-in policy).
+    Check(commands::check::CheckArgs),
+    /// Compare two stacks' resolved resources, attribute by attribute.
+    Diff(commands::diff::DiffArgs),
 }
 
 /// Flags shared by the commands that plan.
@@ -105,6 +116,7 @@ pub struct PlanFlags {
     /// Plan only this resource and what it needs (repeatable).
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<Address>,
+    /// How long to wait for the state lock.
     #[command(flatten)]
     pub lock: LockFlags,
 }

@@ -224,3 +224,260 @@ pub fn to_pretty<T: Serialize>(value: &T) -> String {
     s.push('\n');
     s
 }
+
+/// `diff --json`: two stacks compared, only what differs (what is compared
+/// and how: [`crate::render::diff`]).
+///
+/// ```json
+/// {"version": 1, "a": "staging", "b": "prod", "differ": true, "in_both": 38,
+///  "settings": [{"path": "aws.region", "a": {...}, "b": {...}}],
+///  "resources": [
+///    {"address": "nat_gateway.b", "only_in": "prod",
+///     "location": {"file": "stacks/prod.toml", "line": 40, "column": 1}},
+///    {"address": "rds_instance.airflow_db", "attributes": [
+///      {"path": "deletion_protection",
+///       "a": {"value": "false", "origin": "default"},
+///       "b": {"value": "true", "origin": "file", "file": "stacks/prod.toml", "line": 26, "column": 23}}]}]}
+/// ```
+///
+/// A side is `null` when the stack leaves the attribute unset. `value` is
+/// the value as infra prints it (strings quoted, references as
+/// `${type.name.attr}`, `{ from_env = "X" }` by name, secrets redacted);
+/// `origin` is `file` (with `file`, `line`, `column`), `default`, or
+/// `not_recorded` (provider and lifecycle settings, whose locations the
+/// loader does not keep).
+#[derive(Serialize)]
+pub struct Diff<'a> {
+    version: u32,
+    a: &'a str,
+    b: &'a str,
+    differ: bool,
+    in_both: usize,
+    settings: Vec<DiffAttribute<'a>>,
+    resources: Vec<DiffResource<'a>>,
+}
+
+#[derive(Serialize)]
+struct DiffResource<'a> {
+    address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    only_in: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<JsonLocation>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attributes: Vec<DiffAttribute<'a>>,
+}
+
+#[derive(Serialize)]
+struct DiffAttribute<'a> {
+    path: &'a str,
+    a: Option<DiffSide<'a>>,
+    b: Option<DiffSide<'a>>,
+}
+
+#[derive(Serialize)]
+struct DiffSide<'a> {
+    value: &'a str,
+    origin: &'static str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    location: Option<JsonLocation>,
+}
+
+#[derive(Serialize)]
+struct JsonLocation {
+    file: String,
+    line: usize,
+    column: usize,
+}
+
+impl From<&infra_core::Location> for JsonLocation {
+    fn from(l: &infra_core::Location) -> Self {
+        JsonLocation {
+            file: l.file.display().to_string(),
+            line: l.line,
+            column: l.column,
+        }
+    }
+}
+
+impl<'a> Diff<'a> {
+    /// The document of a comparison.
+    pub fn new(d: &'a crate::render::diff::StackDiff) -> Self {
+        use crate::render::diff::{AttrDiff, Origin, ResourceDiffKind, Side};
+        let side = |s: &'a Side| match s {
+            Side::Unset => None,
+            Side::Set { value, origin } => Some(DiffSide {
+                value,
+                origin: match origin {
+                    Origin::Written(_) => "file",
+                    Origin::Default => "default",
+                    Origin::NotRecorded => "not_recorded",
+                },
+                location: match origin {
+                    Origin::Written(l) => Some(l.into()),
+                    _ => None,
+                },
+            }),
+        };
+        let attributes = |attrs: &'a [AttrDiff]| -> Vec<DiffAttribute<'a>> {
+            attrs
+                .iter()
+                .map(|a| DiffAttribute {
+                    path: &a.path,
+                    a: side(&a.a),
+                    b: side(&a.b),
+                })
+                .collect()
+        };
+        Diff {
+            version: VERSION,
+            a: &d.a,
+            b: &d.b,
+            differ: !d.is_empty(),
+            in_both: d.in_both,
+            settings: attributes(&d.settings),
+            resources: d
+                .resources
+                .iter()
+                .map(|r| match &r.kind {
+                    ResourceDiffKind::OnlyIn(which, location) => DiffResource {
+                        address: r.address.to_string(),
+                        only_in: Some(d.name(*which)),
+                        location: location.as_ref().map(JsonLocation::from),
+                        attributes: Vec::new(),
+                    },
+                    ResourceDiffKind::Changed(attrs) => DiffResource {
+                        address: r.address.to_string(),
+                        only_in: None,
+                        location: None,
+                        attributes: attributes(attrs),
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `check --json`: the production checklist's findings.
+///
+/// ```json
+/// {"version": 1, "stack": "prod", "profile": "production", "today": "2026-12-04",
+///  "passed": false, "summary": {"errors": 1, "warnings": 0, "notes": 0, "waived": 1},
+///  "findings": [{"rule": "rds-multi-az", "item": "Multi-AZ in production",
+///    "severity": "error", "address": "rds_instance.airflow_db", "attribute": "multi_az",
+///    "file": "stacks/prod.toml", "line": 12, "column": 12,
+///    "message": "...", "fix": "set `multi_az = true`", "waived": null}],
+///  "problems": [...]}
+/// ```
+///
+/// `waived` is the waiver's reason, `null` when the finding is not waived;
+/// `problems` are diagnostics of the `[check]` table, in the shape of
+/// `validate --json`'s.
+#[derive(Serialize)]
+pub struct Check<'a> {
+    version: u32,
+    stack: &'a str,
+    #[serde(flatten)]
+    report: CheckBody<'a>,
+}
+
+impl<'a> Check<'a> {
+    /// The report of stack `stack`.
+    pub fn new(stack: &'a str, report: &'a infra_check::Report) -> Self {
+        Check {
+            version: VERSION,
+            stack,
+            report: CheckBody::new(report),
+        }
+    }
+}
+
+/// A check report, as `check --json` and `plan --json` show it.
+#[derive(Serialize)]
+pub struct CheckBody<'a> {
+    profile: &'static str,
+    today: String,
+    passed: bool,
+    summary: CheckSummary,
+    findings: Vec<JsonFinding<'a>>,
+    problems: Vec<JsonDiagnostic>,
+}
+
+#[derive(Serialize)]
+struct CheckSummary {
+    errors: usize,
+    warnings: usize,
+    notes: usize,
+    waived: usize,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    rule: &'static str,
+    item: &'static str,
+    severity: &'static str,
+    address: String,
+    attribute: Option<&'a str>,
+    file: Option<String>,
+    line: Option<usize>,
+    column: Option<usize>,
+    message: &'a str,
+    fix: &'a str,
+    waived: Option<&'a str>,
+}
+
+impl<'a> CheckBody<'a> {
+    fn new(report: &'a infra_check::Report) -> Self {
+        use infra_check::Severity as S;
+        CheckBody {
+            profile: report.profile.name(),
+            today: report.today.to_string(),
+            passed: report.passed(),
+            summary: CheckSummary {
+                errors: report.count(S::Error),
+                warnings: report.count(S::Warning),
+                notes: report.count(S::Note),
+                waived: report.waived(),
+            },
+            findings: report
+                .findings
+                .iter()
+                .map(|f| JsonFinding {
+                    rule: f.rule,
+                    item: f.item,
+                    severity: f.severity.name(),
+                    address: f.address.to_string(),
+                    attribute: f.attribute.as_deref(),
+                    file: f.location.as_ref().map(|l| l.file.display().to_string()),
+                    line: f.location.as_ref().map(|l| l.line),
+                    column: f.location.as_ref().map(|l| l.column),
+                    message: &f.message,
+                    fix: &f.fix,
+                    waived: f.waived.as_deref(),
+                })
+                .collect(),
+            problems: report.problems.iter().map(JsonDiagnostic::from).collect(),
+        }
+    }
+}
+
+/// `plan --json`: the plan as the engine serializes it (its own
+/// `version`), with the checklist's findings under `check` (absent for a
+/// destroy plan).
+#[derive(Serialize)]
+pub struct PlanDocument<'a> {
+    #[serde(flatten)]
+    plan: &'a infra_engine::Plan,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<CheckBody<'a>>,
+}
+
+impl<'a> PlanDocument<'a> {
+    /// A plan and, unless it destroys, its check.
+    pub fn new(plan: &'a infra_engine::Plan, check: Option<&'a infra_check::Report>) -> Self {
+        PlanDocument {
+            plan,
+            check: check.map(CheckBody::new),
+        }
+    }
+}

@@ -23,7 +23,7 @@
 //! background job of a script); SIGHUP is left ignored when it was, so that
 //! `nohup infra apply` survives a closed terminal.
 
-mod args;
+pub mod args;
 mod commands;
 pub mod json;
 mod progress;
@@ -131,7 +131,8 @@ fn init_logging(verbose: u8) {
 pub(crate) enum Exit {
     /// Exit 0.
     Success,
-    /// Exit 2: `plan --detailed-exitcode` found changes.
+    /// Exit 2: `plan --detailed-exitcode` found changes, `diff --exit-code`
+    /// found differences.
     Changes,
     /// Exit 1, the problem already reported.
     Failure,
@@ -155,6 +156,9 @@ impl From<Exit> for ExitCode {
 }
 
 async fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
+    if !matches!(command, Command::Diff(_)) {
+        ctx.one_stack()?;
+    }
     match command {
         Command::Plan(a) => commands::plan::exec(ctx, a).await,
         Command::Apply(a) => commands::apply::exec(ctx, a).await,
@@ -168,6 +172,8 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
         Command::Backend(c) => commands::backend::exec(ctx, c).await,
         Command::Eks(c) => commands::eks::exec(ctx, c).await,
         Command::Schema(a) => commands::schema::exec(ctx, a),
+        Command::Check(a) => commands::check::exec(ctx, a).await,
+        Command::Diff(a) => commands::diff::exec(ctx, a),
     }
 }
 
@@ -225,7 +231,11 @@ fn message(e: &anyhow::Error) -> String {
 /// The validated global settings every command runs with (the second
 /// stage after [`args::GlobalArgs`]).
 pub(crate) struct Context {
+    /// The `--stack`, when exactly one was given.
     stack: Option<String>,
+    /// Every `--stack` given, in order: `infra diff` takes two, every
+    /// other command at most one.
+    stacks: Vec<String>,
     root: PathBuf,
     json: bool,
     /// `--state`.
@@ -237,8 +247,10 @@ pub(crate) struct Context {
 
 impl Context {
     fn new(global: args::GlobalArgs, registry: Registry, shell: Shell) -> Self {
+        let stacks: Vec<String> = global.stack.into_iter().filter(|s| !s.is_empty()).collect();
         Context {
-            stack: global.stack.filter(|s| !s.is_empty()),
+            stack: (stacks.len() == 1).then(|| stacks[0].clone()),
+            stacks,
             root: global.dir,
             json: global.json,
             state: global.state.filter(|s| !s.is_empty()),
@@ -250,10 +262,23 @@ impl Context {
 
     /// The stack name, which every command needs.
     fn stack_name(&self) -> anyhow::Result<&str> {
+        self.one_stack()?;
         match &self.stack {
             Some(s) => Ok(s),
             None => bail!("no stack given\n  hint: pass --stack NAME or set INFRA_STACK"),
         }
+    }
+
+    /// Refuses more than one `--stack`: only `infra diff` takes two.
+    fn one_stack(&self) -> anyhow::Result<()> {
+        if self.stacks.len() > 1 {
+            bail!(
+                "--stack was given {} times ({}), but this command works on one stack\n  hint: pass --stack NAME once; to compare two stacks, run `infra diff --stack A --stack B`",
+                self.stacks.len(),
+                self.stacks.join(", ")
+            );
+        }
+        Ok(())
     }
 
     /// An engine without an event renderer.

@@ -10,6 +10,10 @@ use infra_engine::{
     ResourceChange, ResourceState, State, Step, UnsetInput,
 };
 
+pub mod diff;
+pub mod findings;
+pub mod markdown;
+
 /// Whether to colour the output (ANSI escapes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Style {

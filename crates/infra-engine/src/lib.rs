@@ -49,6 +49,6 @@ pub use state::{
     Deposed, MissingOutput, OutputError, ResourceState, STATE_VERSION, State, find_output,
 };
 
-pub use infra_stack::{Expr, Reference, Stack, StackBuilder};
+pub use infra_stack::{Expr, Part, Reference, ResourceConfig, Stack, StackBuilder};
 #[cfg(test)]
 mod roundtrip_tests;

@@ -10,5 +10,6 @@ mod model;
 
 pub use load::{Loaded, load_stack};
 pub use model::{
-    Expr, Lifecycle, Part, Reference, ResourceConfig, Stack, StackBuilder, Timeouts, ValueLocations,
+    CheckProfile, CheckSettings, Expr, Lifecycle, Part, Reference, ResourceConfig, Stack,
+    StackBuilder, Timeouts, ValueLocations, Waiver,
 };

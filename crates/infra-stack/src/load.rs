@@ -2,6 +2,7 @@
 //! files it `extends`, merging them, resolving `[vars]`, and lowering the
 //! resources into the [`Stack`] model, collecting every diagnostic.
 
+mod check;
 mod interp;
 mod resource;
 mod source;
@@ -77,7 +78,7 @@ pub(super) struct Ctx<'a> {
 }
 
 /// Top-level keys every stack file may have, besides settings sections.
-const TOP_LEVEL: [&str; 4] = ["extends", "resources", "state", "vars"];
+const TOP_LEVEL: [&str; 5] = ["check", "extends", "resources", "state", "vars"];
 
 impl Ctx<'_> {
     /// Asks every provider reading `[section]` what is wrong with it, and
@@ -160,6 +161,10 @@ impl Ctx<'_> {
             }
         }
         let state = table.get("state").and_then(|e| self.state(e, registry));
+        let check = table
+            .get("check")
+            .map(|e| self.check_table(e))
+            .unwrap_or_default();
         let resources = self.resources(&table, registry);
         Some(Stack {
             name: name.to_owned(),
@@ -167,6 +172,7 @@ impl Ctx<'_> {
             settings,
             state,
             resources,
+            check,
         })
     }
 

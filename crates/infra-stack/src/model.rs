@@ -22,6 +22,67 @@ pub struct Stack {
     pub state: Option<String>,
     /// The resources, sorted by address.
     pub resources: Vec<ResourceConfig>,
+    /// The `[check]` table: how `infra check` judges the stack.
+    pub check: CheckSettings,
+}
+
+/// The `[check]` table: which checklist profile applies and which rules
+/// are waived, with why. What the rules are is `infra-check`'s business;
+/// the loader checks only the table's shape.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckSettings {
+    /// `profile = "production" | "development"`; development when unset.
+    pub profile: CheckProfile,
+    /// Where `profile` was written, when it was.
+    pub profile_location: Option<Location>,
+    /// `[check.waive] rule-id = "why"`, sorted by rule id.
+    pub waivers: Vec<Waiver>,
+}
+
+/// How strictly `infra check` judges a stack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CheckProfile {
+    /// Lighter: high-availability and durability rules are off or notes;
+    /// security rules still apply. The default.
+    #[default]
+    Development,
+    /// Every rule; high-availability and durability ones are errors.
+    Production,
+}
+
+impl CheckProfile {
+    /// Every profile, in the order they are listed to users.
+    pub const ALL: [CheckProfile; 2] = [CheckProfile::Production, CheckProfile::Development];
+
+    /// The name written in `[check] profile`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckProfile::Development => "development",
+            CheckProfile::Production => "production",
+        }
+    }
+
+    /// The profile a name stands for.
+    pub fn from_name(name: &str) -> Option<CheckProfile> {
+        CheckProfile::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl fmt::Display for CheckProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One `[check.waive]` entry: a rule whose findings do not fail the check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiver {
+    /// The rule id, e.g. `rds-multi-az`.
+    pub rule: String,
+    /// Why, printed with every finding it waives.
+    pub reason: String,
+    /// Where the waiver was written, when it came from a file.
+    pub location: Option<Location>,
 }
 
 /// One resource as declared.
@@ -304,6 +365,7 @@ impl StackBuilder {
                 settings: BTreeMap::new(),
                 state: None,
                 resources: Vec::new(),
+                check: CheckSettings::default(),
             },
         }
     }
@@ -330,6 +392,12 @@ impl StackBuilder {
             location: None,
             value_locations: ValueLocations::new(),
         });
+        self
+    }
+
+    /// Sets the `[check]` settings (profile and waivers).
+    pub fn check(mut self, check: CheckSettings) -> Self {
+        self.stack.check = check;
         self
     }
 

@@ -8,7 +8,7 @@ use anyhow::bail;
 use clap::Args;
 use infra_core::Address;
 use infra_engine::{
-    ApplyOptions, ApplyReport, Interrupt, LockOptions, Plan, PlanMode, PlanOptions, Session,
+    ApplyOptions, ApplyReport, Interrupt, LockOptions, Plan, PlanMode, PlanOptions, Session, Stack,
 };
 
 use super::close;
@@ -115,7 +115,7 @@ pub(crate) async fn run(ctx: &Context, run: Run) -> anyhow::Result<Exit> {
         timeout: run.lock_timeout,
     };
     let mut session = engine.open(&stack, &lock).await?;
-    let result = in_session(ctx, &mut session, &ctrlc, &run, &name).await;
+    let result = in_session(ctx, &mut session, &stack, &ctrlc, &run, &name).await;
     progress.finish();
     let Some((mode, report)) = close(session, result).await? else {
         return Ok(Exit::Success);
@@ -139,6 +139,7 @@ pub(crate) async fn run(ctx: &Context, run: Run) -> anyhow::Result<Exit> {
 async fn in_session(
     ctx: &Context,
     session: &mut Session<'_>,
+    stack: &Stack,
     ctrlc: &CtrlC,
     run: &Run,
     name: &str,
@@ -146,12 +147,19 @@ async fn in_session(
     let verb = run.verb();
     let fresh;
     let plan = match &run.saved {
-        Some(plan) => plan,
+        Some(plan) => {
+            // The production checklist: refused before anything changes.
+            super::check::gate(ctx, stack, plan)?;
+            plan
+        }
         None => {
             fresh = session.plan(&run.opts).await?;
             if !ctx.json {
                 ctx.shell.out(&render::plan(&fresh, ctx.shell.style));
             }
+            // The production checklist: refused before anything changes
+            // and before asking for approval.
+            super::check::gate(ctx, stack, &fresh)?;
             if !fresh.has_changes() {
                 record_drift(ctx, session, &fresh).await?;
                 return Ok(None);

@@ -3,7 +3,9 @@
 
 pub mod apply;
 pub mod backend;
+pub mod check;
 pub mod destroy;
+pub mod diff;
 pub mod eks;
 pub mod force_unlock;
 pub mod graph;

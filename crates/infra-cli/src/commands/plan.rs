@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use anyhow::bail;
+use clap::{Args, ValueEnum};
 use infra_core::Address;
 use infra_engine::{LockOptions, PlanOptions};
 
@@ -30,12 +31,38 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 1 on error, 2 when there are.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// How to print the plan: for a terminal, a JSON document (as
+    /// `--json`), or markdown for a pull-request comment.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+}
+
+/// Output formats of `infra plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// The changes as Terraform users read them.
+    Human,
+    /// The plan as a JSON document.
+    Json,
+    /// A pull-request comment: counts, estimate, one collapsible section
+    /// per resource, the check's findings.
+    Markdown,
 }
 
 /// Plans and prints.
 pub async fn exec(ctx: &Context, args: PlanArgs) -> anyhow::Result<Exit> {
     let name = ctx.stack_name()?;
-    let progress = Progress::new(if ctx.json { Mode::Quiet } else { Mode::Human });
+    let format = match (ctx.json, args.format) {
+        (true, PlanFormat::Markdown) => bail!(
+            "--json and --format markdown ask for two different documents\n  hint: pass one of them"
+        ),
+        (true, _) => PlanFormat::Json,
+        (false, format) => format,
+    };
+    let progress = Progress::new(match format {
+        PlanFormat::Human => Mode::Human,
+        PlanFormat::Json | PlanFormat::Markdown => Mode::Quiet,
+    });
     let engine = ctx.engine_with(&progress);
     let stack = ctx.load(&engine, name)?;
     let opts = PlanOptions {
@@ -53,19 +80,35 @@ pub async fn exec(ctx: &Context, args: PlanArgs) -> anyhow::Result<Exit> {
     let plan = close(session, planned).await;
     progress.finish();
     let plan = plan?;
+    // The production checklist over the stack and the plan's values.
+    let check = super::check::after_plan(&stack, &plan)?;
     if let Some(path) = &args.out {
         engine.save_plan(&ctx.root, &plan, path)?;
     }
-    if ctx.json {
-        ctx.shell.out(&json::to_pretty(&plan));
-    } else {
-        ctx.shell.out(&render::plan(&plan, ctx.shell.style));
-        if let Some(path) = &args.out {
-            ctx.shell.out(&format!(
-                "\nSaved the plan to {}. Apply exactly these changes with: infra apply {}\n",
-                path.display(),
-                path.display()
-            ));
+    match format {
+        PlanFormat::Json => {
+            let doc = json::PlanDocument::new(&plan, check.as_ref());
+            ctx.shell.out(&json::to_pretty(&doc));
+        }
+        PlanFormat::Markdown => {
+            if let Some(report) = &check {
+                ctx.diagnostics(&report.problems);
+            }
+            ctx.shell
+                .out(&render::markdown::plan(&plan, name, check.as_ref()));
+        }
+        PlanFormat::Human => {
+            ctx.shell.out(&render::plan(&plan, ctx.shell.style));
+            if let Some(report) = &check {
+                super::check::show(ctx, report);
+            }
+            if let Some(path) = &args.out {
+                ctx.shell.out(&format!(
+                    "\nSaved the plan to {}. Apply exactly these changes with: infra apply {}\n",
+                    path.display(),
+                    path.display()
+                ));
+            }
         }
     }
     let exit = if args.detailed_exitcode && plan.has_changes() {

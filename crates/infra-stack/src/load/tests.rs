@@ -204,6 +204,21 @@ fn render(loaded: &Loaded, locations: bool) -> String {
     if let Some(state) = &stack.state {
         let _ = writeln!(out, "state = {state:?}");
     }
+    let check = &stack.check;
+    if *check != crate::CheckSettings::default() {
+        let at = check
+            .profile_location
+            .as_ref()
+            .map_or("(default)".to_owned(), ToString::to_string);
+        let _ = writeln!(out, "[check] profile = {}  @ {at}", check.profile);
+        for w in &check.waivers {
+            let at = w
+                .location
+                .as_ref()
+                .map_or("-".to_owned(), ToString::to_string);
+            let _ = writeln!(out, "  waive {} = {:?}  @ {at}", w.rule, w.reason);
+        }
+    }
     for r in &stack.resources {
         let at = r
             .location
@@ -658,6 +673,67 @@ params = { anything = [1, { nested = true }], d = 1979-05-27 }
 }
 
 #[test]
+fn check_table() {
+    check_stack(
+        "prod",
+        &[
+            (
+                "stacks/base.toml",
+                "[check.waive]\nrds-multi-az = \"one zone is enough here\"\n",
+            ),
+            (
+                "stacks/prod.toml",
+                "extends = \"base.toml\"\n[check]\nprofile = \"production\"\n[check.waive]\neks-public-endpoint = \"behind the VPN\"\n",
+            ),
+        ],
+        expect![[r#"
+            stack prod
+            [check] profile = production  @ stacks/prod.toml:3:11
+              waive eks-public-endpoint = "behind the VPN"  @ stacks/prod.toml:5:1
+              waive rds-multi-az = "one zone is enough here"  @ stacks/base.toml:2:1
+        "#]],
+    );
+    check(
+        &[(
+            "stacks/x.toml",
+            r#"[check]
+profile = "prod"
+profiles = 1
+[check.waive]
+rds-multi-az = ""
+eks-public-endpoint = true
+"#,
+        )],
+        expect![[r#"
+            error: stacks/x.toml:2:11: unknown check profile `prod`
+              hint: did you mean `production`?
+            error: stacks/x.toml:3:1: unknown key `profiles` in `[check]`
+              hint: did you mean `profile`?
+            error: stacks/x.toml:5:16: the waiver of `rds-multi-az` gives no reason
+              hint: say why the rule does not apply: `rds-multi-az = "why"`
+            error: stacks/x.toml:6:23: the waiver of `eks-public-endpoint` must be a string, its reason; found boolean
+              hint: write `eks-public-endpoint = "why"`
+        "#]],
+    );
+    check(
+        &[("stacks/x.toml", "check = 1\n")],
+        expect![[r#"
+            error: stacks/x.toml:1:9: `check` must be a table, found integer
+              hint: write `[check]` with `profile = "production"` or `"development"`
+        "#]],
+    );
+    check(
+        &[("stacks/x.toml", "[check]\nprofile = 2\nwaive = \"all\"\n")],
+        expect![[r#"
+            error: stacks/x.toml:2:11: `check.profile` must be a string, found integer
+              hint: write `profile = "production"` or `profile = "development"`
+            error: stacks/x.toml:3:9: `check.waive` must be a table, found string
+              hint: write `[check.waive]` with one `rule-id = "why"` per waived rule
+        "#]],
+    );
+}
+
+#[test]
 fn top_level_errors() {
     check(
         &[(
@@ -680,7 +756,7 @@ dir = "x"
             error: stacks/x.toml:4:2: unknown top-level key `sims`
               hint: did you mean `sim`?
             error: stacks/x.toml:6:2: unknown top-level key `aws`
-              hint: allowed: extends, resources, state, vars, sim
+              hint: allowed: check, extends, resources, state, vars, sim
         "#]],
     );
     check(
@@ -1003,7 +1079,7 @@ depends_on = ["db.x"]
         )],
         expect![[r#"
             error: stacks/x.toml:1:1: unknown top-level key `regoin`
-              hint: allowed: extends, resources, state, vars, sim
+              hint: allowed: check, extends, resources, state, vars, sim
             error: stacks/x.toml:3:6: environment variable `MISSING` is not set
               hint: set it before running, e.g. `export MISSING=...`
             error: stacks/x.toml:6:14: bucket.b: wrong type for `versioning`: expected boolean, found integer
