@@ -689,6 +689,18 @@ fn apply_refuses_an_error_finding_before_changing_anything() {
         "{files:?}"
     );
     assert!(!run.stderr.contains("credentials"), "{}", run.stderr);
+    // A saved plan is refused too (before its session opens: opening
+    // may recover an interrupted run, which writes state).
+    let saved = p.infra(&["plan", "--stack", "broken", "--out", "broken.plan"]);
+    saved.expect(0);
+    let run = p.infra(&["apply", "broken.plan"]);
+    run.expect(1);
+    assert!(
+        run.stderr.contains("refusing to apply: 1 error finding")
+            && run.stderr.contains("rds-multi-az"),
+        "{}",
+        run.stderr
+    );
     // Machine output: the refusal is the JSON error document.
     let json = p.infra(&["apply", "--stack", "broken", "--auto-approve", "--json"]);
     json.expect(1);

@@ -524,7 +524,10 @@ fn checked_commands(
 /// promises `--lock-timeout` on every one.
 fn assert_lock_timeouts(file: &str, commands: &[(String, Vec<String>)]) {
     for (text, argv) in commands {
-        if matches!(argv.get(1).map(String::as_str), Some("plan" | "apply")) {
+        if matches!(
+            argv.get(1).map(String::as_str),
+            Some("plan" | "apply" | "check")
+        ) {
             assert!(
                 argv.iter().any(|a| a == "--lock-timeout"),
                 "{file}: `{text}` takes the state lock but passes no --lock-timeout"

@@ -247,9 +247,9 @@ fn support_windows() {
         "#]],
     );
     check(
-        "[resources.rds_instance.db]\nengine_version = \"18\"\n",
+        "[resources.rds_instance.db]\nengine_version = \"19\"\n",
         expect![[r#"
-            warning[rds-engine-support] stacks/x.toml:3:18 rds_instance.db engine_version: PostgreSQL `18` is not in infra's RDS support calendar
+            warning[rds-engine-support] stacks/x.toml:3:18 rds_instance.db engine_version: PostgreSQL `19` is not in infra's RDS support calendar
             passed: true
         "#]],
     );
@@ -276,6 +276,7 @@ fn rds() {
         "[resources.rds_instance.plain]\nidentifier = \"plain\"\ninstance_class = \"db.t4g.micro\"\nallocated_storage = 20\nusername = \"u\"\npassword = \"${secretsmanager_secret.db.value}\"\nvpc_security_group_ids = [\"${security_group.db.id}\"]\n",
         expect![[r#"
             error[rds-deletion-protection] stacks/x.toml:2:1 rds_instance.plain deletion_protection: deletion protection is off: one call deletes the metadata database
+            warning[rds-engine-support] stacks/x.toml:2:1 rds_instance.plain: no `engine_version`: RDS picks one at create, and nothing then says when it leaves support
             error[rds-final-snapshot] stacks/x.toml:2:1 rds_instance.plain: no `final_snapshot_identifier`: the final snapshot has no name
             error[rds-multi-az] stacks/x.toml:2:1 rds_instance.plain multi_az: the database runs in one availability zone: an outage of that zone stops Airflow
             error[rds-prevent-destroy] stacks/x.toml:2:1 rds_instance.plain: a plan may destroy the database: `lifecycle.prevent_destroy` is not set
@@ -350,6 +351,7 @@ fn eks() {
             error[eks-access-entries] stacks/x.toml:2:1 eks_cluster.other: no `eks_access_entry` names this cluster: only whoever created it can use it
             error[eks-control-plane-logs] stacks/x.toml:2:1 eks_cluster.other enabled_log_types: the control plane sends no logs to CloudWatch
             error[eks-public-endpoint] stacks/x.toml:2:1 eks_cluster.other endpoint_public_access: the public API endpoint admits the whole internet (`public_access_cidrs` is unset, and AWS's default is 0.0.0.0/0)
+            warning[eks-version-support] stacks/x.toml:2:1 eks_cluster.other: no `version`: EKS picks one at create, and nothing then says when it leaves support
             passed: false
         "#]],
     );

@@ -95,6 +95,7 @@ pub const POSTGRES_CALENDAR: &[PostgresSupport] = &[
     pg("15", Date::ymd(2028, 2, 29)),
     pg("16", Date::ymd(2029, 2, 28)),
     pg("17", Date::ymd(2030, 2, 28)),
+    pg("18", Date::ymd(2031, 2, 28)),
 ];
 
 /// Where a version stands on a day.
@@ -173,7 +174,14 @@ pub(crate) fn check(cx: &mut Cx<'_>) {
     let today = cx.today();
     for res in cx.of_type("eks_cluster") {
         let node = res.get("version");
-        let Some(version) = node.str() else { continue };
+        let Some(version) = node.str() else {
+            if node.is_missing() {
+                let message = "no `version`: EKS picks one at create, and nothing then says when it leaves support".to_owned();
+                let fix = "pin `version`, e.g. \"1.35\"".to_owned();
+                cx.report_as(&EKS, Warning, &res, None, message, fix);
+            }
+            continue;
+        };
         let (severity, message, fix) = match eks_standing(version, today) {
             Standing::Fine => continue,
             Standing::EndsSoon { what, end } => (
@@ -215,7 +223,14 @@ pub(crate) fn check(cx: &mut Cx<'_>) {
     }
     for res in cx.of_type("rds_instance") {
         let node = res.get("engine_version");
-        let Some(version) = node.str() else { continue };
+        let Some(version) = node.str() else {
+            if node.is_missing() {
+                let message = "no `engine_version`: RDS picks one at create, and nothing then says when it leaves support".to_owned();
+                let fix = "pin the major version, e.g. engine_version = \"16\"".to_owned();
+                cx.report_as(&RDS, Warning, &res, None, message, fix);
+            }
+            continue;
+        };
         let engine = res.get("engine");
         let engine_name = engine.str().unwrap_or("postgres");
         if engine_name != "postgres" {
@@ -325,6 +340,6 @@ mod tests {
             Standing::EndsSoon { .. }
         ));
         assert_eq!(postgres_standing("9", d("2026-01-01")), Standing::Ancient);
-        assert_eq!(postgres_standing("18", d("2026-01-01")), Standing::Unknown);
+        assert_eq!(postgres_standing("19", d("2026-01-01")), Standing::Unknown);
     }
 }

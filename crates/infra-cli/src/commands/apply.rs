@@ -110,6 +110,11 @@ pub(crate) async fn run(ctx: &Context, run: Run) -> anyhow::Result<Exit> {
     let ctrlc = CtrlC::install(progress.clone());
     let engine = ctx.engine_with(&progress);
     let stack = ctx.load(&engine, &name)?;
+    // A saved plan is checked before the session opens: opening may
+    // recover an interrupted run, which writes state.
+    if let Some(plan) = &run.saved {
+        super::check::gate(ctx, &stack, plan)?;
+    }
     let lock = LockOptions {
         operation: verb.into(),
         timeout: run.lock_timeout,
@@ -147,11 +152,8 @@ async fn in_session(
     let verb = run.verb();
     let fresh;
     let plan = match &run.saved {
-        Some(plan) => {
-            // The production checklist: refused before anything changes.
-            super::check::gate(ctx, stack, plan)?;
-            plan
-        }
+        // Checked before the session opened.
+        Some(plan) => plan,
         None => {
             fresh = session.plan(&run.opts).await?;
             if !ctx.json {

@@ -121,7 +121,9 @@ fn planned(plan: &Plan) -> BTreeMap<Address, Value> {
 }
 
 /// When the stack has state: the values a plan resolves from it (no
-/// refresh, so no cloud call besides the state's own backend).
+/// refresh, so no cloud call besides the state's own backend). Opening
+/// the session recovers a run that was interrupted, as `plan` does: that
+/// may ask the cloud how the interrupted operations ended and write state.
 async fn planned_from_state(
     ctx: &Context,
     engine: &Engine,
