@@ -209,6 +209,17 @@ pub fn inputs(provider: &dyn infra_core::Provider, pairs: Vec<(&str, Value)>) ->
     Value::Map(map)
 }
 
+/// The plan-time problems of `inputs`, as the planner finds them (the
+/// schema's rules, then the type's parse), each as `path | message`.
+pub fn plan_problems(provider: &dyn infra_core::Provider, inputs: &Value) -> Vec<String> {
+    let mut problems = provider.schema().validate(inputs);
+    problems.extend(provider.validate(inputs));
+    problems
+        .into_iter()
+        .map(|(p, m)| format!("{} | {m}", infra_core::display_path(&p)))
+        .collect()
+}
+
 /// `inputs` with one key set.
 pub fn with(inputs: &Value, key: &str, value: Value) -> Value {
     let mut v = inputs.clone();

@@ -578,20 +578,15 @@ impl Resource for EksAccessEntry {
 
 #[cfg(test)]
 mod tests {
-    use infra_core::{Provider, Typed, display_path};
+    use infra_core::Typed;
 
     use super::*;
     use infra_aws::AwsContext;
 
+    /// The plan-time problems, as the planner finds them.
     fn check(inputs: serde_json::Value) -> Vec<String> {
-        let inputs = Value::from_json(inputs);
         let provider = Typed::new(EksAccessEntry::new(AwsContext::new()));
-        let mut problems = provider.schema().validate(&inputs);
-        problems.extend(provider.validate(&inputs));
-        problems
-            .into_iter()
-            .map(|(p, m)| format!("{} | {m}", display_path(&p)))
-            .collect()
+        infra_aws::testing::plan_problems(&provider, &Value::from_json(inputs))
     }
 
     #[test]

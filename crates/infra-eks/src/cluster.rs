@@ -828,21 +828,15 @@ impl Resource for EksCluster {
 
 #[cfg(test)]
 mod tests {
-    use infra_core::{Phase, Provider, Typed, display_path};
+    use infra_core::{Phase, Typed};
 
     use super::*;
     use infra_aws::AwsContext;
 
     /// The plan-time problems, as the planner finds them: the schema's
-    /// rules, then the parse's.
+    /// The plan-time problems, as the planner finds them.
     fn check(inputs: &Value) -> Vec<String> {
-        let provider = Typed::new(EksCluster::new(AwsContext::new()));
-        let mut problems = provider.schema().validate(inputs);
-        problems.extend(provider.validate(inputs));
-        problems
-            .into_iter()
-            .map(|(p, m)| format!("{} | {m}", display_path(&p)))
-            .collect()
+        infra_aws::testing::plan_problems(&Typed::new(EksCluster::new(AwsContext::new())), inputs)
     }
 
     #[test]

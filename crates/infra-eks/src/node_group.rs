@@ -875,16 +875,10 @@ mod tests {
     use infra_aws::AwsContext;
 
     /// The plan-time problems, as the planner finds them: the schema's
-    /// rules, then the parse's.
+    /// The plan-time problems, as the planner finds them.
     fn check(inputs: serde_json::Value) -> Vec<String> {
-        let inputs = Value::from_json(inputs);
         let provider = Typed::new(EksNodeGroup::new(AwsContext::new()));
-        let mut problems = provider.schema().validate(&inputs);
-        problems.extend(provider.validate(&inputs));
-        problems
-            .into_iter()
-            .map(|(p, m)| format!("{} | {m}", display_path(&p)))
-            .collect()
+        infra_aws::testing::plan_problems(&provider, &Value::from_json(inputs))
     }
 
     fn read(inputs: serde_json::Value) -> Spec {

@@ -40,9 +40,7 @@ use aws_sdk_eks::types::{
     AddonIssueCode, AddonStatus, AddonVersionInfo, AssociatedAccessPolicy, Cluster, ClusterStatus,
     Compatibility, ResolveConflicts, Update, UpdateStatus,
 };
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use aws_smithy_types::error::ErrorMetadata;
-use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_mocks::{Rule, mock};
 use infra_aws::AwsContext;
 use infra_core::{ErrorKind, Existing, Provider, Typed, Value, display_path};
 use infra_eks::{EksAccessEntry, EksAddon};
@@ -58,15 +56,6 @@ const POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/";
 /// The username EKS picks for an IAM role.
 const USERNAME: &str = "arn:aws:sts::123456789012:assumed-role/platform-admins/{{SessionName}}";
 
-fn client(rules: &[&Rule]) -> Client {
-    mock_client!(
-        aws_sdk_eks,
-        RuleMode::Sequential,
-        rules.iter().copied(),
-        |c| c.retry_config(RetryConfig::disabled())
-    )
-}
-
 fn addon_provider(rules: &[&Rule]) -> Typed<EksAddon> {
     Typed::new(EksAddon::with_client(AwsContext::new(), client(rules)))
 }
@@ -76,10 +65,6 @@ fn entry_provider(rules: &[&Rule]) -> Typed<EksAccessEntry> {
         AwsContext::new(),
         client(rules),
     ))
-}
-
-fn meta(code: &str, message: &str) -> ErrorMetadata {
-    ErrorMetadata::builder().code(code).message(message).build()
 }
 
 fn not_found() -> ResourceNotFoundException {

@@ -39,7 +39,6 @@ use aws_sdk_eks::types::{
     AccessEntry, Addon, AddonStatus, AssociatedAccessPolicy, Update, UpdateStatus,
 };
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
-use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use infra_aws::AwsContext;
 use infra_core::Typed;
@@ -66,10 +65,6 @@ fn lock(fake: &Shared) -> std::sync::MutexGuard<'_, Fake> {
 
 fn key(cluster: Option<&str>, name: Option<&str>) -> String {
     format!("{}/{}", cluster.unwrap_or(""), name.unwrap_or(""))
-}
-
-fn meta(code: &str, message: &str) -> ErrorMetadata {
-    ErrorMetadata::builder().code(code).message(message).build()
 }
 
 fn missing(what: &str) -> ResourceNotFoundException {

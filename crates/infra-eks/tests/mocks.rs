@@ -40,12 +40,10 @@ use aws_sdk_eks::types::{
     NodegroupScalingConfig, NodegroupStatus, SupportType, Taint, TaintEffect, Update, UpdateStatus,
     UpgradePolicyResponse, VpcConfigResponse,
 };
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::error::ErrorMetadata;
-use aws_smithy_types::retry::RetryConfig;
 use infra_aws::AwsContext;
 use infra_core::{ErrorKind, Existing, Provider, Typed, Value};
 use infra_eks::{EksCluster, EksNodeGroup};
@@ -55,28 +53,12 @@ const NAME: &str = "airflow";
 const ARN: &str = "arn:aws:eks:us-east-1:123456789012:cluster/airflow";
 const NG_ARN: &str = "arn:aws:eks:us-east-1:123456789012:nodegroup/airflow/workers/abc";
 
-/// A client answering with `rules` in order. SDK retries are off, so what
-/// is tested is how throttling and conflicts are classified for the
-/// engine's retries.
-fn client(rules: &[&Rule]) -> Client {
-    mock_client!(
-        aws_sdk_eks,
-        RuleMode::Sequential,
-        rules.iter().copied(),
-        |c| c.retry_config(RetryConfig::disabled())
-    )
-}
-
 fn cluster_provider(rules: &[&Rule]) -> Typed<EksCluster> {
     Typed::new(EksCluster::with_client(AwsContext::new(), client(rules)))
 }
 
 fn node_group_provider(rules: &[&Rule]) -> Typed<EksNodeGroup> {
     Typed::new(EksNodeGroup::with_client(AwsContext::new(), client(rules)))
-}
-
-fn meta(code: &str, message: &str) -> ErrorMetadata {
-    ErrorMetadata::builder().code(code).message(message).build()
 }
 
 /// A throttling answer as EKS sends it: 400 with the error type header.

@@ -104,3 +104,23 @@ pub fn node_group_inputs(cluster: &str, name: &str) -> serde_json::Value {
         "scaling": {"min": 1, "max": 4, "desired": 2},
     })
 }
+
+/// A client answering with `rules` in order (aws-smithy-mocks). SDK
+/// retries are off, so what is tested is how throttling and conflicts are
+/// classified for the engine's retries.
+pub fn client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_eks::Client {
+    aws_smithy_mocks::mock_client!(
+        aws_sdk_eks,
+        aws_smithy_mocks::RuleMode::Sequential,
+        rules.iter().copied(),
+        |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+    )
+}
+
+/// The error metadata an AWS error answer carries.
+pub fn meta(code: &str, message: &str) -> aws_smithy_types::error::ErrorMetadata {
+    aws_smithy_types::error::ErrorMetadata::builder()
+        .code(code)
+        .message(message)
+        .build()
+}
